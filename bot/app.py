@@ -1,0 +1,245 @@
+"""The bot's core: one incoming message in, one unit of work, replies into the outbox.
+
+Every transport (WeChat, replay, console, tests) calls :meth:`Bot.handle` with our own
+:class:`IncomingMessage` and drives :meth:`Bot.run_due_jobs` and the outbox with its clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.context import Ctx
+from bot.identity import resolve_identity, sync_config_people
+from bot.message import IncomingMessage, MessageType, Outgoing, Reply
+from bot.outbox import OutboxWorker, enqueue
+from bot.parsing import ReportParser, load_vocabulary
+from bot.rooms import rooms_with_role, see_room
+from bot.router import Router, UserError
+from storage.db import check_migrated, session_factory, unit_of_work, upgrade
+from storage.models import IncomingRecord
+
+log = logging.getLogger(__name__)
+
+GENERIC_FAILURE = "抱歉，这条消息处理出错了，已记录原文，工作人员会跟进。"
+
+
+class TimedJob(Protocol):
+    """Work that falls due on the clock: follow-up expiry, scheduled notices, reminders, digest."""
+
+    name: str
+
+    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None: ...
+
+    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]: ...
+
+
+@dataclass
+class Services:
+    """What handlers and jobs may use, built once at start-up."""
+
+    config: Config
+    clock: Clock
+    factory: sessionmaker[Session]
+    parser: ReportParser
+    router: Router
+    jobs: list[TimedJob] = field(default_factory=list)
+    bot_id: str | None = None  # the bot's own WeChat id, once logged in
+
+
+class Bot:
+    def __init__(self, services: Services, outbox: OutboxWorker) -> None:
+        self.services = services
+        self.outbox = outbox
+
+    # ------------------------------------------------------------ incoming
+
+    def handle(self, message: IncomingMessage) -> list[int]:
+        """Handle one message; returns the ids of the outbox rows it queued."""
+        if message.is_self or (self.services.bot_id and message.sender_id == self.services.bot_id):
+            return []  # WeChat echoes every bot message back: answering it would loop forever
+        now = self.services.clock.now()
+        try:
+            with unit_of_work(self.services.factory) as session:
+                return self._handle_in(session, message, now)
+        except IntegrityError:
+            # the same WeChat message id was stored by a concurrent delivery: acted on once already
+            log.info("duplicate delivery of %s ignored", message.message_id)
+            return []
+        except Exception:
+            log.exception("failed to handle message %s", message.message_id)
+            return self._keep_after_failure(message, now)
+
+    def _handle_in(self, session: Session, message: IncomingMessage, now: datetime) -> list[int]:
+        seen = session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message.message_id))
+        if seen is not None:
+            return []
+        room = None
+        outgoing: list[Outgoing] = []
+        if message.room_id is not None:
+            sighting = see_room(session, self.services.config, message.room_id, message.room_topic, now)
+            room = sighting.room
+            if sighting.renamed_from:
+                outgoing.extend(self.rename_notes(session, sighting.renamed_from, room.topic, message.message_id))
+        identity = resolve_identity(session, message.sender_id, message.sender_name, message.sender_alias, now)
+        ctx = Ctx(
+            message=message,
+            text=message.clean_text if message.type == MessageType.TEXT else "",
+            session=session,
+            config=self.services.config,
+            identity=identity,
+            room=room,
+            now=now,
+            services=self.services,
+        )
+        acted = self._dispatch(ctx)
+        if acted or message.type != MessageType.TEXT:
+            session.add(
+                IncomingRecord(
+                    message_id=message.message_id,
+                    room_id=message.room_id,
+                    sender_id=message.sender_id,
+                    sender_name=message.sender_name[:128],
+                    type=message.type.value,
+                    text=message.text if acted else "",
+                    sent_at=message.sent_at,
+                    received_at=now,
+                )
+            )
+            session.flush()  # the unique message id is checked here, before anything is queued
+        outgoing.extend(ctx.outgoing)
+        return self._queue(session, outgoing, now)
+
+    def _dispatch(self, ctx: Ctx) -> bool:
+        found = self.services.router.match(ctx)
+        if found is None:
+            return False
+        route, arguments = found
+        if route.allow is not None and not route.allow(ctx):
+            ctx.outgoing.append(self.reply_to(ctx, Reply(route.refusal()), 0))
+            return True
+        try:
+            with ctx.session.begin_nested():  # a user mistake undoes the handler's half-done changes
+                result = route.handler(ctx, arguments)
+        except UserError as mistake:
+            result = Reply(str(mistake))
+        replies = [result] if isinstance(result, (Reply, str)) else list(result or [])
+        for index, reply in enumerate(replies):
+            reply = Reply(reply) if isinstance(reply, str) else reply
+            ctx.outgoing.append(self.reply_to(ctx, reply, index))
+        return True
+
+    @staticmethod
+    def reply_to(ctx: Ctx, reply: Reply, index: int) -> Outgoing:
+        message = ctx.message
+        private = reply.private or ctx.room is None
+        return Outgoing(
+            text=reply.text,
+            room_id=None if private else ctx.room.id,
+            person_id=message.sender_id if private else None,
+            file_path=reply.file_path,
+            mention_ids=[message.sender_id] if reply.mention_sender and not private else [],
+            urgent=reply.urgent,
+            dedupe_key=f"reply:{message.message_id}:{index}",
+        )
+
+    def rename_notes(self, session: Session, old: str, new: str, message_id: str) -> list[Outgoing]:
+        return [
+            Outgoing(
+                text=f"提示：群“{old}”已改名为“{new}”，绑定保持不变。",
+                room_id=staff_room.id,
+                dedupe_key=f"rename:{message_id}:{staff_room.id}",
+            )
+            for staff_room in rooms_with_role(session, "staff")
+        ]
+
+    def _queue(self, session: Session, outgoing: list[Outgoing], now: datetime) -> list[int]:
+        ids = []
+        for out in outgoing:
+            row = enqueue(session, out, now)
+            if row is not None:
+                session.flush()
+                ids.append(row.id)
+        return ids
+
+    def _keep_after_failure(self, message: IncomingMessage, now: datetime) -> list[int]:
+        """Nothing a resident typed is lost: keep the raw message and say one generic line."""
+        try:
+            with unit_of_work(self.services.factory) as session:
+                if session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message.message_id)):
+                    return []
+                session.add(
+                    IncomingRecord(
+                        message_id=message.message_id,
+                        room_id=message.room_id,
+                        sender_id=message.sender_id,
+                        sender_name=message.sender_name[:128],
+                        type=message.type.value,
+                        text=message.text,
+                        sent_at=message.sent_at,
+                        received_at=now,
+                    )
+                )
+                reply = Outgoing(
+                    text=GENERIC_FAILURE,
+                    room_id=message.room_id,
+                    person_id=None if message.room_id else message.sender_id,
+                    dedupe_key=f"reply:{message.message_id}:failure",
+                )
+                return self._queue(session, [reply], now)
+        except Exception:
+            log.exception("could not even keep message %s", message.message_id)
+            return []
+
+    # ------------------------------------------------------------ time
+
+    def next_job_due(self, now: datetime) -> datetime | None:
+        with self.services.factory() as session:
+            moments = [job.next_due(session, self.services, now) for job in self.services.jobs]
+        moments = [m for m in moments if m is not None]
+        return min(moments) if moments else None
+
+    def run_due_jobs(self) -> list[int]:
+        """Run every job that is due at the clock's now, each in its own unit of work."""
+        now = self.services.clock.now()
+        queued: list[int] = []
+        for job in self.services.jobs:
+            try:
+                with unit_of_work(self.services.factory) as session:
+                    due = job.next_due(session, self.services, now)
+                    if due is None or due > now:
+                        continue
+                    queued.extend(self._queue(session, job.run(session, self.services, now), now))
+            except Exception:
+                log.exception("job %s failed", job.name)
+        return queued
+
+
+def build_bot(config: Config, engine: Engine, clock: Clock, migrate: bool = True) -> Bot:
+    """Wire everything in one place: migrations, config people, parser, routes, jobs, outbox."""
+    from handlers import build_router, build_jobs
+
+    if migrate:
+        upgrade(engine)
+    check_migrated(engine)
+    factory = session_factory(engine)
+    with unit_of_work(factory) as session:
+        sync_config_people(session, config, clock.now())
+    vocabulary = load_vocabulary(overrides=config.categories) if config.categories else load_vocabulary()
+    services = Services(
+        config=config,
+        clock=clock,
+        factory=factory,
+        parser=ReportParser(vocabulary),
+        router=build_router(),
+        jobs=build_jobs(),
+    )
+    return Bot(services, OutboxWorker(factory, config.outbox, config.tzinfo))

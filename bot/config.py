@@ -1,0 +1,274 @@
+"""config.yaml → typed, strict settings, loaded once at start-up.
+
+An unknown key, a bad pattern or a bad range stops start-up with one line that names the key
+(:class:`ConfigError`); the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+RoomRole = Literal["general", "branch", "building", "area", "staff"]
+PersonRole = Literal["resident", "leader", "party", "staff", "admin"]
+
+
+class ConfigError(Exception):
+    """A configuration mistake, worded as one line for the operator."""
+
+
+def parse_building_range(spec: str | int) -> list[str]:
+    """ "1-6" → ["1",…,"6"]; "3,5,8-9" → ["3","5","8","9"]; 3 → ["3"]."""
+    result: list[str] = []
+    for part in re.split(r"[,，、\s]+", str(spec).strip()):
+        if not part:
+            continue
+        bounds = re.fullmatch(r"(\d+)\s*[-~～]\s*(\d+)", part)
+        if bounds:
+            low, high = int(bounds.group(1)), int(bounds.group(2))
+            if low > high:
+                raise ValueError(f"range {part} runs backwards")
+            result.extend(str(n) for n in range(low, high + 1))
+        elif part.isdigit():
+            result.append(str(int(part)))
+        else:
+            raise ValueError(f"'{part}' is not a building number or range")
+    return result
+
+
+def parse_clock_time(value: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"'{value}' is not a time like 20:00")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(Strict):
+    url: str = "sqlite:///data/qinlin.db"
+
+
+class WechatyConfig(Strict):
+    endpoint: str | None = None
+    token: str | None = None
+    startup_timeout_seconds: float = 30.0
+
+
+class RoomRule(Strict):
+    topic: str
+    role: RoomRole
+    branch: int | None = None
+    buildings: str | None = None
+    area: str | None = None
+
+    @field_validator("topic")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"bad regular expression {value!r}: {error}") from None
+        return value
+
+
+class PersonEntry(Strict):
+    name: str
+    role: PersonRole = "resident"
+    wechat_id: str | None = None
+    alias: str | None = None
+    branch: int | None = None
+    buildings: str | None = None  # for leaders: the buildings they lead
+    building: str | None = None  # for residents: their home
+    unit: str | None = None
+    phone: str | None = None
+
+    @field_validator("buildings")
+    @classmethod
+    def _buildings(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_building_range(value)
+        return value
+
+    @field_validator("building", "unit", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+class OutboxConfig(Strict):
+    min_interval_seconds: float = Field(2.0, ge=0)
+    jitter_seconds: float = Field(1.0, ge=0)
+    quiet_hours: str | None = "22:00-07:00"
+    max_per_day: int = Field(3000, ge=1)
+    max_attempts: int = Field(8, ge=1)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value:
+            parts = value.split("-")
+            if len(parts) != 2:
+                raise ValueError(f"'{value}' is not a range like 22:00-07:00")
+            for part in parts:
+                parse_clock_time(part)
+        return value
+
+    def quiet_window(self) -> tuple[time, time] | None:
+        if not self.quiet_hours:
+            return None
+        start, end = self.quiet_hours.split("-")
+        return parse_clock_time(start), parse_clock_time(end)
+
+
+class NoticesConfig(Strict):
+    ack_window_hours: float = Field(72, gt=0)
+    remind_after_hours: float = Field(24, gt=0)
+    missed_grace_minutes: float = Field(60, ge=0)
+
+
+class RecurringReminder(Strict):
+    """A reminder declared in config, e.g. 垃圾分类投放 at 7:00 and 18:00 every day."""
+
+    name: str
+    times: list[str]
+    days: str = "mon-sun"  # APScheduler day names; never numbers (APScheduler counts Monday as 0)
+    targets: str = "全体"
+    text: str
+
+    @field_validator("times")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parse_clock_time(item)
+        return value
+
+
+class DigestConfig(Strict):
+    time: str = "20:00"
+    weekly_day: str = "mon"
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        parse_clock_time(value)
+        return value
+
+
+class IntakeConfig(Strict):
+    followup_minutes: float = Field(10, gt=0)
+
+
+class Config(Strict):
+    community: str = "江南新村居民区"
+    timezone: str = "Asia/Shanghai"
+    database: DatabaseConfig = DatabaseConfig()
+    wechaty: WechatyConfig = WechatyConfig()
+    rooms: list[RoomRule] = []
+    branches: dict[int, str] = {}
+    areas: dict[str, str] = {}
+    people: list[PersonEntry] = []
+    outbox: OutboxConfig = OutboxConfig()
+    notices: NoticesConfig = NoticesConfig()
+    digest: DigestConfig = DigestConfig()
+    intake: IntakeConfig = IntakeConfig()
+    reminders: list[RecurringReminder] = []
+    categories: dict[str, Any] | None = None  # optional override of the packaged category vocabulary
+    exports_dir: str = "exports"
+
+    @field_validator("branches", "areas")
+    @classmethod
+    def _ranges(cls, value: dict[Any, str]) -> dict[Any, str]:
+        for key, spec in value.items():
+            try:
+                parse_building_range(spec)
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+    # Derived views, computed once.
+    def branch_buildings(self, branch: int) -> list[str]:
+        spec = self.branches.get(branch)
+        return parse_building_range(spec) if spec else []
+
+    def area_buildings(self, area: str) -> list[str]:
+        spec = self.areas.get(area)
+        return parse_building_range(spec) if spec else []
+
+    def area_of_building(self, building: str) -> str | None:
+        for name, spec in self.areas.items():
+            if building in parse_building_range(spec):
+                return name
+        return None
+
+    def branch_of_building(self, building: str) -> int | None:
+        for number, spec in self.branches.items():
+            if building in parse_building_range(spec):
+                return number
+        return None
+
+    @property
+    def tzinfo(self):  # noqa: ANN201 - ZoneInfo
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
+
+    def puppet_endpoint(self) -> str | None:
+        return os.environ.get("WECHATY_PUPPET_SERVICE_ENDPOINT") or self.wechaty.endpoint
+
+    def puppet_token(self) -> str | None:
+        return os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN") or self.wechaty.token
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"config: unknown key '{key}'"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"config: {key}: {message}"
+
+
+def config_from_dict(data: dict[str, Any] | None) -> Config:
+    try:
+        return Config.model_validate(data or {})
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load config.yaml; a missing default file means all defaults, a missing named file is an error."""
+    explicit = path is not None
+    config_path = Path(path) if path is not None else Path("config.yaml")
+    if not config_path.exists():
+        if explicit:
+            raise ConfigError(f"config: file not found: {config_path}")
+        return Config()
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"config: {config_path} is not valid YAML{where}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config: {config_path} must be a mapping of keys")
+    return config_from_dict(data)

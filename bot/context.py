@@ -1,0 +1,48 @@
+"""What a handler gets: the message, who sent it, where, the clock's now, and one session
+(one unit of work per message). Handlers return replies; anything addressed elsewhere (a relay,
+a private answer, telling a reporter their case is closed) goes through ``ctx.send``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from bot.config import Config
+from bot.identity import Identity
+from bot.message import IncomingMessage, Outgoing
+from storage.models import Room
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+
+@dataclass
+class Ctx:
+    message: IncomingMessage
+    text: str  # normalised: NFKC, no control characters, no leading @mentions
+    session: Session
+    config: Config
+    identity: Identity
+    room: Room | None  # None: private chat with the bot
+    now: datetime
+    services: Services
+    outgoing: list[Outgoing] = field(default_factory=list)
+    memo: dict[str, object] = field(default_factory=dict)  # per-message cache (the parse, for one)
+
+    @property
+    def room_key(self) -> str:
+        return self.room.id if self.room else ""
+
+    @property
+    def is_private(self) -> bool:
+        return self.room is None
+
+    @property
+    def in_staff_room(self) -> bool:
+        return self.room is not None and self.room.role == "staff"
+
+    def send(self, out: Outgoing) -> None:
+        self.outgoing.append(out)

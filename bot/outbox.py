@@ -1,0 +1,216 @@
+"""One persistent, paced outbox for every outgoing message.
+
+Rows move queued → sending → sent, or back to queued with a later ``next_attempt_at`` when the
+transport fails (failed for good after ``max_attempts``). Pacing is derived from the table
+itself — the last ``sent_at`` and today's count — so it survives restarts, and it reads time
+only from the injected clock, so replay paces exactly as production does.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import OutboxConfig
+from bot.message import Outgoing
+from storage.db import unit_of_work
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class TransportError(Exception):
+    """A send failed; ``retry_after`` (seconds) when it is worth trying again."""
+
+    def __init__(self, reason: str, retry_after: float | None = 60.0) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransportError):
+    """WeChat's risk control ("操作过于频繁"): back off, never drop."""
+
+
+def enqueue(session: Session, out: Outgoing, now: datetime) -> OutboxMessage | None:
+    """Queue one message; a repeated ``dedupe_key`` is a no-op (returns None)."""
+    if out.dedupe_key is not None:
+        exists = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == out.dedupe_key))
+        if exists is not None:
+            return None
+    row = OutboxMessage(
+        room_id=out.room_id,
+        person_id=out.person_id,
+        text=out.text,
+        file_path=out.file_path,
+        mention_ids=list(out.mention_ids),
+        urgent=out.urgent,
+        state="queued",
+        attempts=0,
+        next_attempt_at=out.not_before or now,
+        dedupe_key=out.dedupe_key,
+        notice_id=out.notice_id,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # a concurrent handler queued the same key first
+        return None
+    return row
+
+
+def _in_window(moment: time, start: time, end: time) -> bool:
+    if start <= end:
+        return start <= moment < end
+    return moment >= start or moment < end  # the window spans midnight
+
+
+@dataclass
+class Pacing:
+    """When may the next message go out? Pure: all inputs given."""
+
+    config: OutboxConfig
+    tz: tzinfo
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """End of the quiet window ``now`` falls in, or None when it is not quiet."""
+        window = self.config.quiet_window()
+        if window is None:
+            return None
+        start, end = window
+        local = now.astimezone(self.tz)
+        if not _in_window(local.time(), start, end):
+            return None
+        end_day = local.date() if local.time() < end else local.date() + timedelta(days=1)
+        return datetime.combine(end_day, end, self.tz)
+
+    def spacing(self, row_id: int) -> timedelta:
+        # Jitter is drawn from the row id: random to WeChat, reproducible in replay and tests.
+        jitter = random.Random(row_id).uniform(0, self.config.jitter_seconds)
+        return timedelta(seconds=self.config.min_interval_seconds + jitter)
+
+    def earliest(self, row: OutboxMessage, last_sent_at: datetime | None, sent_today: int, now: datetime) -> datetime:
+        moment = max(row.next_attempt_at, now)
+        if last_sent_at is not None:
+            moment = max(moment, last_sent_at + self.spacing(row.id))
+        if sent_today >= self.config.max_per_day:
+            local = moment.astimezone(self.tz)
+            moment = max(moment, datetime.combine(local.date() + timedelta(days=1), time(0), self.tz))
+        if not row.urgent:
+            quiet_end = self.quiet_until(moment)
+            if quiet_end is not None:
+                moment = quiet_end
+        return moment
+
+
+Sender = Callable[[OutboxMessage], "str | None"]  # returns the transport's message id, raises TransportError
+
+
+class OutboxWorker:
+    """Claims due rows one at a time; transports (sync or async) drive it."""
+
+    def __init__(self, factory: sessionmaker[Session], config: OutboxConfig, tz: tzinfo) -> None:
+        self.factory = factory
+        self.config = config
+        self.pacing = Pacing(config, tz)
+        self.tz = tz
+
+    def recover(self, now: datetime) -> int:
+        """After a crash: rows left in 'sending' were claimed but their send was not confirmed.
+        They go back to the queue. (The outbox sends at least once; the claim-then-confirm window
+        is one transport call wide.)"""
+        with unit_of_work(self.factory) as session:
+            rows = session.scalars(select(OutboxMessage).where(OutboxMessage.state == "sending")).all()
+            for row in rows:
+                row.state = "queued"
+                row.next_attempt_at = now
+            return len(rows)
+
+    def _last_sent(self, session: Session, now: datetime) -> tuple[datetime | None, int]:
+        last = session.scalar(select(func.max(OutboxMessage.sent_at)))
+        local = now.astimezone(self.tz)
+        day_start = datetime.combine(local.date(), time(0), self.tz)
+        count = session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start)
+        )
+        return last, int(count or 0)
+
+    def next_send(self, now: datetime) -> tuple[int, datetime] | None:
+        """The queued row that may go first, and when. Urgent rows go before ordinary ones."""
+        with self.factory() as session:
+            last, today = self._last_sent(session, now)
+            candidates = session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.state == "queued")
+                .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(200)
+            ).all()
+            best: tuple[int, datetime] | None = None
+            for row in candidates:
+                moment = self.pacing.earliest(row, last, today, now)
+                if best is None or moment < best[1]:
+                    best = (row.id, moment)
+                if moment <= now:
+                    break  # ordered by priority and age: the first one ready now wins
+            return best
+
+    def claim(self, row_id: int) -> OutboxMessage | None:
+        with unit_of_work(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None or row.state != "queued":
+                return None
+            row.state = "sending"
+            row.attempts += 1
+            session.flush()
+            session.expunge(row)
+            return row
+
+    def complete(self, row_id: int, now: datetime, transport_message_id: str | None) -> None:
+        with unit_of_work(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.state = "sent"
+            row.sent_at = now
+            row.transport_message_id = transport_message_id
+            row.last_error = None
+
+    def fail(self, row_id: int, now: datetime, error: TransportError) -> None:
+        with unit_of_work(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.last_error = str(error)[:500]
+            if error.retry_after is None or row.attempts >= self.config.max_attempts:
+                row.state = "failed"
+                log.warning("outbox %s failed for good: %s", row_id, error)
+                return
+            backoff = error.retry_after * (2 ** max(0, row.attempts - 1)) if isinstance(error, RateLimited) else error.retry_after
+            row.state = "queued"
+            row.next_attempt_at = now + timedelta(seconds=min(backoff, 3600))
+
+    def send_one(self, row_id: int, now: datetime, sender: Sender) -> bool:
+        """Claim, send and record one row. True when it was sent."""
+        row = self.claim(row_id)
+        if row is None:
+            return False
+        try:
+            transport_id = sender(row)
+        except TransportError as error:
+            self.fail(row_id, now, error)
+            return False
+        self.complete(row_id, now, transport_id)
+        return True
+
+    def pending_count(self) -> int:
+        with self.factory() as session:
+            return int(session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state.in_(("queued", "sending")))
+            ) or 0)

@@ -1,0 +1,161 @@
+"""Report lifecycle: create, complete, correct, withdraw, resolve — each change written to the
+audit trail — and the one-line description the bot confirms with."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.config import Config
+from bot.identity import Identity
+from bot.parsing import Fields, required_fields
+from storage.models import Report, ReportEvent
+
+KIND_LABEL = {"family": "家庭报告", "building": "楼组报告", "area": "片区报告"}
+STATUS_LABEL = {
+    "pending": "待补充",
+    "open": "待处理",
+    "incomplete": "信息不全",
+    "withdrawn": "已撤回",
+    "resolved": "已办结",
+}
+FIELD_LABEL = {"building": "楼号", "unit": "室号"}
+FIELD_EXAMPLE = {"building": "3号楼", "unit": "201"}
+# Fields a correction or follow-up may set, in the order they are shown.
+REPORT_FIELDS = ("building", "unit", "people", "households", "origin", "event_date", "phone", "category")
+
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+def mask_phone(text: str | None) -> str:
+    """138****1234: a phone number is never shown whole in a chat."""
+    if not text:
+        return ""
+    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+
+
+def report_number(report: Report) -> str:
+    return f"#{report.id}"
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Category labels come from the vocabulary data (configurable), not from code."""
+
+    categories: dict[str, str]
+
+    def category(self, code: str | None) -> str:
+        return self.categories.get(code or "other", code or "其他")
+
+
+def fields_to_columns(fields: Fields) -> dict[str, Any]:
+    values = {
+        "building": fields.building,
+        "unit": fields.unit,
+        "people": fields.people,
+        "households": fields.households,
+        "origin": fields.origin,
+        "event_date": fields.date,
+        "phone": fields.phone,
+        "category": fields.category,
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def missing_fields(report: Report) -> list[str]:
+    return [name for name in required_fields(report.kind) if not getattr(report, name)]
+
+
+def record_event(
+    session: Session, report: Report, action: str, actor: Identity, now: datetime, changes: dict[str, Any] | None = None
+) -> None:
+    session.add(
+        ReportEvent(
+            report=report,
+            action=action,
+            actor_id=actor.wechat_id,
+            actor_name=actor.name,
+            changes={key: [_plain(old), _plain(new)] for key, (old, new) in (changes or {}).items()},
+            at=now,
+        )
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def apply_changes(report: Report, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    changes = {}
+    for key, new in values.items():
+        old = getattr(report, key)
+        if old != new:
+            setattr(report, key, new)
+            changes[key] = (old, new)
+    return changes
+
+
+def refresh_status(report: Report, config: Config) -> None:
+    """pending while a required field is missing; open once complete. Area follows the building."""
+    missing = missing_fields(report)
+    report.missing = ",".join(missing) or None
+    if report.building and not report.area:
+        report.area = config.area_of_building(report.building)
+    if report.status == "pending" and not missing:
+        report.status = "open"
+    elif report.status == "open" and missing:
+        report.status = "pending"
+
+
+def describe(report: Report, labels: Labels) -> str:
+    """3号楼201室｜返沪登记｜2人｜来自武汉 — what the bot understood, without names or phones."""
+    parts = []
+    place = ""
+    if report.building:
+        place = f"{report.building}号楼"
+    if report.unit:
+        place += f"{report.unit}室"
+    if not place and report.area:
+        place = report.area
+    if place:
+        parts.append(place)
+    parts.append(labels.category(report.category))
+    if report.people:
+        parts.append(f"{report.people}人")
+    if report.households:
+        parts.append(f"{report.households}户")
+    if report.origin:
+        parts.append(f"来自{report.origin}")
+    if report.event_date:
+        parts.append(f"{report.event_date.month}月{report.event_date.day}日")
+    if report.phone:
+        parts.append(mask_phone(report.phone))
+    return "｜".join(parts)
+
+
+def confirmation(report: Report, labels: Labels) -> str:
+    number = report.id
+    return (
+        f"已登记 {KIND_LABEL[report.kind]} #{number}：{describe(report, labels)}。"
+        f"有误请回复“更正 {number} …”，撤回请回复“撤回 {number}”。"
+    )
+
+
+def ask_for(missing: list[str]) -> str:
+    names = "和".join(FIELD_LABEL[name] for name in missing)
+    example = "".join(FIELD_EXAMPLE[name] for name in missing)
+    return f"请补充{names}，例如 {example}"
+
+
+def may_change(report: Report, actor: Identity) -> bool:
+    """Only the reporter or staff may correct or withdraw a report."""
+    return actor.is_staff or report.reporter_id == actor.wechat_id

@@ -1,0 +1,154 @@
+"""A transport on a virtual clock: replay files, the console, the demo and the tests.
+
+Time only moves when told to: to the next incoming message, the next outbox send or the next
+timed job, whichever is first — so pacing, quiet hours, follow-up timeouts and schedules run
+through the production code and finish instantly.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.app import Bot
+from bot.clock import VirtualClock
+from bot.message import IncomingMessage, MessageType
+from storage.models import OutboxMessage, Room
+
+MAX_STEPS = 1_000_000  # a job that keeps saying "due now" must not hang a replay
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the bot said, as the people in the chat would see it."""
+
+    at: datetime
+    text: str
+    room_id: str | None
+    room_topic: str | None
+    person_id: str | None
+    person_name: str | None
+    file_path: str | None = None
+    mention_ids: tuple[str, ...] = ()
+    urgent: bool = False
+    outbox_id: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ts": self.at.isoformat(),
+            "to_room": self.room_topic,
+            "to": self.person_name,
+            "text": self.text,
+            "file": self.file_path,
+        }
+
+
+SendHook = Callable[[OutboxMessage], "str | None"]
+
+
+@dataclass
+class Simulation:
+    bot: Bot
+    clock: VirtualClock
+    delivered: list[Delivered] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # contact id → display name, as seen
+    send_hook: SendHook | None = None  # tests inject failures (rate limits) here
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    # ---------------------------------------------------------------- the clock
+
+    def advance_to(self, target: datetime) -> None:
+        """Run every outbox send and job that falls due up to ``target``, in time order."""
+        for _ in range(MAX_STEPS):
+            now = self.clock.now()
+            next_send = self.bot.outbox.next_send(now)
+            next_job = self.bot.next_job_due(now)
+            moments = [m for m in (next_send[1] if next_send else None, next_job) if m is not None]
+            if not moments or min(moments) > target:
+                break
+            self.clock.set(min(moments))
+            if next_job is not None and next_job <= self.clock.now():
+                self.bot.run_due_jobs()
+            elif next_send is not None:
+                self.bot.outbox.send_one(next_send[0], self.clock.now(), self._deliver)
+        self.clock.set(target)
+
+    def drain(self, limit: timedelta = timedelta(days=2)) -> None:
+        """Move on until the outbox is empty (quiet hours may hold messages until morning)."""
+        deadline = self.clock.now() + limit
+        for _ in range(MAX_STEPS):
+            next_send = self.bot.outbox.next_send(self.clock.now())
+            if next_send is None or next_send[1] > deadline:
+                return
+            self.advance_to(next_send[1])
+
+    # ---------------------------------------------------------------- messages
+
+    def feed(self, message: IncomingMessage) -> None:
+        self.advance_to(message.sent_at)
+        self.names.setdefault(message.sender_id, message.sender_name)
+        self.bot.handle(message)
+
+    def message(
+        self,
+        text: str,
+        sender: str,
+        room: str | None = None,
+        *,
+        at: datetime | None = None,
+        sender_id: str | None = None,
+        room_id: str | None = None,
+        message_id: str | None = None,
+        type: MessageType = MessageType.TEXT,
+    ) -> IncomingMessage:
+        """Build a message the way replay files name things: rooms by topic, people by name."""
+        return IncomingMessage(
+            message_id=message_id or f"sim-{next(self._ids)}",
+            sent_at=at or self.clock.now(),
+            sender_id=sender_id or f"wxid_{sender}",
+            sender_name=sender,
+            text=text,
+            room_id=(room_id or f"room_{room}") if room is not None else None,
+            room_topic=room,
+            type=type,
+        )
+
+    def say(self, room: str | None, sender: str, text: str, **kwargs: object) -> list[Delivered]:
+        """A person says something; returns everything the bot sent until its outbox was empty."""
+        before = len(self.delivered)
+        self.feed(self.message(text, sender, room, **kwargs))  # type: ignore[arg-type]
+        self.drain()
+        return self.delivered[before:]
+
+    def wait(self, **delta: float) -> list[Delivered]:
+        before = len(self.delivered)
+        self.advance_to(self.clock.now() + timedelta(**delta))
+        return self.delivered[before:]
+
+    # ---------------------------------------------------------------- sending
+
+    def _deliver(self, row: OutboxMessage) -> str | None:
+        transport_id = self.send_hook(row) if self.send_hook else None
+        topic = None
+        if row.room_id is not None:
+            with self.bot.services.factory() as session:
+                topic = session.scalar(select(Room.topic).where(Room.id == row.room_id))
+        self.delivered.append(
+            Delivered(
+                at=self.clock.now(),
+                text=row.text,
+                room_id=row.room_id,
+                room_topic=topic,
+                person_id=row.person_id,
+                person_name=self.names.get(row.person_id or "", row.person_id),
+                file_path=row.file_path,
+                mention_ids=tuple(row.mention_ids or ()),
+                urgent=row.urgent,
+                outbox_id=row.id,
+            )
+        )
+        return transport_id or f"sim-out-{row.id}"

@@ -1,0 +1,305 @@
+"""Report intake in chat: new reports, follow-up answers, 接龙, 更正 and 撤回."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.app import Services
+from bot.context import Ctx
+from bot.identity import Identity
+from bot.message import MessageType, Outgoing, Reply
+from bot.parsing import ParseResult
+from bot.reports import (
+    KIND_LABEL,
+    Labels,
+    apply_changes,
+    ask_for,
+    confirmation,
+    describe,
+    fields_to_columns,
+    may_change,
+    missing_fields,
+    record_event,
+    refresh_status,
+    short_hash,
+)
+from bot.router import Router, UserError
+from storage.models import PendingQuestion, Report
+
+SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")
+CANCEL_WORDS = {"取消", "算了", "不报了"}
+MAX_RAW_TEXT = 20_000  # a 50 KB paste is kept, cut to a size a ledger cell can hold
+
+
+def labels(ctx: Ctx | Services) -> Labels:
+    services = ctx.services if isinstance(ctx, Ctx) else ctx
+    return Labels(services.parser.category_labels())
+
+
+def parsed(ctx: Ctx) -> ParseResult:
+    if "parse" not in ctx.memo:
+        ctx.memo["parse"] = ctx.services.parser.parse(ctx.text, ctx.now)
+    return ctx.memo["parse"]  # type: ignore[return-value]
+
+
+def live_question(ctx: Ctx) -> PendingQuestion | None:
+    return ctx.session.scalar(
+        select(PendingQuestion).where(
+            PendingQuestion.room_key == ctx.room_key,
+            PendingQuestion.person_id == ctx.message.sender_id,
+            PendingQuestion.expires_at > ctx.now,
+        )
+    )
+
+
+# ------------------------------------------------------------------ matchers
+
+
+def is_report(ctx: Ctx) -> str | None:
+    if not ctx.text:
+        return None
+    return ctx.text if parsed(ctx).is_report else None
+
+
+def is_followup_answer(ctx: Ctx) -> str | None:
+    """The next message from the same person in the same room, while a question is open, that
+    either answers it or cancels it. Chatter that answers nothing is left alone."""
+    if not ctx.text:
+        return None
+    question = live_question(ctx)
+    if question is None or parsed(ctx).is_report:  # a new report is a new report, not an answer
+        return None
+    if ctx.text in CANCEL_WORDS:
+        return ctx.text
+    report = ctx.session.get(Report, question.report_id)
+    if report is None:
+        return None
+    answer = ctx.services.parser.answer_fields(ctx.text, missing_fields(report), ctx.now)
+    if any(getattr(answer, name) for name in missing_fields(report)):
+        ctx.memo["answer"] = answer
+        ctx.memo["question"] = question
+        return ctx.text
+    return None
+
+
+def is_voice_while_asked(ctx: Ctx) -> str | None:
+    if ctx.message.type != MessageType.VOICE:
+        return None
+    return "" if live_question(ctx) is not None else None
+
+
+# ------------------------------------------------------------------ handlers
+
+
+def new_report(ctx: Ctx, _: str) -> Reply | list[Reply]:
+    """发送“报告/登记/报修/求助…”开头的消息即可上报，例如：#家庭报告 3号楼201 返沪2人 来自武汉"""
+    result = parsed(ctx)
+    if result.is_chain:
+        return chain_report(ctx, result)
+    report = _store(ctx, result, dedupe_key=None)
+    return _acknowledge(ctx, report)
+
+
+def _store(ctx: Ctx, result: ParseResult, dedupe_key: str | None, raw_text: str | None = None) -> Report:
+    """Create the report with room and roster defaults filled in, and its audit event."""
+    values = fields_to_columns(result.fields)
+    kind = result.kind or "family"
+    room = ctx.room
+    if room is not None and "building" not in values:
+        if room.role == "building" and len(room.building_list) == 1:
+            values["building"] = room.building_list[0]
+    identity = ctx.identity
+    if kind == "family" and identity.building and "building" not in values:
+        values["building"] = identity.building
+        if identity.unit and "unit" not in values:
+            values["unit"] = identity.unit
+    if kind == "building" and identity.building and "building" not in values:
+        values["building"] = identity.building
+    area = None
+    if room is not None and room.role == "area":
+        area = room.area
+    report = Report(
+        kind=kind,
+        category=values.pop("category", None) or result.category or "other",
+        status="pending",
+        area=area,
+        contact_name=getattr(result, "contact_name", None),
+        reporter_id=ctx.message.sender_id,
+        reporter_name=ctx.message.sender_name[:128],
+        room_id=room.id if room else None,
+        message_id=ctx.message.message_id,
+        raw_text=(raw_text if raw_text is not None else ctx.message.text)[:MAX_RAW_TEXT],
+        dedupe_key=dedupe_key,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+        **values,
+    )
+    refresh_status(report, ctx.config)
+    ctx.session.add(report)
+    ctx.session.flush()
+    record_event(ctx.session, report, "create", identity, ctx.now, {k: (None, getattr(report, k)) for k in values})
+    return report
+
+
+def _acknowledge(ctx: Ctx, report: Report) -> Reply:
+    if report.status == "pending":
+        missing = missing_fields(report)
+        _ask(ctx, report)
+        return Reply(f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing)}（10分钟内回复即可）。")
+    return Reply(confirmation(report, labels(ctx)))
+
+
+def _ask(ctx: Ctx, report: Report) -> None:
+    minutes = ctx.config.intake.followup_minutes
+    ctx.session.execute(
+        delete(PendingQuestion).where(
+            PendingQuestion.room_key == ctx.room_key, PendingQuestion.person_id == ctx.message.sender_id
+        )
+    )
+    ctx.session.add(
+        PendingQuestion(
+            room_key=ctx.room_key,
+            person_id=ctx.message.sender_id,
+            report_id=report.id,
+            asked_at=ctx.now,
+            expires_at=ctx.now + timedelta(minutes=minutes),
+        )
+    )
+
+
+def followup_answer(ctx: Ctx, _: str) -> Reply:
+    """回答机器人的补充提问（楼号、室号），或回复“取消”。"""
+    question = ctx.memo.get("question") or live_question(ctx)
+    assert isinstance(question, PendingQuestion)
+    report = ctx.session.get(Report, question.report_id)
+    assert report is not None
+    if ctx.text in CANCEL_WORDS:
+        ctx.session.delete(question)
+        report.status = "withdrawn"
+        report.updated_at = ctx.now
+        record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": ("pending", "withdrawn")})
+        return Reply(f"好的，#{report.id} 已取消（记录保留为已撤回）。")
+    answer = ctx.memo["answer"]
+    values = {k: v for k, v in fields_to_columns(answer).items() if k in missing_fields(report) or not getattr(report, k)}
+    changes = apply_changes(report, values)
+    refresh_status(report, ctx.config)
+    report.updated_at = ctx.now
+    record_event(ctx.session, report, "complete", ctx.identity, ctx.now, changes)
+    ctx.session.delete(question)
+    return _acknowledge(ctx, report)
+
+
+def voice_while_asked(ctx: Ctx, _: str) -> Reply:
+    """语音无法识别，请用文字回复。"""
+    return Reply("抱歉，语音无法登记，请用文字回复，例如 201。")
+
+
+def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
+    """接龙：每一行是一户的家庭报告；转发时已登记过的行不会重复登记。"""
+    created: list[Report] = []
+    repeated = 0
+    title = result.chain_title or ""
+    for line in result.lines or []:
+        key = f"chain:{ctx.room_key}:{short_hash(title + '|' + line.line_key)}"
+        exists = ctx.session.scalar(select(Report.id).where(Report.dedupe_key == key))
+        if exists is not None:
+            repeated += 1
+            continue
+        report = _store(ctx, line, dedupe_key=key, raw_text=line.body)
+        if report.status == "pending":  # a chain line cannot be asked about: keep it, flagged
+            report.status = "incomplete"
+        created.append(report)
+    if not created:
+        if repeated:
+            return Reply(f"接龙{('「' + title + '」') if title else ''}的 {repeated} 行都已登记过，无新增。")
+        raise UserError("接龙里没有找到编号行，格式例如：\n#接龙 返沪登记\n1. 3号楼201 2人")
+    label_set = labels(ctx)
+    lines = [f"#{r.id} {describe(r, label_set)}" + ("（缺" + "、".join(_missing_labels(r)) + "）" if r.status == "incomplete" else "") for r in created]
+    head = f"已登记接龙{('「' + title + '」') if title else ''} {len(created)} 条"
+    tail = f"；已登记过的 {repeated} 行未重复记录" if repeated else ""
+    return Reply(head + tail + "：\n" + "\n".join(lines))
+
+
+def _missing_labels(report: Report) -> list[str]:
+    from bot.reports import FIELD_LABEL
+
+    return [FIELD_LABEL[name] for name in missing_fields(report)]
+
+
+def _owned_report(ctx: Ctx, number: str, verb: str) -> Report:
+    report = ctx.session.get(Report, int(number))
+    if report is None:
+        raise UserError(f"没有找到 #{number}，请核对编号。")
+    if not may_change(report, ctx.identity):
+        raise UserError(f"抱歉，只有报告人或社工可以{verb} #{number}。")
+    return report
+
+
+def correct(ctx: Ctx, arguments: str) -> Reply:
+    """更正 <编号> <内容>：更正自己的报告，例如：更正 7 302室"""
+    number, _, rest = arguments.partition(" ")
+    if not number.isdigit() or not rest.strip():
+        raise UserError("格式：更正 <编号> <内容>，例如：更正 7 302室")
+    report = _owned_report(ctx, number, "更正")
+    if report.status in ("withdrawn", "resolved"):
+        raise UserError(f"#{report.id} {'已撤回' if report.status == 'withdrawn' else '已办结'}，不能再更正。")
+    values = fields_to_columns(ctx.services.parser.extract_fields(rest, ctx.now))
+    if not values:
+        raise UserError(f"没看懂要更正什么，例如：更正 {report.id} 302室 或 更正 {report.id} 3人")
+    changes = apply_changes(report, values)
+    if report.status == "incomplete" and not missing_fields(report):
+        report.status = "open"
+    refresh_status(report, ctx.config)
+    report.updated_at = ctx.now
+    record_event(ctx.session, report, "correct", ctx.identity, ctx.now, changes)
+    return Reply(f"已更正 #{report.id}：{describe(report, labels(ctx))}。")
+
+
+def withdraw(ctx: Ctx, arguments: str) -> Reply:
+    """撤回 <编号>：撤回自己的报告（记录保留），例如：撤回 7"""
+    number = arguments.strip()
+    if not number.isdigit():
+        raise UserError("格式：撤回 <编号>，例如：撤回 7")
+    report = _owned_report(ctx, number, "撤回")
+    if report.status == "withdrawn":
+        return Reply(f"#{report.id} 已经撤回过了。")
+    old = report.status
+    report.status = "withdrawn"
+    report.updated_at = ctx.now
+    record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": (old, "withdrawn")})
+    ctx.session.execute(delete(PendingQuestion).where(PendingQuestion.report_id == report.id))
+    return Reply(f"已撤回 #{report.id}（记录保留）。")
+
+
+# ------------------------------------------------------------------ timed
+
+
+class FollowupExpiry:
+    """A question unanswered for 10 minutes: the report stays in the ledger as incomplete."""
+
+    name = "followup-expiry"
+
+    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
+        return session.scalar(select(PendingQuestion.expires_at).order_by(PendingQuestion.expires_at).limit(1))
+
+    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
+        expired = session.scalars(select(PendingQuestion).where(PendingQuestion.expires_at <= now)).all()
+        for question in expired:
+            report = session.get(Report, question.report_id)
+            if report is not None and report.status == "pending":
+                report.status = "incomplete"
+                report.updated_at = now
+                record_event(session, report, "expire", SYSTEM, now, {"status": ("pending", "incomplete")})
+            session.delete(question)
+        return []
+
+
+def register(router: Router) -> None:
+    router.pattern("更正", r"^更正\s*#?(?P<args>.*)$", priority=20)(correct)
+    router.pattern("撤回", r"^撤回\s*#?(?P<args>\d*\s*)$", priority=20)(withdraw)
+    router.when("补充回答", is_followup_answer, priority=40)(followup_answer)
+    router.when("语音补充", is_voice_while_asked, priority=40)(voice_while_asked)
+    router.when("报告", is_report, priority=50)(new_report)

@@ -1,0 +1,338 @@
+"""The records the committee relies on. SQLAlchemy 2 typed models; the schema is created and
+changed only through Alembic migrations (storage/migrations).
+
+Nothing here is SQLite-only: the same models run on PostgreSQL for a street office.
+Times are stored as timezone-aware UTC (``DateTime(timezone=True)``); SQLite keeps them as text
+and :class:`UTCDateTime` gives them back aware.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC; returns them aware (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# ---------------------------------------------------------------- rooms and people
+
+
+class Room(Base):
+    """A WeChat group the bot has seen. Keyed by WeChat room id so a renamed group stays bound."""
+
+    __tablename__ = "rooms"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(256), default="")
+    role: Mapped[str | None] = mapped_column(String(16))  # general/branch/building/area/staff; None = unbound
+    branch: Mapped[int | None] = mapped_column(Integer)
+    buildings: Mapped[str | None] = mapped_column(String(512))  # "3" or "3,5,8"
+    area: Mapped[str | None] = mapped_column(String(64))
+    bound_by: Mapped[str | None] = mapped_column(String(16))  # "config" (topic rule) or "admin" (/绑定)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def building_list(self) -> list[str]:
+        return [b for b in (self.buildings or "").split(",") if b]
+
+
+class Person(Base):
+    """Someone the committee knows, from config.yaml, a roster import or /设为."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wechat_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    alias: Mapped[str | None] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="resident")
+    branch: Mapped[int | None] = mapped_column(Integer)
+    buildings: Mapped[str | None] = mapped_column(String(512))  # a leader's buildings, "3,5"
+    building: Mapped[str | None] = mapped_column(String(16))  # home
+    unit: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="config")  # config/roster/chat
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Delegation(Base):
+    """/授权 @某人 今天: party relay rights until a moment (midnight), unless revoked first."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wechat_id: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------- incoming messages
+
+
+class IncomingRecord(Base):
+    """Every incoming message the bot acts on, by WeChat message id: a redelivery is acted on once."""
+
+    __tablename__ = "incoming_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), unique=True)
+    room_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    sender_id: Mapped[str] = mapped_column(String(128))
+    sender_name: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(16), default="text")
+    text: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------- reports
+
+
+class Incident(Base):
+    """Several residents reporting the same thing: one incident, many reports."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    building: Mapped[str | None] = mapped_column(String(16))
+    area: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    reports: Mapped[list[Report]] = relationship(back_populates="incident")
+
+
+class Report(Base):
+    """A family, building or area report. ``id`` is the short number shown as #7."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_status_created", "status", "created_at"),
+        Index("ix_reports_created", "created_at"),
+        Index("ix_reports_building", "building"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # family/building/area
+    category: Mapped[str] = mapped_column(String(32), default="other")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # pending/open/incomplete/withdrawn/resolved
+    building: Mapped[str | None] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    area: Mapped[str | None] = mapped_column(String(64))
+    people: Mapped[int | None] = mapped_column(Integer)
+    households: Mapped[int | None] = mapped_column(Integer)
+    origin: Mapped[str | None] = mapped_column(String(64))
+    event_date: Mapped[date | None] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    contact_name: Mapped[str | None] = mapped_column(String(64))  # the person a 接龙 line names
+    missing: Mapped[str | None] = mapped_column(String(64))  # "building,unit" while pending/incomplete
+    reporter_id: Mapped[str] = mapped_column(String(128), index=True)
+    reporter_name: Mapped[str] = mapped_column(String(128))
+    room_id: Mapped[str | None] = mapped_column(String(128), index=True)  # None: private chat
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    raw_text: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(512), unique=True)  # 接龙 line identity
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    personal_data_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    incident: Mapped[Incident | None] = relationship(back_populates="reports")
+    events: Mapped[list[ReportEvent]] = relationship(back_populates="report", order_by="ReportEvent.id")
+
+
+class ReportEvent(Base):
+    """The audit trail: every change to a report, who made it and when."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # create/complete/correct/withdraw/expire/resolve/purge
+    actor_id: Mapped[str] = mapped_column(String(128))
+    actor_name: Mapped[str] = mapped_column(String(128))
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)  # {"unit": ["201", "302"]}
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    report: Mapped[Report] = relationship(back_populates="events")
+
+
+class PendingQuestion(Base):
+    """Conversation state: the bot asked this person in this room for a missing field."""
+
+    __tablename__ = "pending_questions"
+    __table_args__ = (UniqueConstraint("room_key", "person_id", name="uq_pending_questions_room_person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_key: Mapped[str] = mapped_column(String(128))  # room id, or "" for private chat
+    person_id: Mapped[str] = mapped_column(String(128))
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# ---------------------------------------------------------------- notices
+
+
+class Notice(Base):
+    """A notice relayed downward; ``id`` is shown as N12. Scheduled and recurring ones too."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    targets: Mapped[str] = mapped_column(String(256), default="全体")  # as the sender wrote them
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_id: Mapped[str] = mapped_column(String(128))
+    sender_name: Mapped[str] = mapped_column(String(128))
+    source_room_id: Mapped[str | None] = mapped_column(String(128))
+    source_message_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="sent")  # scheduled/sent/cancelled/skipped/recalled
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recurrence: Mapped[str | None] = mapped_column(String(64))  # e.g. "daily 07:00"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    deliveries: Mapped[list[NoticeDelivery]] = relationship(back_populates="notice")
+
+
+class NoticeDelivery(Base):
+    """One target room of a notice, with its outbox row and reminder."""
+
+    __tablename__ = "notice_deliveries"
+    __table_args__ = (UniqueConstraint("notice_id", "room_id", name="uq_notice_deliveries_notice_room"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    room_id: Mapped[str] = mapped_column(String(128), index=True)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    notice: Mapped[Notice] = relationship(back_populates="deliveries")
+
+
+class NoticeAck(Base):
+    """收到: once per person per notice."""
+
+    __tablename__ = "notice_acks"
+    __table_args__ = (UniqueConstraint("notice_id", "person_id", name="uq_notice_acks_notice_person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    room_id: Mapped[str] = mapped_column(String(128))
+    person_id: Mapped[str] = mapped_column(String(128))
+    person_name: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------- outbox
+
+
+class OutboxMessage(Base):
+    """Every outgoing message. queued → sending → sent, or failed after max attempts.
+
+    ``dedupe_key`` is unique so a redelivered incoming message, or a restart that replays a
+    fan-out, cannot queue the same send twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[str | None] = mapped_column(String(128))
+    person_id: Mapped[str | None] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text, default="")
+    file_path: Mapped[str | None] = mapped_column(String(512))
+    mention_ids: Mapped[list] = mapped_column(JSON, default=list)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued/sending/sent/failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(256), unique=True)
+    notice_id: Mapped[int | None] = mapped_column(Integer)
+    transport_message_id: Mapped[str | None] = mapped_column(String(128))  # for recall
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+# ---------------------------------------------------------------- audit of queries
+
+
+class QueryLog(Base):
+    """Who asked what, where: every staff query is written down."""
+
+    __tablename__ = "query_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    person_id: Mapped[str] = mapped_column(String(128))
+    person_name: Mapped[str] = mapped_column(String(128))
+    room_id: Mapped[str | None] = mapped_column(String(128))
+    command: Mapped[str] = mapped_column(String(32))
+    arguments: Mapped[str] = mapped_column(Text, default="")
+
+
+class JobRun(Base):
+    """Last run of a periodic job (digest, reminders) so a restart does not repeat or skip one."""
+
+    __tablename__ = "job_runs"
+
+    job_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime())
