@@ -1,0 +1,275 @@
+"""The ``qinlin`` command line (also ``python -m bot``).
+
+A user mistake (bad config, missing file, bad argument) is one line on stderr and a non-zero
+exit; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bot.config import Config, ConfigError, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="亲邻助手 qinlin — 居委会微信群助手")
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations")
+roster_app = typer.Typer(no_args_is_help=True, help="People and roles")
+app.add_typer(db_app, name="db")
+app.add_typer(roster_app, name="roster")
+
+ConfigOption = Annotated[Path, typer.Option("--config", help="config.yaml to use")]
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+class UsageProblem(Exception):
+    """A mistake of the person at the terminal: printed as one line, exit 2."""
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"qinlin: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _config(path: Path) -> Config:
+    try:
+        return load_config(path if path != DEFAULT_CONFIG or path.exists() else None)
+    except ConfigError as error:
+        raise fail(str(error)) from None
+
+
+def _engine(config: Config, url: str | None = None):  # noqa: ANN202
+    from storage.db import make_engine
+
+    try:
+        return make_engine(url or config.database.url)
+    except Exception as error:  # a malformed URL or a missing driver is the operator's to fix
+        raise fail(f"database: {error}") from None
+
+
+def _parse_moment(text: str, config: Config) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"not a timestamp: {text} (e.g. 2026-11-22T09:00:00+08:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=config.tzinfo)
+
+
+# ------------------------------------------------------------------ parse
+
+
+@app.command()
+def parse(
+    text: Annotated[Optional[str], typer.Argument(help="one message; omit with --jsonl")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="parse each stdin line")] = False,
+    now: Annotated[Optional[str], typer.Option(help="the message time, ISO (default: now)")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Print the parse of one message (or of each stdin line) as JSON."""
+    from bot.clock import SystemClock
+    from bot.parsing import ReportParser, load_vocabulary
+
+    config = _config(config_path)
+    moment = _parse_moment(now, config) if now else SystemClock(config.tzinfo).now()
+    parser = ReportParser(load_vocabulary(overrides=config.categories) if config.categories else load_vocabulary())
+    if jsonl:
+        for line in sys.stdin:
+            line = line.rstrip("\n")
+            print(json.dumps(parser.parse(line, moment).to_json(), ensure_ascii=False), flush=False)
+        return
+    if text is None:
+        raise fail("give a message to parse, or --jsonl to read stdin")
+    print(json.dumps(parser.parse(text, moment).to_json(), ensure_ascii=False))
+
+
+# ------------------------------------------------------------------ replay
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="recorded messages, one JSON object a line")],
+    db: Annotated[Optional[str], typer.Option("--db", help="database URL (overrides config)")] = None,
+    until: Annotated[Optional[str], typer.Option(help="move the clock on to this timestamp")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="write outgoing JSON lines here")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Feed recorded messages through the whole bot (no network); print what it sends."""
+    from bot.transports.replay import ReplayError, run_replay
+
+    config = _config(config_path)
+    if not file.exists() and str(file) != "-":
+        raise fail(f"file not found: {file}")
+    sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    started = time.perf_counter()
+    try:
+        source = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+        with source:
+            stats = run_replay(
+                config,
+                _engine(config, db),
+                source,
+                sink,
+                until=_parse_moment(until, config) if until else None,
+            )
+    except ReplayError as error:
+        raise fail(str(error)) from None
+    finally:
+        if out:
+            sink.close()
+    seconds = time.perf_counter() - started
+    rate = stats.read / seconds if seconds > 0 else 0.0
+    typer.echo(f"replay: {stats.read} messages read, {stats.sent} sent, {seconds:.2f} s, {rate:.0f} msg/s", err=True)
+
+
+# ------------------------------------------------------------------ console and demo
+
+
+@app.command()
+def console(
+    db: Annotated[Optional[str], typer.Option("--db", help="database URL (overrides config)")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Chat with the bot in the terminal: ':room 3号楼', ':as 张阿姨', then type."""
+    from bot.transports.console import run_console
+
+    config = _config(config_path)
+    run_console(config, _engine(config, db), sys.stdin, sys.stdout)
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="keep the demo database under ./data/demo.db")] = False,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """A morning in 江南新村 through the whole bot, on a fresh SQLite file; no WeChat needed."""
+    from bot.demo import run_demo
+
+    config = _config(config_path)
+    run_demo(config, sys.stdout, keep=keep)
+
+
+# ------------------------------------------------------------------ WeChat
+
+
+@app.command()
+def run(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Connect to WeChat through a Wechaty puppet service and serve."""
+    config = _config(config_path)
+    if not config.puppet_endpoint() or not config.puppet_token():
+        raise fail(
+            "no puppet service configured: set WECHATY_PUPPET_SERVICE_ENDPOINT and WECHATY_PUPPET_SERVICE_TOKEN "
+            "(or wechaty.endpoint and wechaty.token in config.yaml)"
+        )
+    from bot.transports.wechaty_transport import run as run_wechaty
+
+    raise typer.Exit(run_wechaty(config, str(config_path)))
+
+
+# ------------------------------------------------------------------ database and roster
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Annotated[Optional[str], typer.Option("--db", help="database URL (overrides config)")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Apply all migrations."""
+    from storage.db import upgrade
+
+    config = _config(config_path)
+    try:
+        upgrade(_engine(config, db))
+    except Exception as error:
+        raise fail(f"database: {str(error).splitlines()[0]}", 1) from None
+    typer.echo("database is up to date")
+
+
+def _session(config: Config, db: str | None):  # noqa: ANN202
+    from storage.db import check_migrated, session_factory, upgrade
+
+    engine = _engine(config, db)
+    upgrade(engine)
+    check_migrated(engine)
+    return session_factory(engine)
+
+
+@roster_app.command("import")
+def roster_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX with 姓名, 微信名, 角色, 楼号, 室号, 支部")],
+    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Load people and roles from a roster file."""
+    from bot.clock import SystemClock
+    from bot.roster import RosterFileError, import_roster_file
+    from storage.db import unit_of_work
+
+    config = _config(config_path)
+    if not file.exists():
+        raise fail(f"file not found: {file}")
+    try:
+        with unit_of_work(_session(config, db)) as session:
+            result = import_roster_file(session, file, SystemClock(config.tzinfo).now())
+    except RosterFileError as error:
+        raise fail(str(error)) from None
+    for error in result.errors:
+        typer.echo(f"  {error}", err=True)
+    typer.echo(f"imported {result.imported} people, {len(result.errors)} rows with errors")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    period: Annotated[str, typer.Option(help="今天, 本月, 2026-11, 2026-11-01~2026-11-15 …")] = "本月",
+    out: Annotated[Path, typer.Option("--out", help="the .xlsx file to write")] = Path("台帐.xlsx"),
+    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Write the Excel ledger (台帐) for a period."""
+    from bot.clock import SystemClock
+    from bot.ledger import write_ledger
+    from bot.periods import parse_period
+    from bot.router import UserError
+
+    config = _config(config_path)
+    try:
+        chosen = parse_period(period, SystemClock(config.tzinfo).now())
+    except UserError as error:
+        raise fail(str(error)) from None
+    factory = _session(config, db)
+    with factory() as session:
+        path = write_ledger(session, config, chosen, out)
+    typer.echo(f"ledger written: {path}")
+
+
+@app.command()
+def purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="e.g. 28d")] = "28d",
+    categories: Annotated[str, typer.Option(help="category codes, comma separated")] = "return,health",
+    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Remove personal fields from old epidemic-era records, keeping the counts."""
+    from bot.clock import SystemClock
+    from bot.purge import purge_personal_fields
+    from storage.db import unit_of_work
+
+    config = _config(config_path)
+    if not older_than.rstrip("d").isdigit():
+        raise fail(f"--older-than takes days like 28d, not {older_than}")
+    codes = [code.strip() for code in categories.split(",") if code.strip()]
+    with unit_of_work(_session(config, db)) as session:
+        count = purge_personal_fields(session, timedelta(days=int(older_than.rstrip("d"))), codes, SystemClock(config.tzinfo).now())
+    typer.echo(f"personal fields removed from {count} reports")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,81 @@
+"""``qinlin console``: type as a resident, a leader or staff and see what the bot answers.
+
+Commands start with ':' — ':room 江南新村3号楼' picks a room (':room' alone: private chat),
+':as 张阿姨' picks a speaker, ':wait 11m' moves the clock on, ':rooms' lists known rooms,
+':quit' leaves. Works with piped stdin too, so a session can be scripted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import IO
+
+from sqlalchemy import Engine, select
+
+from bot.app import build_bot
+from bot.clock import SystemClock, VirtualClock
+from bot.config import Config
+from bot.transports.simulated import Delivered, Simulation
+from storage.models import Room
+
+HELP = "命令：:room 群名（空=私聊） · :as 姓名 · :wait 10m · :rooms · :quit"
+_WAIT = re.compile(r"^(\d+)\s*([smhd]?)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}
+
+
+def format_delivery(item: Delivered) -> str:
+    where = f"[{item.room_topic}]" if item.room_topic else f"[私聊 {item.person_name}]"
+    attachment = f"\n    📎 {item.file_path}" if item.file_path else ""
+    body = item.text.replace("\n", "\n    ")
+    return f"{item.at:%H:%M:%S} {where} 亲邻助手: {body}{attachment}"
+
+
+def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) -> None:
+    clock = VirtualClock(SystemClock(config.tzinfo).now(), config.tzinfo)
+    simulation = Simulation(build_bot(config, engine, clock), clock)
+    room: str | None = None
+    speaker = config.people[-1].name if config.people else "居民"
+    interactive = source.isatty()
+    sink.write(f"亲邻助手 console · {config.community}\n{HELP}\n当前：私聊 · {speaker}\n")
+    while True:
+        if interactive:
+            sink.write(f"{room or '私聊'} · {speaker}> ")
+            sink.flush()
+        line = source.readline()
+        if not line:
+            break
+        line = line.rstrip("\n")
+        if line.startswith(":"):
+            command, _, argument = line[1:].partition(" ")
+            argument = argument.strip()
+            if command in ("quit", "q", "exit"):
+                break
+            if command == "room":
+                room = argument or None
+                sink.write(f"→ {room or '私聊'}\n")
+            elif command == "as":
+                speaker = argument or speaker
+                sink.write(f"→ 以 {speaker} 的身份发言\n")
+            elif command == "wait":
+                found = _WAIT.match(argument)
+                if not found:
+                    sink.write("用法：:wait 10m（s 秒, m 分, h 时, d 天）\n")
+                    continue
+                for item in simulation.wait(**{_UNITS[found.group(2)]: int(found.group(1))}):
+                    sink.write(format_delivery(item) + "\n")
+                sink.write(f"→ 现在 {clock.now():%m-%d %H:%M}\n")
+            elif command == "rooms":
+                with simulation.bot.services.factory() as session:
+                    for known in session.scalars(select(Room).order_by(Room.topic)):
+                        sink.write(f"  {known.topic}  ({known.role or '未绑定'})\n")
+            else:
+                sink.write(HELP + "\n")
+            continue
+        clock.set(max(clock.now(), SystemClock(config.tzinfo).now()))
+        if not interactive:
+            sink.write(f"{clock.now():%H:%M:%S} [{room or '私聊'}] {speaker}: {line}\n")
+        for item in simulation.say(room, speaker, line):
+            sink.write(format_delivery(item) + "\n")
+        clock.advance(timedelta(seconds=1))
+        sink.flush()
