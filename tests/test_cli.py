@@ -1,0 +1,108 @@
+"""The command line as operators use it: replay, parse, console, demo, export; mistakes are one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+PARSE_KEYS = {"is_report", "kind", "category", "building", "unit", "people", "households", "origin", "date",
+              "missing", "lines"}
+
+
+def qinlin(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_parse_one_message_prints_the_spec_schema() -> None:
+    result = qinlin("parse", "#家庭报告 3号楼201 返沪2人 来自武汉 1月20日", "--now", "2026-01-22T09:00:00+08:00")
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert set(parsed) == PARSE_KEYS
+    assert parsed == {"is_report": True, "kind": "family", "category": "return", "building": "3", "unit": "201",
+                      "people": 2, "households": None, "origin": "武汉", "date": "2026-01-20", "missing": [],
+                      "lines": None}
+
+
+def test_parse_jsonl_reads_each_line() -> None:
+    result = qinlin("parse", "--jsonl", stdin="登记 新搬来租户\n收到\n")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["is_report"] for line in lines] == [True, False]
+    assert lines[0]["missing"] == ["building", "unit"]
+    assert lines[1]["kind"] is None
+
+
+def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
+    recording = tmp_path / "day.jsonl"
+    records = [
+        {"ts": "2026-11-22T09:00:00+08:00", "room": "江南新村3号楼", "from": "孙师傅", "text": "#家庭报告 3号楼201 返沪2人"},
+        {"ts": "2026-11-22T09:00:00+08:00", "room": "江南新村3号楼", "from": "周老师", "text": "#家庭报告 3号楼202 返沪1人"},
+        {"ts": "2026-11-22T09:00:01+08:00", "room": "江南新村3号楼", "from": "吴阿姨", "text": "登记 租户"},
+        {"ts": "2026-11-22T09:20:00+08:00", "room": "江南新村3号楼", "from": "吴阿姨", "text": "302"},
+        {"ts": "2026-11-22T23:30:00+08:00", "from": "路人甲", "text": "求助 3号楼402 老人摔倒了"},
+        "not json at all",
+    ]
+    recording.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records[:-1]) + "\n", encoding="utf-8")
+    result = qinlin("replay", str(recording), "--db", f"sqlite:///{tmp_path / 'r.db'}")
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["text"][:11] for o in out] == ["已登记 家庭报告 #1", "已登记 家庭报告 #2", "已收到 家庭报告 #3", "已登记 家庭报告 #4"]
+    assert out[0]["ts"].startswith("2026-11-22T09:00:00")
+    assert out[1]["ts"] > out[0]["ts"]  # paced: never two sends in the same moment
+    assert out[0]["to_room"] == "江南新村3号楼" and out[0]["to"] is None
+    # the 9:20 answer came too late for the 10-minute follow-up window: it is chatter now
+    # the 23:30 private report is answered after quiet hours, at 07:00 the next morning
+    assert out[3]["to"] == "路人甲" and out[3]["to_room"] is None
+    assert out[3]["ts"].startswith("2026-11-23T07:00")
+    assert "5 messages read, 4 sent" in result.stderr
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(records[0], ensure_ascii=False) + "\nnot json at all\n", encoding="utf-8")
+    failed = qinlin("replay", str(bad), "--db", f"sqlite:///{tmp_path / 'b.db'}")
+    assert failed.returncode == 2
+    assert failed.stderr.strip() == "qinlin: line 2: not JSON (Expecting value)"
+
+
+def test_missing_file_and_unknown_command_are_one_line(tmp_path: Path) -> None:
+    result = qinlin("replay", str(tmp_path / "nope.jsonl"))
+    assert result.returncode == 2 and result.stderr.strip() == f"qinlin: file not found: {tmp_path / 'nope.jsonl'}"
+    assert "Traceback" not in qinlin("export", "--period", "去年冬天", "--out", str(tmp_path / "x.xlsx")).stderr
+
+
+def test_console_with_piped_stdin(tmp_path: Path) -> None:
+    script = ":room 江南新村5号楼\n:as 孙师傅\n登记 新搬来租户 一家三口\n302\n:quit\n"
+    result = qinlin("console", "--db", f"sqlite:///{tmp_path / 'c.db'}", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "请补充室号" in result.stdout
+    assert "已登记 家庭报告 #1：5号楼302室" in result.stdout
+
+
+def test_demo_runs_on_a_fresh_machine_folder(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = qinlin("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "[江南新村3号楼] 张阿姨: #家庭报告" in transcript
+    assert "请补充室号" in transcript and "已更正" in transcript and "已登记接龙" in transcript
+    assert "13812345678" not in transcript
+    assert "小结：报告" in transcript
+
+
+def test_export_writes_a_ledger(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'e.db'}"
+    recording = tmp_path / "day.jsonl"
+    recording.write_text(json.dumps({"ts": "2026-11-22T09:00:00+08:00", "room": "江南新村3号楼", "from": "孙师傅",
+                                     "text": "#家庭报告 3号楼201 返沪2人"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert qinlin("replay", str(recording), "--db", database).returncode == 0
+    out = tmp_path / "台帐.xlsx"
+    result = qinlin("export", "--period", "2026-11", "--out", str(out), "--db", database)
+    assert result.returncode == 0, result.stderr
+    workbook = load_workbook(out)
+    assert len(workbook.sheetnames) >= 2
