@@ -1,0 +1,62 @@
+"""The packaged vocabulary (bot/data/vocabulary.yaml), optionally overridden from config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    label: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    kind_triggers: dict[str, str]  # trigger word → family/building/area, or "" for generic intake
+    chain_trigger: str
+    household_words: frozenset[str]
+    household_categories: frozenset[str]
+    building_part_words: frozenset[str]
+    area_words: frozenset[str]
+    categories: tuple[Category, ...]  # in priority order
+
+    def all_words(self) -> set[str]:
+        words = set(self.kind_triggers) | self.household_words | self.building_part_words | self.area_words
+        for category in self.categories:
+            words.update(category.words)
+        return words
+
+
+def load_vocabulary(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Vocabulary:
+    """``overrides`` (config.yaml ``categories:``) maps a code to {label, words}; a new code is
+    added before 'other', an existing one has its label/words replaced."""
+    data = yaml.safe_load(Path(path or DATA / "vocabulary.yaml").read_text(encoding="utf-8"))
+    triggers: dict[str, str] = {}
+    for kind, words in data["triggers"].items():
+        for word in words:
+            triggers[word] = "" if kind == "generic" else kind
+    categories = [dict(item) for item in data["categories"]]
+    for code, change in (overrides or {}).items():
+        change = change or {}
+        existing = next((item for item in categories if item["code"] == code), None)
+        if existing is None:
+            existing = {"code": code, "label": code, "words": []}
+            categories.insert(len(categories) - 1, existing)
+        existing.update({k: v for k, v in change.items() if k in ("label", "words")})
+    return Vocabulary(
+        kind_triggers=triggers,
+        chain_trigger=data.get("chain_trigger", "接龙"),
+        household_words=frozenset(data["household_words"]),
+        household_categories=frozenset(data["household_categories"]),
+        building_part_words=frozenset(data["building_part_words"]),
+        area_words=frozenset(data["area_words"]),
+        categories=tuple(Category(c["code"], c["label"], tuple(c.get("words") or ())) for c in categories),
+    )
