@@ -147,7 +147,9 @@ class Bot:
             person_id=message.sender_id if private else None,
             file_path=reply.file_path,
             mention_ids=[message.sender_id] if reply.mention_sender and not private else [],
-            urgent=reply.urgent,
+            # An answer to someone who just wrote is interactive: it goes ahead of fan-outs and
+            # is not held by quiet hours (the person is awake); pacing still applies.
+            urgent=True,
             dedupe_key=f"reply:{message.message_id}:{index}",
         )
 

@@ -47,7 +47,10 @@ def run_demo(config: Config, sink: IO[str], keep: bool = False) -> Path:
     for step in script["steps"]:
         hour, minute = (int(part) for part in step["at"].split(":"))
         simulation.advance_to(datetime.combine(day, time(hour, minute), config.tzinfo))
-        text = step["text"].format(**numbers) if "{" in step["text"] else step["text"]
+        try:
+            text = step["text"].format(**numbers)
+        except KeyError:  # the step refers to a number an earlier step did not produce
+            continue
         where = step.get("room") or f"私聊 {step['from']}"
         shown = text.replace("\n", "\n    ")
         sink.write(f"{clock.now():%H:%M:%S} [{where}] {step['from']}: {shown}\n")

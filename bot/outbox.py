@@ -91,15 +91,16 @@ class Pacing:
         end_day = local.date() if local.time() < end else local.date() + timedelta(days=1)
         return datetime.combine(end_day, end, self.tz)
 
-    def spacing(self, row_id: int) -> timedelta:
-        # Jitter is drawn from the row id: random to WeChat, reproducible in replay and tests.
-        jitter = random.Random(row_id).uniform(0, self.config.jitter_seconds)
+    def spacing(self, last_sent_at: datetime) -> timedelta:
+        # Jitter is drawn from the previous send's time: random to WeChat, reproducible in replay
+        # and tests, and the same for every candidate so queue order decides who goes next.
+        jitter = random.Random(last_sent_at.timestamp()).uniform(0, self.config.jitter_seconds)
         return timedelta(seconds=self.config.min_interval_seconds + jitter)
 
     def earliest(self, row: OutboxMessage, last_sent_at: datetime | None, sent_today: int, now: datetime) -> datetime:
         moment = max(row.next_attempt_at, now)
         if last_sent_at is not None:
-            moment = max(moment, last_sent_at + self.spacing(row.id))
+            moment = max(moment, last_sent_at + self.spacing(last_sent_at))
         if sent_today >= self.config.max_per_day:
             local = moment.astimezone(self.tz)
             moment = max(moment, datetime.combine(local.date() + timedelta(days=1), time(0), self.tz))

@@ -86,7 +86,8 @@ class ReportParser:
         self.tokenizer.cache_file = "jieba.cache"
         jieba.setLogLevel(logging.WARNING)
         self.tokenizer.initialize()
-        self.tokenizer.load_userdict(str(DATA / "userdict.txt"))
+        with open(DATA / "userdict.txt", "rb") as userdict:  # jieba would leave the file open
+            self.tokenizer.load_userdict(userdict)
         for word in vocabulary.all_words():
             self.tokenizer.add_word(word, freq=2000)
         triggers = sorted(vocabulary.kind_triggers, key=len, reverse=True)

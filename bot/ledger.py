@@ -1,0 +1,120 @@
+"""The Excel ledger (台帐): a summary sheet and one sheet per report kind, as committees keep them.
+
+Chinese headers, frozen header row, dates as real dates, column widths that fit. Personal fields
+(names, phones, units) are in the ledger because it is the committee's own record; it is only
+ever sent into the staff room or to staff privately.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import Config
+from bot.parsing.vocabulary import load_vocabulary
+from bot.periods import Period
+from bot.reports import KIND_LABEL, STATUS_LABEL
+from storage.models import Report
+
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+# (header, width, how to read the value from a report)
+COLUMNS: list[tuple[str, int, str]] = [
+    ("编号", 8, "number"),
+    ("登记时间", 18, "created"),
+    ("类别", 12, "category"),
+    ("状态", 10, "status"),
+    ("楼号", 7, "building"),
+    ("室号", 7, "unit"),
+    ("片区", 9, "area"),
+    ("人数", 6, "people"),
+    ("户数", 6, "households"),
+    ("来源地", 10, "origin"),
+    ("日期", 12, "event_date"),
+    ("联系人", 10, "contact"),
+    ("电话", 14, "phone"),
+    ("报告人", 10, "reporter_name"),
+    ("原文", 50, "raw_text"),
+    ("办结时间", 18, "resolved"),
+    ("办理情况", 30, "resolution"),
+]
+
+
+def _header(sheet, titles: list[str], widths: list[int]) -> None:  # noqa: ANN001 - openpyxl sheet
+    sheet.append(titles)
+    for index, width in enumerate(widths, start=1):
+        cell = sheet.cell(row=1, column=index)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+
+
+def _value(report: Report, key: str, labels: dict[str, str], config: Config):  # noqa: ANN202 - cell value
+    tz = config.tzinfo
+    match key:
+        case "number":
+            return f"#{report.id}"
+        case "created":
+            return report.created_at.astimezone(tz).replace(tzinfo=None)
+        case "resolved":
+            return report.resolved_at.astimezone(tz).replace(tzinfo=None) if report.resolved_at else None
+        case "category":
+            return labels.get(report.category, report.category)
+        case "status":
+            return STATUS_LABEL.get(report.status, report.status)
+        case "contact":
+            return report.contact_name
+        case _:
+            return getattr(report, key)
+
+
+def write_ledger(session: Session, config: Config, period: Period, out_path: str | Path) -> Path:
+    labels = {c.code: c.label for c in load_vocabulary(overrides=config.categories).categories}
+    start, end = period.bounds(config.tzinfo)
+    reports = list(
+        session.scalars(
+            select(Report).where(Report.created_at >= start, Report.created_at < end).order_by(Report.id)
+        )
+    )
+    workbook = Workbook()
+    summary = workbook.active
+    summary.title = "汇总"
+    summary.append([f"{config.community} 台帐 · {period.label}（{period.start} 至 {period.end}）"])
+    summary["A1"].font = Font(bold=True, size=13)
+    summary.append([f"报告共 {len(reports)} 条"])
+    row_groups = [
+        ("按报告类型", Counter(KIND_LABEL.get(r.kind, r.kind) for r in reports)),
+        ("按类别", Counter(labels.get(r.category, r.category) for r in reports)),
+        ("按楼号", Counter(f"{r.building}号楼" if r.building else "（未填楼号）" for r in reports)),
+        ("按状态", Counter(STATUS_LABEL.get(r.status, r.status) for r in reports)),
+    ]
+    for title, counts in row_groups:
+        summary.append([])
+        summary.append([title, "数量"])
+        for cell in summary[summary.max_row]:
+            cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+            summary.append([name, count])
+    summary.column_dimensions["A"].width = 24
+    summary.column_dimensions["B"].width = 10
+
+    for kind, label in KIND_LABEL.items():
+        sheet = workbook.create_sheet(label)
+        _header(sheet, [c[0] for c in COLUMNS], [c[1] for c in COLUMNS])
+        for report in (r for r in reports if r.kind == kind):
+            sheet.append([_value(report, key, labels, config) for _, _, key in COLUMNS])
+        for row in sheet.iter_rows(min_row=2):
+            row[1].number_format = "yyyy-mm-dd hh:mm"
+            row[10].number_format = "yyyy-mm-dd"
+            row[15].number_format = "yyyy-mm-dd hh:mm"
+            row[14].alignment = Alignment(wrap_text=False)
+    path = Path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path

@@ -1,0 +1,77 @@
+"""Periods and scopes as staff type them: 今天, 昨天, 本周, 上周, 本月, 近7天, 2026-11,
+2026-11-01~2026-11-15; 3号楼, 二片区, 第2支部."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from bot.parsing.numerals import to_int
+from bot.router import UserError
+
+PERIOD_EXAMPLE = "今天、昨天、本周、上周、本月、上月、近7天、2026-11 或 2026-11-01~2026-11-15"
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date  # inclusive
+    end: date  # inclusive
+    label: str
+
+    def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
+        """[start, end) as aware datetimes for queries on created_at."""
+        return datetime.combine(self.start, time(0), tz), datetime.combine(self.end + timedelta(days=1), time(0), tz)
+
+
+def _month(year: int, month: int) -> Period:
+    start = date(year, month, 1)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return Period(start, following - timedelta(days=1), f"{year}年{month}月")
+
+
+def parse_period(text: str, now: datetime) -> Period:
+    text = (text or "").strip() or "今天"
+    today = now.date()
+    fixed = {
+        "今天": Period(today, today, "今天"),
+        "今日": Period(today, today, "今天"),
+        "昨天": Period(today - timedelta(days=1), today - timedelta(days=1), "昨天"),
+        "本周": Period(today - timedelta(days=today.weekday()), today, "本周"),
+        "上周": Period(today - timedelta(days=today.weekday() + 7), today - timedelta(days=today.weekday() + 1), "上周"),
+    }
+    if text in fixed:
+        return fixed[text]
+    if text in ("本月", "这个月"):
+        return _month(today.year, today.month)
+    if text in ("上月", "上个月"):
+        last = today.replace(day=1) - timedelta(days=1)
+        return _month(last.year, last.month)
+    recent = re.fullmatch(r"(?:近|最近)(\d+|[一二三四五六七八九十两]+)天", text)
+    if recent and (days := to_int(recent.group(1))):
+        return Period(today - timedelta(days=days - 1), today, f"近{days}天")
+    month = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})月?", text)
+    if month and 1 <= int(month.group(2)) <= 12:
+        return _month(int(month.group(1)), int(month.group(2)))
+    span = re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})\s*[~～至到-]\s*(\d{4}-\d{1,2}-\d{1,2})", text)
+    if span:
+        try:
+            start, end = (date.fromisoformat(_pad(part)) for part in span.groups())
+        except ValueError:
+            raise UserError(f"日期不对，例如：{PERIOD_EXAMPLE}") from None
+        if start > end:
+            start, end = end, start
+        return Period(start, end, f"{start}~{end}")
+    day = re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})", text)
+    if day:
+        try:
+            single = date.fromisoformat(_pad(day.group(1)))
+        except ValueError:
+            raise UserError(f"日期不对，例如：{PERIOD_EXAMPLE}") from None
+        return Period(single, single, str(single))
+    raise UserError(f"没看懂时间段“{text[:20]}”，可以用：{PERIOD_EXAMPLE}")
+
+
+def _pad(text: str) -> str:
+    year, month, day = text.split("-")
+    return f"{year}-{int(month):02d}-{int(day):02d}"
