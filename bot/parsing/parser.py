@@ -22,6 +22,9 @@ from bot.parsing.vocabulary import DATA, Vocabulary
 
 REQUIRED = {"family": ("building", "unit"), "building": ("building",), "area": ()}
 MAX_PARSE_CHARS = 2000  # a 50 KB paste is stored whole but parsed from its start only
+# A generic trigger must be followed by a separator, a number or a mention of a place: "报告3号楼"
+# is a report, "登记表在哪里下载" and "报告一下吗" are not.
+_GENERIC_FOLLOWER = re.compile(r"^(?:$|[\s:：,，。】\]#@\d]|[一二三四五六七八九十两]+[号幢栋])")
 _CHAIN_LINE = re.compile(r"^\s*(\d{1,3})\s*[.、)）．:：]\s*(.+?)\s*$")
 _NAME_IN_LINE = re.compile(r"(?:^|\s)([\u4e00-\u9fff]{1,2}(?:先生|女士|阿姨|师傅|老师|老伯|阿婆|爷爷|奶奶)|[\u4e00-\u9fff]{2,3})(?=\s|$)")
 
@@ -100,7 +103,9 @@ class ReportParser:
         for category in vocabulary.categories:
             for word in category.words:
                 self._category_of.setdefault(word, category.code)
-        self._long_words = sorted((w for w in self._category_of if len(w) >= 3), key=len, reverse=True)
+        # Words of two or more characters also count when jieba cuts them into a longer token
+        # ("聚众赌博", "乱停车"); single characters (偷, 臭) count only as whole tokens.
+        self._long_words = sorted((w for w in self._category_of if len(w) >= 2), key=len, reverse=True)
 
     def category_labels(self) -> dict[str, str]:
         return {c.code: c.label for c in self.vocabulary.categories}
@@ -123,9 +128,9 @@ class ReportParser:
         v = self.vocabulary
         if fields.unit:
             return "family"
-        if tokens & v.area_words or any(w in text for w in v.area_words if len(w) >= 3):
+        if tokens & v.area_words or any(w in text for w in v.area_words if len(w) >= 2):
             return "area"
-        if tokens & v.building_part_words or (fields.households and not fields.unit):
+        if any(w in text for w in v.building_part_words) or (fields.households and not fields.unit):
             return "building"
         if tokens & v.household_words or category in v.household_categories:
             return "family"
@@ -144,11 +149,13 @@ class ReportParser:
         if not trigger:
             return ParseResult(is_report=False)
         word = trigger.group(1)
+        explicit = self.vocabulary.kind_triggers[word]
+        if not explicit and not _GENERIC_FOLLOWER.match(clean[trigger.end(1):]):
+            return ParseResult(is_report=False)  # 登记表在哪里下载: a word that starts with a trigger
         body = clean[trigger.end():]
         fields = extract(body, now)
         tokens = self._tokens(body)
         category = "proposal" if word == "建议" else self.categorise(body, tokens)
-        explicit = self.vocabulary.kind_triggers[word]
         kind = explicit or self._infer_kind(fields, category, tokens, body)
         fields.category = category
         missing = [name for name in required_fields(kind) if getattr(fields, name) is None]
@@ -190,7 +197,7 @@ class ReportParser:
         clean = normalise_text(text)[:200]
         fields = extract(clean, now)
         numbers = re.findall(r"\d+", clean)
-        if "unit" in missing and "building" in missing and fields.unit is None and len(numbers) == 2:
+        if "unit" in missing and "building" in missing and fields.building is None and len(numbers) == 2:
             fields.building, fields.unit = str(int(numbers[0])), str(int(numbers[1]))
         elif "building" in missing and fields.building is None and len(numbers) == 1 and len(numbers[0]) <= 2:
             if fields.unit == numbers[0] or fields.unit is None:
