@@ -233,8 +233,11 @@ def build_bot(config: Config, engine: Engine, clock: Clock, migrate: bool = True
         upgrade(engine)
     check_migrated(engine)
     factory = session_factory(engine)
+    from handlers.notices import sync_config_reminders
+
     with unit_of_work(factory) as session:
         sync_config_people(session, config, clock.now())
+        sync_config_reminders(session, config, clock.now())
     vocabulary = load_vocabulary(overrides=config.categories) if config.categories else load_vocabulary()
     services = Services(
         config=config,

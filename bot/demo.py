@@ -79,7 +79,7 @@ def _summary(simulation: Simulation, sink: IO[str], database: Path) -> None:
     with simulation.bot.services.factory() as session:
         by_kind = session.execute(select(Report.kind, func.count()).group_by(Report.kind)).all()
         by_status = session.execute(select(Report.status, func.count()).group_by(Report.status)).all()
-        notices = session.scalar(select(func.count()).select_from(Notice))
+        notices = session.scalar(select(func.count()).select_from(Notice).where(Notice.status == "sent"))
         sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "sent"))
     kinds = "，".join(f"{KIND_LABEL.get(kind, kind)} {count}" for kind, count in sorted(by_kind))
     statuses = "，".join(f"{STATUS_LABEL.get(status, status)} {count}" for status, count in sorted(by_status))

@@ -41,6 +41,13 @@ def normalise_text(raw: str) -> str:
     return text.strip()
 
 
+def display_text(raw: str) -> str:
+    """Like :func:`normalise_text` but keeping the characters as typed (for relaying)."""
+    text = _CONTROL.sub("", raw or "")
+    text = _LEADING_MENTIONS.sub("", text)
+    return text.strip()
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     """A message as the bot sees it, whatever carried it."""
@@ -65,6 +72,10 @@ class IncomingMessage:
     @property
     def clean_text(self) -> str:
         return normalise_text(self.text)
+
+    @property
+    def display_text(self) -> str:
+        return display_text(self.text)
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,17 @@ from bot.router import Router
 
 def build_router() -> Router:
     from handlers import help as help_routes
-    from handlers import reports
+    from handlers import notices, reports
 
     router = Router()
     help_routes.register(router)
+    notices.register(router)
     reports.register(router)
     return router
 
 
 def build_jobs() -> list[TimedJob]:
+    from handlers.notices import ScheduledNotices, SilentRoomReminders
     from handlers.reports import FollowupExpiry
 
-    return [FollowupExpiry()]
+    return [FollowupExpiry(), ScheduledNotices(), SilentRoomReminders()]

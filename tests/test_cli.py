@@ -53,6 +53,10 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
     result = qinlin("replay", str(recording), "--db", f"sqlite:///{tmp_path / 'r.db'}")
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
+    # the recurring 垃圾分类 reminder of config.yaml falls due at 18:00, between the recorded messages
+    reminder = out.pop(3)
+    assert reminder["ts"].startswith("2026-11-22T18:00") and reminder["to_room"] == "江南新村3号楼"
+    assert "垃圾分类" in reminder["text"]
     assert [o["text"][:11] for o in out] == ["已登记 家庭报告 #1", "已登记 家庭报告 #2", "已收到 家庭报告 #3", "已登记 家庭报告 #4"]
     assert out[0]["ts"].startswith("2026-11-22T09:00:00")
     assert out[1]["ts"] > out[0]["ts"]  # paced: never two sends in the same moment
@@ -61,7 +65,7 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
     # the 23:30 private report is answered at once: a reply to someone awake is not held
     assert out[3]["to"] == "路人甲" and out[3]["to_room"] is None
     assert out[3]["ts"].startswith("2026-11-22T23:30")
-    assert "5 messages read, 4 sent" in result.stderr
+    assert "5 messages read, 5 sent" in result.stderr
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(records[0], ensure_ascii=False) + "\nnot json at all\n", encoding="utf-8")

@@ -1,0 +1,85 @@
+"""Notices downward: who a notice goes to, what the relayed text looks like, what counts as 收到."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from bot.config import Config, parse_building_range
+from bot.parsing.numerals import to_int
+from bot.rooms import building_rooms, rooms_with_role
+from bot.router import UserError
+from storage.models import Notice, Room
+
+ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")
+_ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS))
+_BUILDINGS = re.compile(r"^((?:\d+|[一二三四五六七八九十两]+)(?:\s*[-~～至]\s*\d+)?(?:\s*[、,，和及]\s*\d+(?:\s*[-~～]\s*\d+)?)*)\s*号楼")
+_BRANCH = re.compile(r"^第\s*(\d+|[一二三四五六七八九十]+)\s*支部")
+EXAMPLE = "例如：#通知 3号楼 明天上午9点停水，请提前储水。"
+
+
+@dataclass(frozen=True)
+class Targets:
+    label: str  # as shown in receipts: "3号楼、5号楼", "全体楼组", "第2支部", "各支部"
+    rooms: list[Room]
+
+
+def ack_number(text: str) -> tuple[bool, int | None]:
+    """Is this a 收到? And which notice did it name (收到 N12), if any."""
+    match = _ACK.match(text.strip())
+    if not match:
+        return False, None
+    return True, int(match.group("number")) if match.group("number") else None
+
+
+def resolve_targets(session: Session, config: Config, text: str) -> tuple[Targets, str]:
+    """Targets at the start of the text, and the text that remains. Default: every building room."""
+    rest = text.strip()
+    buildings: list[str] = []
+    labels: list[str] = []
+    while True:
+        rest = rest.lstrip(" ,，、")
+        building = _BUILDINGS.match(rest)
+        if building:
+            spec = re.sub(r"[、，和及\s]", ",", building.group(1))
+            numbers = [str(to_int(part)) if not part.isdigit() and "-" not in part else part for part in spec.split(",") if part]
+            buildings.extend(parse_building_range(",".join(numbers).replace("~", "-").replace("～", "-").replace("至", "-")))
+            labels.append(building.group(0).replace(" ", ""))
+            rest = rest[building.end():]
+            continue
+        area = next((name for name in config.areas if rest.startswith(name)), None)
+        if area:
+            buildings.extend(config.area_buildings(area))
+            labels.append(area)
+            rest = rest[len(area):]
+            continue
+        branch = _BRANCH.match(rest)
+        if branch:
+            number = to_int(branch.group(1)) or 0
+            if number not in config.branches:
+                raise UserError(f"没有第{number}支部，请核对。{EXAMPLE}")
+            buildings.extend(config.branch_buildings(number))
+            labels.append(f"第{number}支部")
+            rest = rest[branch.end():]
+            continue
+        break
+    for word in ("各支部", "党员"):
+        if not labels and rest.startswith(word):
+            rooms = rooms_with_role(session, "branch", "general")
+            return Targets("各支部", rooms), rest[len(word):].strip()
+    for word in ("全体", "所有楼组"):
+        if not labels and rest.startswith(word):
+            rest = rest[len(word):]
+            break
+    rest = rest.strip(" ：:,，")
+    if not labels:
+        return Targets("全体楼组", building_rooms(session)), rest
+    unique = list(dict.fromkeys(buildings))
+    return Targets("、".join(labels), building_rooms(session, unique)), rest
+
+
+def relay_text(config: Config, notice: Notice) -> str:
+    head = "【紧急通知】" if notice.urgent else "【通知】"
+    return f"{head}{config.community} N{notice.id}\n{notice.text}\n——请回复“收到”确认"
