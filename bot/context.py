@@ -44,5 +44,11 @@ class Ctx:
     def in_staff_room(self) -> bool:
         return self.room is not None and self.room.role == "staff"
 
+    def as_typed(self, tail: str) -> str:
+        """``tail`` of ``text`` as the sender typed it: NFKC turns Chinese punctuation (，) into
+        ASCII, which is right for parsing and wrong for text relayed to people."""
+        display = self.message.display_text
+        return display[-len(tail):] if tail and len(display) == len(self.text) else tail
+
     def send(self, out: Outgoing) -> None:
         self.outgoing.append(out)

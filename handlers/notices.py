@@ -44,12 +44,6 @@ def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> 
     return outgoing, targets.label, len(rooms)
 
 
-def as_typed(ctx: Ctx, text: str) -> str:
-    """The notice as the sender typed it: NFKC would turn Chinese punctuation (，) into ASCII."""
-    display = ctx.message.display_text
-    return display[-len(text):] if len(display) == len(ctx.text) else text
-
-
 def _room_word(rooms_label: str) -> str:
     return "群" if rooms_label == "各支部" else "楼组群"
 
@@ -59,7 +53,7 @@ def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
     targets, text = resolve_targets(ctx.session, ctx.config, arguments)
     if not text:
         raise UserError(f"通知内容是空的。{EXAMPLE}")
-    text = as_typed(ctx, text)
+    text = ctx.as_typed(text)
     notice = Notice(
         text=text[:2000],
         targets=arguments[: len(arguments) - len(text)].strip() or "全体",
@@ -99,7 +93,7 @@ def scheduled_notice(ctx: Ctx, arguments: str) -> Reply:
     targets, text = resolve_targets(ctx.session, ctx.config, rest)
     if not text:
         raise UserError(f"通知内容是空的。{EXAMPLE}")
-    text = as_typed(ctx, text)
+    text = ctx.as_typed(text)
     row = Notice(
         text=text[:2000], targets=rest[: len(rest) - len(text)].strip() or "全体", urgent=False,
         sender_id=ctx.message.sender_id, sender_name=ctx.message.sender_name,

@@ -1,0 +1,195 @@
+"""Staff commands: /汇总 /查询 /待办 /办结 /导出.
+
+Privacy: answers that carry personal details (names, phones, room numbers) are given only in the
+staff room or in private chat; asked anywhere else, the answer goes to the asker privately and
+the room gets a one-line pointer. Every query is written to the query log.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot import permissions as allow
+from bot.context import Ctx
+from bot.ledger import write_ledger
+from bot.message import Outgoing, Reply
+from bot.periods import Period, parse_period
+from bot.reports import KIND_LABEL, STATUS_LABEL, describe, mask_phone, record_event
+from bot.router import Router, UserError
+from handlers.reports import labels
+from storage.models import QueryLog, Report
+
+_BUILDING = re.compile(r"^(\d+)号楼(\d{3,4})?室?$")
+_BRANCH = re.compile(r"^第(\d+)支部$")
+_NUMBER = re.compile(r"^#?(\d+)$")
+POINTER = "详细结果含个人信息，已私信发给您。"
+OPEN_STATUSES = ("open", "incomplete", "pending")
+
+
+def log_query(ctx: Ctx, command: str, arguments: str) -> None:
+    ctx.session.add(QueryLog(at=ctx.now, person_id=ctx.message.sender_id, person_name=ctx.message.sender_name[:128],
+                             room_id=ctx.room.id if ctx.room else None, command=command, arguments=arguments[:500]))
+
+
+def private_place(ctx: Ctx) -> bool:
+    return ctx.room is None or ctx.room.role == "staff"
+
+
+def personal(ctx: Ctx, text: str, file_path: str | None = None) -> list[Reply]:
+    """Personal details only where they belong."""
+    if private_place(ctx):
+        return [Reply(text, file_path=file_path)]
+    return [Reply(text, file_path=file_path, private=True), Reply(POINTER)]
+
+
+def _scope(ctx: Ctx, words: list[str]) -> tuple[list[str] | None, str, list[str]]:
+    """Buildings named by a scope word (N号楼, X片区, 第N支部), its label, and the other words."""
+    rest = []
+    buildings: list[str] | None = None
+    label = "全居民区"
+    for word in words:
+        building = _BUILDING.match(word)
+        branch = _BRANCH.match(word)
+        if building and not building.group(2):
+            buildings, label = [building.group(1)], word
+        elif word in ctx.config.areas:
+            buildings, label = ctx.config.area_buildings(word), word
+        elif branch and int(branch.group(1)) in ctx.config.branches:
+            buildings, label = ctx.config.branch_buildings(int(branch.group(1))), word
+        else:
+            rest.append(word)
+    return buildings, label, rest
+
+
+def summary(ctx: Ctx, arguments: str) -> Reply:
+    """/汇总 [今天/本周/本月/近7天/2026-11] [3号楼/一片区/第2支部]：统计报告数量"""
+    buildings, scope_label, rest = _scope(ctx, arguments.split())
+    period = parse_period(" ".join(rest), ctx.now)
+    if not ctx.identity.is_staff:  # a leader sees aggregates of their own buildings only
+        own = list(ctx.identity.led_buildings)
+        if buildings is None:
+            buildings, scope_label = own, "、".join(f"{b}号楼" for b in own) or "本楼组"
+        elif not set(buildings) <= set(own):
+            raise UserError("抱歉，楼组长只能查看自己楼组的汇总。")
+    log_query(ctx, "/汇总", arguments)
+    start, end = period.bounds(ctx.config.tzinfo)
+    conditions = [Report.created_at >= start, Report.created_at < end]
+    if buildings is not None:
+        conditions.append(Report.building.in_(buildings))
+
+    def grouped(column):  # noqa: ANN001, ANN202 - a Report column
+        return ctx.session.execute(select(column, func.count()).where(*conditions).group_by(column)).all()
+
+    by_kind, by_category, by_status = grouped(Report.kind), grouped(Report.category), grouped(Report.status)
+    total = sum(count for _, count in by_kind)
+    names = labels(ctx)
+    people = ctx.session.scalar(
+        select(func.coalesce(func.sum(Report.people), 0)).where(*conditions, Report.category == "return",
+                                                                 Report.status != "withdrawn"))
+    lines = [f"{scope_label} · {period.label}（{period.start:%m-%d}至{period.end:%m-%d}）报告 {total} 条"]
+    if total:
+        lines.append("类型：" + "，".join(f"{KIND_LABEL.get(k, k)} {c}" for k, c in sorted(by_kind, key=lambda x: -x[1])))
+        lines.append("类别：" + "，".join(f"{names.category(k)} {c}" for k, c in sorted(by_category, key=lambda x: -x[1])))
+        lines.append("状态：" + "，".join(f"{STATUS_LABEL.get(k, k)} {c}" for k, c in sorted(by_status, key=lambda x: -x[1])))
+        if people:
+            lines.append(f"返沪登记人数：{people} 人")
+    return Reply("\n".join(lines))
+
+
+def _line(ctx: Ctx, report: Report, with_people: bool) -> str:
+    when = report.created_at.astimezone(ctx.config.tzinfo)
+    text = f"#{report.id} {when:%m-%d %H:%M} {KIND_LABEL[report.kind]}｜{describe(report, labels(ctx))}｜{STATUS_LABEL[report.status]}"
+    if with_people:
+        text += f"｜{report.reporter_name}"
+    return mask_phone(text)
+
+
+def query(ctx: Ctx, arguments: str) -> list[Reply]:
+    """/查询 [类别/3号楼/3号楼201/#7] [时间段]：查看报告明细（最多20条）"""
+    log_query(ctx, "/查询", arguments)
+    conditions = []
+    rest = []
+    names = labels(ctx)
+    by_label = {label: code for code, label in names.categories.items()}
+    for word in arguments.split():
+        number = _NUMBER.match(word)
+        building = _BUILDING.match(word)
+        if number and word.startswith("#"):
+            conditions.append(Report.id == int(number.group(1)))
+        elif building:
+            conditions.append(Report.building == building.group(1))
+            if building.group(2):
+                conditions.append(Report.unit == building.group(2))
+        elif word in by_label or word in names.categories:
+            conditions.append(Report.category == by_label.get(word, word))
+        else:
+            rest.append(word)
+    if rest:
+        period = parse_period(" ".join(rest), ctx.now)
+    else:
+        period = Period(ctx.now.date() - timedelta(days=29), ctx.now.date(), "近30天")
+    if not any(c for c in conditions if "id" in str(c)):
+        start, end = period.bounds(ctx.config.tzinfo)
+        conditions += [Report.created_at >= start, Report.created_at < end]
+    rows = ctx.session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc()).limit(20)).all()
+    if not rows:
+        return [Reply(f"没有找到符合条件的报告（{period.label}）。")]
+    text = f"查询结果（最新 {len(rows)} 条）：\n" + "\n".join(_line(ctx, r, True) for r in rows)
+    return personal(ctx, text)
+
+
+def open_items(ctx: Ctx, _: str) -> list[Reply]:
+    """/待办：未办结的报告，最早的在前"""
+    log_query(ctx, "/待办", "")
+    rows = ctx.session.scalars(select(Report).where(Report.status.in_(OPEN_STATUSES)).order_by(Report.created_at, Report.id).limit(30)).all()
+    if not rows:
+        return [Reply("没有待办，辛苦了！")]
+    total = ctx.session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(OPEN_STATUSES)))
+    head = f"待办 {total} 条" + ("（显示最早的 30 条）" if total > len(rows) else "") + "："
+    return personal(ctx, head + "\n" + "\n".join(_line(ctx, r, False) for r in rows))
+
+
+def resolve(ctx: Ctx, arguments: str) -> Reply:
+    """/办结 7 [说明]：办结报告并在原群告知报告人"""
+    number, _, note = arguments.strip().lstrip("#").partition(" ")
+    if not number.isdigit():
+        raise UserError("格式：/办结 <编号> [说明]，例如：/办结 7 已联系物业修好")
+    report = ctx.session.get(Report, int(number))
+    if report is None:
+        raise UserError(f"没有找到 #{number}，请核对编号。")
+    if report.status in ("resolved", "withdrawn"):
+        raise UserError(f"#{report.id} {STATUS_LABEL[report.status]}，无需办结。")
+    note = ctx.as_typed(note.strip()) or "已处理"
+    old = report.status
+    report.status, report.resolution, report.resolved_at = "resolved", note, ctx.now
+    report.resolved_by, report.updated_at = ctx.message.sender_name, ctx.now
+    record_event(ctx.session, report, "resolve", ctx.identity, ctx.now, {"status": (old, "resolved"), "resolution": (None, note)})
+    what = f"#{report.id}（{labels(ctx).category(report.category)}）"
+    if report.room_id is not None:
+        ctx.send(Outgoing(text=f"@{report.reporter_name} 您反映的{what}已处理：{note}", room_id=report.room_id,
+                          mention_ids=[report.reporter_id], dedupe_key=f"resolved:{report.id}:{ctx.message.message_id}"))
+    else:
+        ctx.send(Outgoing(text=f"您反映的{what}已处理：{note}", person_id=report.reporter_id,
+                          dedupe_key=f"resolved:{report.id}:{ctx.message.message_id}"))
+    return Reply(f"已办结 #{report.id}，已告知报告人。")
+
+
+def export(ctx: Ctx, arguments: str) -> list[Reply]:
+    """/导出 [本月/2026-11]：导出 Excel 台帐"""
+    period = parse_period(arguments or "本月", ctx.now)
+    log_query(ctx, "/导出", arguments)
+    stamp = ctx.now.astimezone(ctx.config.tzinfo)
+    path = write_ledger(ctx.session, ctx.config, period,
+                        f"{ctx.config.exports_dir}/台帐_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.xlsx")
+    return personal(ctx, f"台帐（{period.label}）已生成：{path.name}", file_path=str(path))
+
+
+def register(router: Router) -> None:
+    router.command("汇总", allow=allow.staff | allow.leader)(summary)
+    router.command("查询", allow=allow.staff)(query)
+    router.command("待办", allow=allow.staff)(open_items)
+    router.command("办结", allow=allow.staff)(resolve)
+    router.command("导出", allow=allow.staff)(export)
