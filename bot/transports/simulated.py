@@ -80,6 +80,7 @@ class Simulation:
     def drain(self, limit: timedelta = timedelta(days=2)) -> None:
         """Move on until the outbox is empty (quiet hours may hold messages until morning)."""
         deadline = self.clock.now() + limit
+        self.advance_to(self.clock.now())  # whatever is due now (a job missed while down) runs first
         for _ in range(MAX_STEPS):
             next_send = self.bot.outbox.next_send(self.clock.now())
             if next_send is None or next_send[1] > deadline:

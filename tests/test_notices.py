@@ -1,0 +1,149 @@
+"""Notices as party members and staff use them: relay, 收到, /回执, reminders, schedules, pacing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import build_bot
+from bot.clock import SHANGHAI
+from bot.transports.simulated import Simulation
+from storage.models import NoticeAck
+
+BRANCH = "第2党支部"
+STAFF = "居委工作群"
+BUILDINGS = ["江南新村3号楼", "江南新村5号楼", "江南新村8号楼", "江南新村30号楼"]
+
+
+@pytest.fixture
+def config(shipped_config, tmp_path):
+    """Without the config.yaml reminders, so notice numbers and reminders are this test's own."""
+    return shipped_config.model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+
+
+def meet_rooms(chat: Simulation) -> None:
+    """The bot knows a room once it has seen a message in it."""
+    for topic in [BRANCH, STAFF, *BUILDINGS]:
+        chat.say(topic, "某居民", "大家好")
+
+
+def to_rooms(deliveries) -> list[str]:
+    return sorted(d.room_topic for d in deliveries if d.text.startswith(("【通知】", "【紧急通知】")))
+
+
+def test_notice_goes_to_named_buildings_with_number_and_receipt(chat: Simulation) -> None:
+    meet_rooms(chat)
+    out = chat.say(BRANCH, "赵党员", "#通知 3号楼 5号楼 明天上午9点停水，请提前储水。")
+    receipt = [d for d in out if d.room_topic == BRANCH]
+    assert receipt[0].text.startswith("已排队发送 N1 至 2 个楼组群（3号楼、5号楼）")
+    assert to_rooms(out) == ["江南新村3号楼", "江南新村5号楼"]
+    relay = next(d for d in out if d.room_topic == "江南新村3号楼")
+    assert relay.text == "【通知】江南新村居民区 N1\n明天上午9点停水，请提前储水。\n——请回复“收到”确认"
+
+
+def test_targets_all_ranges_branches_and_areas(chat: Simulation) -> None:
+    meet_rooms(chat)
+    assert to_rooms(chat.say(STAFF, "王社工", "#通知 今晚消毒")) == sorted(BUILDINGS)
+    assert to_rooms(chat.say(STAFF, "王社工", "#通知 3-8号楼 今晚消毒")) == ["江南新村3号楼", "江南新村5号楼", "江南新村8号楼"]
+    assert to_rooms(chat.say(STAFF, "王社工", "#通知 3、30号楼 今晚消毒")) == ["江南新村30号楼", "江南新村3号楼"]
+    assert to_rooms(chat.say(STAFF, "王社工", "#通知 第2支部 今晚消毒")) == ["江南新村8号楼"]
+    assert to_rooms(chat.say(STAFF, "王社工", "#通知 二片区 今晚消毒")) == ["江南新村30号楼"]
+    party = chat.say(STAFF, "王社工", "#通知 各支部 党员先学习")
+    assert sorted(d.room_topic for d in party if d.text.startswith("【通知】")) == [BRANCH]
+
+
+def test_only_party_staff_admin_may_post(chat: Simulation) -> None:
+    meet_rooms(chat)
+    refused = chat.say(BRANCH, "张阿姨", "#通知 明天停水")
+    assert [d.text for d in refused] == ["抱歉，#通知 仅限党员、社工使用。"]
+    assert [d.text for d in chat.say("江南新村3号楼", "赵党员", "#通知 明天停水")] == [
+        "通知请在党总支群、党支部群、工作群或私聊中发布。"]
+    assert to_rooms(chat.say(None, "李书记", "#通知 3号楼 明天停水")) == ["江南新村3号楼"]
+
+
+def test_fan_out_is_paced_and_quiet_hours_hold_ordinary_notices(chat: Simulation) -> None:
+    meet_rooms(chat)
+    out = chat.say(STAFF, "王社工", "#通知 今晚消毒")
+    times = [d.at for d in out if d.text.startswith("【通知】")]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    assert gaps and all(2.0 <= gap <= 3.0 for gap in gaps)
+    chat.advance_to(datetime(2026, 11, 23, 23, 0, tzinfo=SHANGHAI))
+    urgent = chat.say(STAFF, "王社工", "#紧急通知 3号楼 煤气泄漏，请立即开窗")
+    relay = next(d for d in urgent if d.text.startswith("【紧急通知】"))
+    assert relay.at < datetime(2026, 11, 23, 23, 1, tzinfo=SHANGHAI)  # urgent: not held until morning
+    night = chat.say(STAFF, "王社工", "#通知 3号楼 明早检修")
+    relay = next(d for d in night if d.text.startswith("【通知】"))
+    assert relay.at == datetime(2026, 11, 24, 7, 0, tzinfo=SHANGHAI)
+
+
+def test_acknowledgements_count_once_per_person_and_receipt_names_silent_rooms(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.say(BRANCH, "赵党员", "#通知 3号楼 5号楼 明天停水")
+    for text in ["收到", "收到", "好的收到", "收到👌"]:
+        assert chat.say("江南新村3号楼", "张阿姨", text) == []
+    assert chat.say("江南新村3号楼", "郑老伯", "收到 N1") == []
+    assert chat.say("江南新村3号楼", "冯阿姨", "已阅") == []
+    with chat.bot.services.factory() as session:
+        assert session.scalar(select(func.count()).select_from(NoticeAck)) == 3
+    receipt = chat.say(BRANCH, "赵党员", "/回执 N1")[0].text
+    assert receipt == "N1 回执（共 2 个群，3 人确认）：\n· 江南新村3号楼：3 人\n无人确认：江南新村5号楼"
+    assert chat.say(BRANCH, "张阿姨", "/回执 N1")[0].text == "抱歉，/回执 仅限党员、社工使用。"
+
+
+def test_ack_outside_the_window_or_without_notice_is_chatter(chat: Simulation) -> None:
+    meet_rooms(chat)
+    assert chat.say("江南新村3号楼", "张阿姨", "收到") == []
+    chat.say(BRANCH, "赵党员", "#通知 3号楼 明天停水")
+    chat.wait(hours=73)
+    chat.say("江南新村3号楼", "张阿姨", "收到")
+    with chat.bot.services.factory() as session:
+        assert session.scalar(select(func.count()).select_from(NoticeAck)) == 0
+
+
+def test_one_reminder_only_to_silent_rooms(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.say(BRANCH, "赵党员", "#通知 3号楼 5号楼 明天停水")
+    chat.say("江南新村3号楼", "张阿姨", "收到")
+    later = chat.wait(hours=30)
+    reminders = [d for d in later if d.text.startswith("【提醒】")]
+    assert [d.room_topic for d in reminders] == ["江南新村5号楼"]
+    assert not [d for d in chat.wait(hours=30) if d.text.startswith("【提醒】")]
+
+
+def test_scheduled_notice_fires_after_a_restart(chat: Simulation, config, engine, clock) -> None:
+    meet_rooms(chat)
+    reply = chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")[0].text
+    assert reply.startswith("已定时 N1：11月24日 08:00发送至3号楼")
+    assert "N1" in chat.say(STAFF, "王社工", "/定时")[0].text
+    # the bot is restarted: a new process on the same database
+    restarted = Simulation(build_bot(config, engine, clock), clock)
+    restarted.advance_to(datetime(2026, 11, 24, 8, 1, tzinfo=SHANGHAI))
+    sent = [d for d in restarted.delivered if d.text.startswith("【通知】")]
+    assert [(d.room_topic, d.at.astimezone(SHANGHAI).strftime("%H:%M")) for d in sent] == [("江南新村3号楼", "08:00")]
+
+
+def test_a_send_missed_by_more_than_an_hour_is_skipped_and_the_sender_told(chat: Simulation, config, engine, clock) -> None:
+    meet_rooms(chat)
+    chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")
+    clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI))  # the bot was down from before 8:00 until 10:00
+    restarted = Simulation(build_bot(config, engine, clock), clock)
+    restarted.drain()
+    assert not [d for d in restarted.delivered if d.text.startswith("【通知】")]
+    told = [d for d in restarted.delivered if "已跳过" in d.text]
+    assert told and told[0].person_id == "wxid_王社工"
+
+
+def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
+    chat = Simulation(build_bot(shipped_config, engine, clock), clock)  # with the 垃圾分类 reminders
+    meet_rooms(chat)
+    number = chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")[0].text.split("：")[0].split()[-1]
+    assert chat.say(STAFF, "王社工", f"/取消 {number}")[0].text == f"已取消 {number}。"
+    chat.say(STAFF, "王社工", "#定时通知 每天 6:30 3号楼 早锻炼注意安全")
+    days = chat.wait(hours=48)
+    exercise = [d for d in days if "早锻炼" in d.text and d.text.startswith("【通知】")]
+    assert [d.at.astimezone(SHANGHAI).strftime("%d %H:%M") for d in exercise] == ["24 07:00", "25 07:00"]  # quiet until 7
+    garbage = [d for d in days if d.text.startswith("【通知】") and "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
+    assert [d.at.astimezone(SHANGHAI).strftime("%H:%M") for d in garbage][:3] == ["18:00", "07:00", "18:00"]
+    assert not [d for d in days if "上午停水" in d.text]
