@@ -1,0 +1,123 @@
+"""Staff commands as the committee uses them, with refusals and the privacy rules."""
+
+from __future__ import annotations
+
+import re
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.transports.simulated import Simulation
+from storage.models import QueryLog, Report
+
+STAFF = "居委工作群"
+B3, B5 = "江南新村3号楼", "江南新村5号楼"
+FULL_PHONE = re.compile(r"1[3-9]\d{9}")
+
+
+def morning(chat: Simulation) -> None:
+    chat.say(B3, "孙师傅", "#家庭报告 3号楼201 返沪2人 来自武汉 电话13812345678")
+    chat.say(B5, "周老师", "登记 5号楼302 新搬来租户 一家三口")
+    chat.say(B3, "郑老伯", "报修 3号楼楼道灯坏了")
+    chat.say("二片区群", "吴阿姨", "反映 垃圾厢房旁边堆了建筑垃圾")
+
+
+def never_a_full_phone_in_a_group(chat: Simulation) -> None:
+    for delivered in chat.delivered:
+        if delivered.room_id is not None:
+            assert not FULL_PHONE.search(delivered.text), delivered.text
+
+
+def test_summary_for_staff_counts_by_kind_category_status(chat: Simulation) -> None:
+    morning(chat)
+    text = chat.say(STAFF, "王社工", "/汇总")[0].text
+    assert text.startswith("全居民区 · 今天（11-23至11-23）报告 4 条")
+    assert "类型：家庭报告 2，片区报告 1，楼组报告 1" in text
+    assert "返沪登记人数：2 人" in text
+    scoped = chat.say(STAFF, "王社工", "/汇总 本周 3号楼")[0].text
+    assert scoped.startswith("3号楼 · 本周（11-23至11-23）报告 2 条")
+    assert chat.say(STAFF, "王社工", "/汇总 去年冬天")[0].text.startswith("没看懂时间段“去年冬天”")
+
+
+def test_leader_sees_only_own_buildings_and_residents_are_refused(chat: Simulation) -> None:
+    morning(chat)
+    own = chat.say(B3, "钱组长", "/汇总")[0].text
+    assert own.startswith("3号楼 · 今天") and "报告 2 条" in own
+    assert chat.say(B3, "钱组长", "/汇总 5号楼")[0].text == "抱歉，楼组长只能查看自己楼组的汇总。"
+    assert chat.say(B3, "张阿姨", "/汇总")[0].text == "抱歉，/汇总 仅限社工、楼组长使用。"
+    assert chat.say(B3, "张阿姨", "/查询 3号楼")[0].text == "抱歉，/查询 仅限社工使用。"
+    assert chat.say(B3, "钱组长", "/导出")[0].text == "抱歉，/导出 仅限社工使用。"
+
+
+def test_query_in_staff_room_shows_names_with_masked_phones(chat: Simulation) -> None:
+    morning(chat)
+    text = chat.say(STAFF, "王社工", "/查询 3号楼")[0].text
+    assert "#1" in text and "孙师傅" in text and "138****5678" in text and "#3" in text
+    assert "#2" not in text
+    assert "#1" in chat.say(STAFF, "王社工", "/查询 返沪登记")[0].text
+    never_a_full_phone_in_a_group(chat)
+
+
+def test_query_asked_in_a_building_room_goes_private(chat: Simulation) -> None:
+    morning(chat)
+    replies = chat.say(B3, "王社工", "/查询 3号楼201")
+    private = [d for d in replies if d.room_id is None]
+    public = [d for d in replies if d.room_id is not None]
+    assert private[0].person_id == "wxid_王社工" and "孙师傅" in private[0].text
+    assert [d.text for d in public] == ["详细结果含个人信息，已私信发给您。"]
+
+
+def test_open_items_oldest_first_and_resolve_tells_the_reporter(chat: Simulation) -> None:
+    morning(chat)
+    todo = chat.say(STAFF, "王社工", "/待办")[0].text
+    numbers = re.findall(r"#(\d+)", todo)
+    assert numbers == ["1", "2", "3", "4"]
+    replies = chat.say(STAFF, "王社工", "/办结 3 已联系物业，楼道灯已换新")
+    assert replies[0].text == "已办结 #3，已告知报告人。"
+    told = [d for d in replies if d.room_topic == B3]
+    assert told[0].text == "@郑老伯 您反映的#3（设施报修）已处理：已联系物业，楼道灯已换新"
+    assert told[0].mention_ids == ("wxid_郑老伯",)
+    assert "#3" not in chat.say(STAFF, "王社工", "/待办")[0].text
+    assert chat.say(STAFF, "王社工", "/办结 3")[0].text == "#3 已办结，无需办结。"
+    assert chat.say(STAFF, "王社工", "/办结 abc")[0].text.startswith("格式：/办结 <编号>")
+    assert chat.say(B3, "郑老伯", "/办结 3")[0].text == "抱歉，/办结 仅限社工使用。"
+
+
+def test_export_sends_a_ledger_with_the_right_cells(chat: Simulation) -> None:
+    morning(chat)
+    chat.say(STAFF, "王社工", "/办结 1 已上门登记")
+    replies = chat.say(STAFF, "王社工", "/导出 2026-11")
+    ledger = replies[0]
+    assert ledger.file_path and ledger.file_path.endswith(".xlsx") and ledger.room_topic == STAFF
+    book = load_workbook(ledger.file_path)
+    assert book.sheetnames == ["汇总", "家庭报告", "楼组报告", "片区报告"]
+    summary = [row for row in book["汇总"].iter_rows(values_only=True)]
+    assert ("家庭报告", 2) in summary and ("返沪登记", 1) in summary and ("3号楼", 2) in summary
+    family = book["家庭报告"]
+    assert [c.value for c in family[1]][:6] == ["编号", "登记时间", "类别", "状态", "楼号", "室号"]
+    assert family.freeze_panes == "A2"
+    first = [c.value for c in family[2]]
+    assert first[0] == "#1" and first[2] == "返沪登记" and first[3] == "已办结" and first[5] == "201"
+    assert first[12] == "13812345678"  # the committee's own ledger keeps the phone
+    assert first[1].year == 2026 and first[1].hour == 9  # a real date, in Shanghai time
+    # asked in a building room, the ledger goes privately
+    elsewhere = chat.say(B3, "王社工", "/导出")
+    assert [d.room_id is None for d in elsewhere] == [True, False]
+
+
+def test_every_query_is_logged(chat: Simulation) -> None:
+    morning(chat)
+    chat.say(STAFF, "王社工", "/汇总 本周")
+    chat.say(B3, "王社工", "/查询 3号楼")
+    with chat.bot.services.factory() as session:
+        logged = session.execute(select(QueryLog.person_name, QueryLog.command, QueryLog.arguments)).all()
+    assert [tuple(row) for row in logged] == [("王社工", "/汇总", "本周"), ("王社工", "/查询", "3号楼")]
+
+
+def test_help_lists_only_what_each_person_may_use(chat: Simulation) -> None:
+    resident = chat.say(B3, "张阿姨", "/帮助")[0].text
+    staff = chat.say(STAFF, "王社工", "/帮助")[0].text
+    assert "/汇总" not in resident and "更正" in resident
+    assert "/汇总" in staff and "/导出" in staff and "#通知" in staff
+    with chat.bot.services.factory() as session:
+        assert session.scalar(select(Report.id)) is None
