@@ -12,10 +12,11 @@ from bot.router import Router
 
 def build_router() -> Router:
     from handlers import help as help_routes
-    from handlers import notices, reports, staff
+    from handlers import admin, notices, reports, staff
 
     router = Router()
     help_routes.register(router)
+    admin.register(router)
     staff.register(router)
     notices.register(router)
     reports.register(router)

@@ -1,0 +1,46 @@
+"""Admin commands: binding rooms, setting roles, time-boxed delegation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.clock import SHANGHAI
+from bot.transports.simulated import Simulation
+
+
+def test_bind_an_unbound_room_then_it_takes_reports(chat: Simulation) -> None:
+    assert chat.say("幸福小区一群", "张阿姨", "#家庭报告 7号楼201 返沪1人") == []
+    assert chat.say("幸福小区一群", "张阿姨", "/绑定 7号楼")[0].text == "抱歉，/绑定 仅限管理员使用。"
+    assert chat.say("幸福小区一群", "李书记", "/绑定 7号楼")[0].text == "已将本群绑定为7号楼楼组群。"
+    reply = chat.say("幸福小区一群", "张阿姨", "登记 301 返沪1人")[0].text
+    assert reply.startswith("已登记 家庭报告 #1：7号楼301室")
+    assert chat.say("幸福小区二群", "李书记", "/绑定 花园")[0].text.startswith("没看懂要绑定成什么群")
+    assert chat.say("幸福小区三群", "李书记", "/绑定 工作群")[0].text == "已将本群绑定为工作群。"
+
+
+def test_renamed_room_stays_bound_and_staff_are_told(chat: Simulation) -> None:
+    chat.say("居委工作群", "王社工", "早")
+    chat.say("江南新村3号楼", "张阿姨", "早", room_id="room-3")
+    replies = chat.say("3号楼邻里一家亲", "张阿姨", "登记 3号楼202 返沪1人", room_id="room-3")
+    texts = {d.room_topic: d.text for d in replies}
+    assert texts["居委工作群"] == "提示：群“江南新村3号楼”已改名为“3号楼邻里一家亲”，绑定保持不变。"
+    assert texts["3号楼邻里一家亲"].startswith("已登记 家庭报告 #1")
+
+
+def test_set_role_makes_a_leader(chat: Simulation) -> None:
+    assert chat.say("江南新村5号楼", "孙师傅", "/汇总")[0].text == "抱歉，/汇总 仅限社工、楼组长使用。"
+    assert chat.say(None, "李书记", "/设为 @孙师傅 楼组长 5号楼")[0].text == "已将 孙师傅 设为楼组长（5号楼）。"
+    assert chat.say("江南新村5号楼", "孙师傅", "/汇总")[0].text.startswith("5号楼 · 今天")
+    assert chat.say(None, "王社工", "/设为 @孙师傅 管理员")[0].text == "抱歉，/设为 仅限管理员使用。"
+
+
+def test_delegation_expires_at_midnight_and_can_be_revoked(chat: Simulation) -> None:
+    chat.say("江南新村3号楼", "张阿姨", "早")
+    assert chat.say(None, "张阿姨", "#通知 3号楼 明天停水")[0].text == "抱歉，#通知 仅限党员、社工使用。"
+    assert chat.say(None, "李书记", "/授权 @张阿姨 今天")[0].text == "已授权 张阿姨 今天发布通知（到今晚24:00为止）。"
+    assert chat.say(None, "张阿姨", "#通知 3号楼 明天停水")[0].text.startswith("已排队发送")
+    chat.advance_to(datetime(2026, 11, 24, 0, 0, 1, tzinfo=SHANGHAI))
+    assert chat.say(None, "张阿姨", "#通知 3号楼 后天停电")[0].text == "抱歉，#通知 仅限党员、社工使用。"
+    chat.say(None, "李书记", "/授权 @张阿姨 今天")
+    assert chat.say(None, "李书记", "/撤销授权 @张阿姨")[0].text == "已撤销 张阿姨 的临时授权。"
+    assert chat.say(None, "张阿姨", "#通知 3号楼 后天停电")[0].text == "抱歉，#通知 仅限党员、社工使用。"
