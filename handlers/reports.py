@@ -108,16 +108,16 @@ def _store(ctx: Ctx, result: ParseResult, dedupe_key: str | None, raw_text: str 
     values = fields_to_columns(result.fields)
     kind = result.kind or "family"
     room = ctx.room
-    if room is not None and "building" not in values:
-        if room.role == "building" and len(room.building_list) == 1:
-            values["building"] = room.building_list[0]
     identity = ctx.identity
-    if kind == "family" and identity.building and "building" not in values:
+    room_building = room.building_list[0] if room is not None and room.role == "building" and len(room.building_list) == 1 else None
+    # What the message says wins; then a roster resident's own home (unless they write in another
+    # building's room); then the building of the room.
+    if "building" not in values and identity.building and room_building in (None, identity.building):
         values["building"] = identity.building
-        if identity.unit and "unit" not in values:
+        if kind == "family" and identity.unit and "unit" not in values:
             values["unit"] = identity.unit
-    if kind == "building" and identity.building and "building" not in values:
-        values["building"] = identity.building
+    if "building" not in values and room_building:
+        values["building"] = room_building
     area = None
     if room is not None and room.role == "area":
         area = room.area
