@@ -24,7 +24,8 @@ def build_router() -> Router:
 
 
 def build_jobs() -> list[TimedJob]:
+    from bot.digest import DailyDigest
     from handlers.notices import ScheduledNotices, SilentRoomReminders
     from handlers.reports import FollowupExpiry
 
-    return [FollowupExpiry(), ScheduledNotices(), SilentRoomReminders()]
+    return [FollowupExpiry(), ScheduledNotices(), SilentRoomReminders(), DailyDigest()]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot.app import Services
 from bot.context import Ctx
 from bot.identity import Identity
+from bot.incidents import link_incident
 from bot.message import MessageType, Outgoing, Reply
 from bot.parsing import ParseResult
 from bot.reports import (
@@ -149,7 +150,9 @@ def _acknowledge(ctx: Ctx, report: Report) -> Reply:
         missing = missing_fields(report)
         _ask(ctx, report)
         return Reply(f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing)}（10分钟内回复即可）。")
-    return Reply(confirmation(report, labels(ctx)))
+    reporters = link_incident(ctx.session, report, ctx.now)
+    merged = f"（已有 {reporters} 位居民反映同一问题，将一并处理）" if reporters > 1 else ""
+    return Reply(confirmation(report, labels(ctx)) + merged)
 
 
 def _ask(ctx: Ctx, report: Report) -> None:

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from bot import permissions as allow
 from bot.context import Ctx
+from bot.charts import write_chart
+from bot.incidents import incident_reports
 from bot.ledger import write_ledger
 from bot.message import Outgoing, Reply
 from bot.periods import Period, parse_period
@@ -167,14 +169,31 @@ def resolve(ctx: Ctx, arguments: str) -> Reply:
     report.status, report.resolution, report.resolved_at = "resolved", note, ctx.now
     report.resolved_by, report.updated_at = ctx.message.sender_name, ctx.now
     record_event(ctx.session, report, "resolve", ctx.identity, ctx.now, {"status": (old, "resolved"), "resolution": (None, note)})
-    what = f"#{report.id}（{labels(ctx).category(report.category)}）"
-    if report.room_id is not None:
-        ctx.send(Outgoing(text=f"@{report.reporter_name} 您反映的{what}已处理：{note}", room_id=report.room_id,
-                          mention_ids=[report.reporter_id], dedupe_key=f"resolved:{report.id}:{ctx.message.message_id}"))
-    else:
-        ctx.send(Outgoing(text=f"您反映的{what}已处理：{note}", person_id=report.reporter_id,
-                          dedupe_key=f"resolved:{report.id}:{ctx.message.message_id}"))
-    return Reply(f"已办结 #{report.id}，已告知报告人。")
+    linked = [r for r in incident_reports(ctx.session, report.incident_id) if r.id != report.id and r.status == "open"]
+    for other in linked:  # one incident, many reporters: every one of them hears back
+        other.status, other.resolution, other.resolved_at = "resolved", note, ctx.now
+        other.resolved_by, other.updated_at = ctx.message.sender_name, ctx.now
+        record_event(ctx.session, other, "resolve", ctx.identity, ctx.now, {"status": ("open", "resolved")})
+    for closed in [report, *linked]:
+        what = f"#{closed.id}（{labels(ctx).category(closed.category)}）"
+        key = f"resolved:{closed.id}:{ctx.message.message_id}"
+        if closed.room_id is not None:
+            ctx.send(Outgoing(text=f"@{closed.reporter_name} 您反映的{what}已处理：{note}", room_id=closed.room_id,
+                              mention_ids=[closed.reporter_id], dedupe_key=key))
+        else:
+            ctx.send(Outgoing(text=f"您反映的{what}已处理：{note}", person_id=closed.reporter_id, dedupe_key=key))
+    together = f"（同一问题的 {len(linked) + 1} 条报告一并办结）" if linked else ""
+    return Reply(f"已办结 #{report.id}{together}，已告知报告人。")
+
+
+def chart(ctx: Ctx, arguments: str) -> Reply:
+    """/图表 [本周/本月]：各楼报告数量图"""
+    period = parse_period(arguments or "本月", ctx.now)
+    log_query(ctx, "/图表", arguments)
+    stamp = ctx.now.astimezone(ctx.config.tzinfo)
+    path = write_chart(ctx.session, ctx.config, period,
+                       f"{ctx.config.exports_dir}/图表_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.png")
+    return Reply(f"报告分布图（{period.label}）", file_path=str(path))
 
 
 def export(ctx: Ctx, arguments: str) -> list[Reply]:
@@ -193,3 +212,4 @@ def register(router: Router) -> None:
     router.command("待办", allow=allow.staff)(open_items)
     router.command("办结", allow=allow.staff)(resolve)
     router.command("导出", allow=allow.staff)(export)
+    router.command("图表", allow=allow.staff)(chart)

@@ -1,0 +1,65 @@
+"""Several residents reporting the same thing become one incident with a reporter count.
+
+Only shared things are linked — a building's or an area's report (a stairwell light, rubble by
+the garbage room); family reports are about one household and stay separate. Same place, same
+category, similar words (character-pair overlap), within 72 hours.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Incident, Report
+
+WINDOW = timedelta(hours=72)
+SIMILARITY = 0.5  # share of the shorter text's character pairs found in the other
+_NOISE = re.compile(r"[\d\s#【】:：,，。!！?？、]|报告|上报|反映|报修|举报|登记|求助|楼组|片区|号楼")
+
+
+def _bigrams(text: str) -> set[str]:
+    text = _NOISE.sub("", text)
+    pairs = {text[i:i + 2] for i in range(len(text) - 1)}
+    return {pair for pair in pairs if not set(pair) & set("了的吗呢啊吧")}
+
+
+def similar(a: str, b: str) -> bool:
+    first, second = _bigrams(a), _bigrams(b)
+    if not first or not second:
+        return True  # nothing but place and category: those already match
+    return len(first & second) / min(len(first), len(second)) >= SIMILARITY
+
+
+def link_incident(session: Session, report: Report, now: datetime) -> int:
+    """Link ``report`` to a matching open report's incident; returns how many residents reported it."""
+    if report.kind == "family" or report.status != "open":
+        return 1
+    place = Report.building == report.building if report.building else Report.area == report.area
+    if not report.building and not report.area:
+        return 1
+    candidates = session.scalars(
+        select(Report).where(Report.id != report.id, Report.kind == report.kind, Report.category == report.category,
+                             Report.status == "open", Report.created_at >= now - WINDOW, place)
+        .order_by(Report.id)
+    ).all()
+    match = next((c for c in candidates if similar(c.raw_text, report.raw_text)), None)
+    if match is None:
+        return 1
+    if match.incident_id is None:
+        incident = Incident(kind=match.kind, category=match.category, building=match.building, area=match.area,
+                            created_at=now)
+        session.add(incident)
+        session.flush()
+        match.incident_id = incident.id
+    report.incident_id = match.incident_id
+    session.flush()
+    return len({r.reporter_id for r in incident_reports(session, report.incident_id)})
+
+
+def incident_reports(session: Session, incident_id: int | None) -> list[Report]:
+    if incident_id is None:
+        return []
+    return list(session.scalars(select(Report).where(Report.incident_id == incident_id).order_by(Report.id)))

@@ -1,0 +1,58 @@
+"""The daily digest, incident linking with feedback to every reporter, and the chart image."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime
+
+from bot.clock import SHANGHAI
+from bot.transports.simulated import Simulation
+
+STAFF = "居委工作群"
+
+
+def test_same_problem_from_several_residents_is_one_incident(chat: Simulation) -> None:
+    chat.say(STAFF, "王社工", "早")
+    chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
+    second = chat.say("江南新村3号楼", "冯阿姨", "报修 3号楼楼道灯不亮了，晚上看不见")[0].text
+    assert second.endswith("（已有 2 位居民反映同一问题，将一并处理）")
+    other = chat.say("江南新村3号楼", "孙师傅", "报修 3号楼电梯坏了")[0].text  # same category, other words
+    assert "同一问题" not in other
+    family = chat.say("江南新村3号楼", "张阿姨", "报修 家里水管漏水 201室")[0].text
+    assert "同一问题" not in family
+    replies = chat.say(STAFF, "王社工", "/办结 1 已换新灯泡")
+    assert replies[0].text == "已办结 #1（同一问题的 2 条报告一并办结），已告知报告人。"
+    told = sorted(d.text for d in replies if d.room_topic == "江南新村3号楼")
+    assert told == ["@冯阿姨 您反映的#2（设施报修）已处理：已换新灯泡", "@郑老伯 您反映的#1（设施报修）已处理：已换新灯泡"]
+
+
+def test_chart_is_a_png_with_cjk_text(chat: Simulation) -> None:
+    chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
+    chat.say("江南新村5号楼", "孙师傅", "登记 5号楼302 返沪2人")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph would warn: the CJK font must be used
+        replies = chat.say(STAFF, "王社工", "/图表 本月")
+    image = replies[0].file_path
+    assert image and image.endswith(".png")
+    with open(image, "rb") as handle:
+        data = handle.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < len(data) < 3 * 1024 * 1024
+    assert chat.say("江南新村3号楼", "钱组长", "/图表")[0].text == "抱歉，/图表 仅限社工使用。"
+
+
+def test_daily_digest_goes_to_staff_rooms_at_digest_time(chat: Simulation) -> None:
+    chat.say(STAFF, "王社工", "早")
+    chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
+    chat.say("第2党支部", "赵党员", "#通知 3号楼 明天停水")
+    day = chat.wait(hours=12)  # 09:00 → 21:00 on Monday 23 November
+    digests = [d for d in day if d.text.startswith("【日报】")]
+    assert len(digests) == 1 and digests[0].room_topic == STAFF
+    assert digests[0].at == datetime(2026, 11, 23, 20, 0, tzinfo=SHANGHAI)
+    text = digests[0].text
+    assert "今日报告 1 条（楼组报告 1）" in text and "今日新增待办 1 条" in text
+    assert "未确认的通知：N" in text
+    # Monday is the weekly digest: the chart comes along
+    assert any(d.file_path and d.file_path.endswith(".png") for d in day if d.room_topic == STAFF)
+    tuesday = [d for d in chat.wait(hours=24) if d.room_topic == STAFF]
+    digest = [d for d in tuesday if d.text.startswith("【日报】")]
+    assert len(digest) == 1 and not any(d.file_path for d in tuesday)
