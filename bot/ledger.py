@@ -11,7 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from bot.reports import KIND_LABEL, STATUS_LABEL
 from storage.models import Report
 
 HEADER_FONT = Font(bold=True)
+DATE_FORMATS = {"created": "yyyy-mm-dd hh:mm", "event_date": "yyyy-mm-dd", "resolved": "yyyy-mm-dd hh:mm"}
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 # (header, width, how to read the value from a report)
 COLUMNS: list[tuple[str, int, str]] = [
@@ -46,13 +48,19 @@ COLUMNS: list[tuple[str, int, str]] = [
 ]
 
 
+def _styled(sheet, value, **style) -> WriteOnlyCell:  # noqa: ANN001 - openpyxl sheet and cell value
+    cell = WriteOnlyCell(sheet, value=value)
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
+
+
 def _header(sheet, titles: list[str], widths: list[int]) -> None:  # noqa: ANN001 - openpyxl sheet
-    sheet.append(titles)
+    # write-only sheets (fast for a month of an epidemic) take widths and panes before any row
     for index, width in enumerate(widths, start=1):
-        cell = sheet.cell(row=1, column=index)
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
+    sheet.append([_styled(sheet, title, font=HEADER_FONT, fill=HEADER_FILL) for title in titles])
 
 
 def _value(report: Report, key: str, labels: dict[str, str], config: Config):  # noqa: ANN202 - cell value
@@ -82,11 +90,12 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
             select(Report).where(Report.created_at >= start, Report.created_at < end).order_by(Report.id)
         )
     )
-    workbook = Workbook()
-    summary = workbook.active
-    summary.title = "汇总"
-    summary.append([f"{config.community} 台帐 · {period.label}（{period.start} 至 {period.end}）"])
-    summary["A1"].font = Font(bold=True, size=13)
+    workbook = Workbook(write_only=True)
+    summary = workbook.create_sheet("汇总")
+    summary.column_dimensions["A"].width = 24
+    summary.column_dimensions["B"].width = 10
+    summary.append([_styled(summary, f"{config.community} 台帐 · {period.label}（{period.start} 至 {period.end}）",
+                            font=Font(bold=True, size=13))])
     summary.append([f"报告共 {len(reports)} 条"])
     row_groups = [
         ("按报告类型", Counter(KIND_LABEL.get(r.kind, r.kind) for r in reports)),
@@ -96,24 +105,20 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
     ]
     for title, counts in row_groups:
         summary.append([])
-        summary.append([title, "数量"])
-        for cell in summary[summary.max_row]:
-            cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        summary.append([_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in (title, "数量")])
         for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
             summary.append([name, count])
-    summary.column_dimensions["A"].width = 24
-    summary.column_dimensions["B"].width = 10
 
     for kind, label in KIND_LABEL.items():
         sheet = workbook.create_sheet(label)
         _header(sheet, [c[0] for c in COLUMNS], [c[1] for c in COLUMNS])
         for report in (r for r in reports if r.kind == kind):
-            sheet.append([_value(report, key, labels, config) for _, _, key in COLUMNS])
-        for row in sheet.iter_rows(min_row=2):
-            row[1].number_format = "yyyy-mm-dd hh:mm"
-            row[10].number_format = "yyyy-mm-dd"
-            row[15].number_format = "yyyy-mm-dd hh:mm"
-            row[14].alignment = Alignment(wrap_text=False)
+            values = []
+            for _, _, key in COLUMNS:
+                value = _value(report, key, labels, config)
+                date_format = DATE_FORMATS.get(key)
+                values.append(_styled(sheet, value, number_format=date_format) if date_format and value else value)
+            sheet.append(values)
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
