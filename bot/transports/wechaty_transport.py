@@ -1,0 +1,300 @@
+"""The WeChat transport: the Wechaty Python SDK over a puppet service (gRPC), at the edge only.
+
+What the SDK cannot do for us, and what this module does instead:
+- It waits 60 s and retries once when the server goes away, then dies; or returns silently when
+  the stream ends. So ``serve`` supervises it: a watchdog probes the endpoint every few seconds
+  and, when it is gone, drops the SDK instance and starts a new one with back-off (1 s → 60 s).
+- Messages sent while disconnected are lost. So nothing is claimed from the outbox unless we
+  are logged in; the outbox (persistent) holds everything until the transport is really back.
+- Handlers run concurrently in the SDK; ordering belongs to our outbox, which sends one message
+  at a time.
+- Every bot message is echoed back (``is_self``): dropped here and again in the core.
+- Start-up failures become one line and a non-zero exit: nothing listening (at once), a wrong
+  token or a TLS server (no login within ``wechaty.startup_timeout_seconds``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from datetime import datetime, timezone
+
+import bot.wechaty_compat  # noqa: F401  (must precede the SDK import)
+from bot.app import Bot, build_bot
+from bot.clock import SystemClock
+from bot.config import Config
+from bot.message import IncomingMessage, MessageType
+from bot.outbox import RateLimited, TransportError
+from storage.db import make_engine
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+RISK_CONTROL_WORDS = ("频繁", "frequent", "risk", "风控", "RESOURCE_EXHAUSTED")
+WATCHDOG_SECONDS = 2.0
+
+
+class StartupFailure(Exception):
+    """Could not get a logged-in WeChat session: one line for the operator."""
+
+
+def message_type(sdk_type: object) -> MessageType:
+    name = getattr(sdk_type, "name", str(sdk_type)).upper()
+    for key, value in (("TEXT", MessageType.TEXT), ("IMAGE", MessageType.IMAGE), ("AUDIO", MessageType.VOICE),
+                       ("VOICE", MessageType.VOICE), ("VIDEO", MessageType.VIDEO), ("ATTACHMENT", MessageType.FILE),
+                       ("URL", MessageType.LINK), ("MINI_PROGRAM", MessageType.MINI_PROGRAM),
+                       ("EMOTICON", MessageType.EMOTICON)):
+        if key in name:
+            return value
+    return MessageType.OTHER
+
+
+def endpoint_reachable(endpoint: str) -> bool:
+    host, _, port = endpoint.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.5):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+class WechatyTransport:
+    def __init__(self, bot: Bot, config: Config) -> None:
+        self.bot = bot
+        self.config = config
+        self.endpoint = config.puppet_endpoint() or ""
+        self.token = config.puppet_token() or ""
+        self.logged_in = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.sdk = None  # the current Wechaty instance
+        self.ever_logged_in = False
+
+    # ------------------------------------------------------------ SDK instance
+
+    def _new_sdk(self):  # noqa: ANN202 - a Wechaty subclass instance
+        from wechaty import Wechaty, WechatyOptions
+        from wechaty_puppet import PuppetOptions
+
+        transport = self
+
+        class QinlinWechaty(Wechaty):
+            async def on_login(self, contact) -> None:  # noqa: ANN001
+                transport.bot.services.bot_id = contact.contact_id
+                await transport._see_rooms(self)
+                transport.ever_logged_in = True
+                transport.logged_in.set()
+                transport.wake.set()
+                log.warning("logged in as %s", contact.name)
+
+            async def on_logout(self, contact) -> None:  # noqa: ANN001
+                transport.logged_in.clear()
+
+            async def on_message(self, msg) -> None:  # noqa: ANN001
+                await transport._receive(msg)
+
+            async def on_room_join(self, room, invitees, inviter, date=None) -> None:  # noqa: ANN001
+                await transport._see_room(room)
+
+            async def on_room_topic(self, room, new_topic, old_topic, changer, date=None) -> None:  # noqa: ANN001
+                room.payload = None  # the SDK keeps the old topic cached for the life of the process
+                await transport._see_room(room)
+
+        os.environ["WECHATY_PUPPET_SERVICE_ENDPOINT"] = self.endpoint
+        os.environ["WECHATY_PUPPET_SERVICE_TOKEN"] = self.token
+        options = WechatyOptions(puppet="wechaty-puppet-service",
+                                 puppet_options=PuppetOptions(end_point=self.endpoint, token=self.token))
+        return QinlinWechaty(options)
+
+    async def _see_rooms(self, sdk) -> None:  # noqa: ANN001
+        for room in await sdk.Room.find_all():
+            await self._see_room(room)
+
+    async def _see_room(self, room) -> None:  # noqa: ANN001
+        """Known rooms are bound by topic at first sight (bot.rooms.see_room); kept by id."""
+        from bot.rooms import see_room
+        from storage.db import unit_of_work
+
+        try:
+            await room.ready()
+            topic = await room.topic()
+        except Exception:  # a room the puppet cannot describe is simply not known yet
+            log.exception("room %s not readable", getattr(room, "room_id", "?"))
+            return
+        services = self.bot.services
+
+        def record() -> None:
+            with unit_of_work(services.factory) as session:
+                see_room(session, services.config, room.room_id, topic, services.clock.now())
+
+        await asyncio.to_thread(record)
+
+    async def _receive(self, msg) -> None:  # noqa: ANN001
+        try:
+            if msg.is_self():
+                return
+            room = msg.room()
+            topic = None
+            if room is not None:
+                await room.ready()
+                topic = await room.topic()
+            talker = msg.talker()
+            await talker.ready()
+            sent = msg.date() if hasattr(msg, "date") else None
+            incoming = IncomingMessage(
+                message_id=str(msg.message_id),
+                sent_at=(sent if sent and sent.tzinfo else datetime.now(timezone.utc)),
+                sender_id=talker.contact_id,
+                sender_name=talker.name or talker.contact_id,
+                text=msg.text() or "",
+                room_id=room.room_id if room is not None else None,
+                room_topic=topic,
+                type=message_type(msg.type()),
+                mention_ids=tuple(getattr(msg.payload, "mention_ids", None) or ()),
+            )
+        except Exception:
+            log.exception("could not read an incoming message")
+            return
+        await asyncio.to_thread(self.bot.handle, incoming)
+        self.wake.set()
+
+    # ------------------------------------------------------------ sending
+
+    async def _send(self, row: OutboxMessage) -> str | None:
+        from wechaty_puppet import FileBox
+
+        sdk = self.sdk
+        if sdk is None or not self.logged_in.is_set():
+            raise TransportError("not connected", retry_after=5)
+        try:
+            if row.file_path:
+                payload = FileBox.from_file(row.file_path)
+            else:
+                payload = row.text
+                if row.mention_ids and payload.startswith("@"):
+                    payload = payload.split(" ", 1)[1] if " " in payload else payload  # the SDK adds "@name"
+            if row.room_id:
+                room = sdk.Room.load(row.room_id)
+                await room.ready()
+                sent = await room.say(payload, row.mention_ids or None) if isinstance(payload, str) else await room.say(payload)
+            else:
+                contact = sdk.Contact.load(row.person_id)
+                await contact.ready()
+                sent = await contact.say(payload)
+        except Exception as error:  # noqa: BLE001 - every SDK failure becomes a retry decision
+            text = str(error)
+            if any(word in text for word in RISK_CONTROL_WORDS):
+                raise RateLimited(text, retry_after=60) from None
+            raise TransportError(text or type(error).__name__, retry_after=30) from None
+        return getattr(sent, "message_id", None)
+
+    async def pump(self) -> None:
+        """Send one outbox row at a time, paced by the outbox, only while logged in."""
+        worker = self.bot.outbox
+        clock = self.bot.services.clock
+        while not self.stopping.is_set():
+            if not self.logged_in.is_set():
+                await self._wait(self.logged_in, 5)
+                continue
+            self.wake.clear()
+            upcoming = await asyncio.to_thread(worker.next_send, clock.now())
+            if upcoming is None:
+                await self._wait(self.wake, 30)
+                continue
+            row_id, when = upcoming
+            delay = (when - clock.now()).total_seconds()
+            if delay > 0:
+                await self._wait(self.wake, min(delay, 30))
+                continue
+            row = await asyncio.to_thread(worker.claim, row_id)
+            if row is None:
+                continue
+            try:
+                transport_id = await self._send(row)
+            except TransportError as error:
+                await asyncio.to_thread(worker.fail, row_id, clock.now(), error)
+                continue
+            await asyncio.to_thread(worker.complete, row_id, clock.now(), transport_id)
+
+    async def ticker(self) -> None:
+        """Timed jobs (follow-up expiry, schedules, reminders, digest) on the wall clock."""
+        while not self.stopping.is_set():
+            queued = await asyncio.to_thread(self.bot.run_due_jobs)
+            if queued:
+                self.wake.set()
+            due = await asyncio.to_thread(self.bot.next_job_due, self.bot.services.clock.now())
+            wait = 30.0 if due is None else max(0.5, min(30.0, (due - self.bot.services.clock.now()).total_seconds()))
+            await self._wait(self.stopping, wait)
+
+    async def _wait(self, event: asyncio.Event, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(event.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    # ------------------------------------------------------------ supervision
+
+    async def supervise(self) -> None:
+        backoff = 1.0
+        while not self.stopping.is_set():
+            if not endpoint_reachable(self.endpoint):
+                if not self.ever_logged_in:
+                    raise StartupFailure(f"nothing is listening at {self.endpoint}: is the puppet service running?")
+                log.warning("puppet service at %s unreachable; retrying in %.0f s", self.endpoint, backoff)
+                await self._wait(self.stopping, backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            self.sdk = self._new_sdk()
+            started = asyncio.create_task(self.sdk.start())
+            timeout = self.config.wechaty.startup_timeout_seconds
+            try:
+                await asyncio.wait_for(self.logged_in.wait(), timeout=timeout)
+            except asyncio.TimeoutError:
+                started.cancel()
+                if not self.ever_logged_in:
+                    raise StartupFailure(
+                        f"no WeChat login within {timeout:.0f} s from {self.endpoint}: check the token "
+                        "(WECHATY_PUPPET_SERVICE_TOKEN) and that the service has TLS disabled"
+                    ) from None
+                continue
+            backoff = 1.0
+            while not self.stopping.is_set() and not started.done() and endpoint_reachable(self.endpoint):
+                await self._wait(self.stopping, WATCHDOG_SECONDS)
+            self.logged_in.clear()  # hold the outbox: sends while disconnected would be lost
+            if not started.done():
+                started.cancel()
+            try:
+                await asyncio.wait_for(self.sdk.stop(), timeout=5)
+            except Exception:  # noqa: BLE001 - a dead connection may not stop cleanly
+                log.info("SDK stop after disconnect did not finish cleanly")
+            if not self.stopping.is_set():
+                log.warning("connection to %s lost; reconnecting", self.endpoint)
+
+    async def serve(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stopping.set)
+        await asyncio.to_thread(self.bot.outbox.recover, self.bot.services.clock.now())
+        workers = [asyncio.create_task(self.pump()), asyncio.create_task(self.ticker())]
+        try:
+            await self.supervise()
+        except StartupFailure as failure:
+            print(f"qinlin: {failure}", file=sys.stderr)
+            return 1
+        finally:
+            self.stopping.set()
+            self.wake.set()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return 0
+
+
+def run(config: Config, config_path: str) -> int:
+    """``qinlin run``: serve until SIGTERM; the outbox state is in the database at every step."""
+    logging.getLogger("wechaty").setLevel(logging.WARNING)
+    clock = SystemClock(config.tzinfo)
+    bot = build_bot(config, make_engine(config.database.url), clock)
+    return asyncio.run(WechatyTransport(bot, config).serve())

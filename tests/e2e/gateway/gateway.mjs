@@ -1,0 +1,92 @@
+// A real Wechaty puppet service (gRPC, TLS off, loopback) around a mock WeChat, for qinlin's
+// end-to-end tests. Line protocol: one JSON command per stdin line, one JSON event per stdout line.
+//   {"cmd":"contact","name":"张阿姨"}                         -> {"event":"contact","name","id"}
+//   {"cmd":"room","topic":"江南新村3号楼","members":["张阿姨"]} -> {"event":"room","topic","id"}
+//   {"cmd":"login"}                                            -> {"event":"login","id"}
+//   {"cmd":"say","from":"张阿姨","room":"江南新村3号楼"|null,"text":"…"}  (room null: private to the bot)
+//   {"cmd":"topic","room":"江南新村3号楼","topic":"新名字"}       -> {"event":"topic"}
+// Whatever the bot sends comes out as {"event":"bot_said","room","to","text","file","size","mentions"}.
+// Usage: node gateway.mjs PORT TOKEN
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import readline from 'node:readline'
+
+import { PuppetMock, mock } from 'wechaty-puppet-mock'
+import { PuppetServer } from 'wechaty-puppet-service'
+
+const [port, token] = process.argv.slice(2)
+const emit = (event) => process.stdout.write(JSON.stringify(event) + '\n')
+const files = mkdtempSync(join(tmpdir(), 'qinlin-gateway-'))
+
+const mocker = new mock.Mocker()
+const puppet = new PuppetMock({ mocker })
+const botUser = mocker.createContact({ name: '亲邻助手' })
+const contacts = new Map()
+const rooms = new Map()
+
+const server = new PuppetServer({ endpoint: `127.0.0.1:${port}`, puppet, token, tls: { disable: true } })
+
+puppet.on('message', async ({ messageId }) => {
+  try {
+    const payload = await puppet.messagePayload(messageId)
+    if (payload.talkerId !== botUser.id) return
+    const room = payload.roomId ? [...rooms.values()].find((r) => r.id === payload.roomId) : undefined
+    const to = payload.listenerId ? [...contacts.entries()].find(([, c]) => c.id === payload.listenerId) : undefined
+    const event = { event: 'bot_said', room: room ? room.payload.topic : null, to: to ? to[0] : null,
+                    text: payload.text ?? '', file: null, size: null, mentions: payload.mentionIdList ?? [] }
+    if (payload.type !== 7) {  // not text: a file the bot sent (ledger, chart)
+      const box = await puppet.messageFile(messageId)
+      const buffer = await box.toBuffer()
+      const path = join(files, `${messageId}-${box.name}`)
+      writeFileSync(path, buffer)
+      event.file = path
+      event.size = buffer.length
+      event.text = box.name
+    }
+    emit(event)
+  } catch (error) {
+    emit({ event: 'error', message: String(error) })
+  }
+})
+
+const handlers = {
+  contact ({ name }) {
+    const contact = mocker.createContact({ name })
+    contacts.set(name, contact)
+    emit({ event: 'contact', name, id: contact.id })
+  },
+  room ({ topic, members }) {
+    const memberIdList = [botUser.id, ...members.map((name) => contacts.get(name).id)]
+    const room = mocker.createRoom({ topic, memberIdList })
+    rooms.set(topic, room)
+    emit({ event: 'room', topic, id: room.id })
+  },
+  login () {
+    mocker.login(botUser)
+    emit({ event: 'login', id: botUser.id })
+  },
+  say ({ from, room, text }) {
+    const contact = contacts.get(from)
+    contact.say(text).to(room ? rooms.get(room) : botUser)
+    emit({ event: 'said' })
+  },
+}
+
+await server.start()
+emit({ event: 'ready', port: Number(port) })
+
+const lines = readline.createInterface({ input: process.stdin })
+lines.on('line', (line) => {
+  if (!line.trim()) return
+  try {
+    const command = JSON.parse(line)
+    handlers[command.cmd](command)
+  } catch (error) {
+    emit({ event: 'error', message: String(error) })
+  }
+})
+lines.on('close', async () => {
+  await server.stop()
+  process.exit(0)
+})
