@@ -27,12 +27,21 @@ class DatabaseNotMigrated(Exception):
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI connection
+    # We issue BEGIN ourselves (below): pysqlite's own deferred BEGIN lets two writers both start
+    # as readers and then deadlock on the upgrade, failing at once instead of waiting.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:  # noqa: ANN001 - SQLAlchemy connection
+    """Take the write lock at the start of every unit of work; a second writer waits its turn
+    (busy_timeout) instead of failing — one message, one transaction, in order."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -42,6 +51,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.drivername == "postgresql":  # prefer psycopg 3, which the postgres extra installs
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

@@ -1,7 +1,8 @@
 // A real Wechaty puppet service (gRPC, TLS off, loopback) around a mock WeChat, for qinlin's
 // end-to-end tests. Line protocol: one JSON command per stdin line, one JSON event per stdout line.
-//   {"cmd":"contact","name":"张阿姨"}                         -> {"event":"contact","name","id"}
-//   {"cmd":"room","topic":"江南新村3号楼","members":["张阿姨"]} -> {"event":"room","topic","id"}
+//   {"cmd":"contact","name":"张阿姨","id"?}                   -> {"event":"contact","name","id"}
+//   {"cmd":"room","topic":"江南新村3号楼","members":["张阿姨"],"id"?} -> {"event":"room","topic","id"}
+// (ids are optional: a restarted gateway is given the ids of the first, as WeChat's are stable)
 //   {"cmd":"login"}                                            -> {"event":"login","id"}
 //   {"cmd":"say","from":"张阿姨","room":"江南新村3号楼"|null,"text":"…"}  (room null: private to the bot)
 //   {"cmd":"topic","room":"江南新村3号楼","topic":"新名字"}       -> {"event":"topic"}
@@ -21,7 +22,7 @@ const files = mkdtempSync(join(tmpdir(), 'qinlin-gateway-'))
 
 const mocker = new mock.Mocker()
 const puppet = new PuppetMock({ mocker })
-const botUser = mocker.createContact({ name: '亲邻助手' })
+const botUser = mocker.createContact({ id: 'qinlin-bot', name: '亲邻助手' })
 const contacts = new Map()
 const rooms = new Map()
 
@@ -51,18 +52,23 @@ puppet.on('message', async ({ messageId }) => {
 })
 
 const handlers = {
-  contact ({ name }) {
-    const contact = mocker.createContact({ name })
+  contact ({ name, id }) {
+    const contact = mocker.createContact(id ? { id, name } : { name })
     contacts.set(name, contact)
     emit({ event: 'contact', name, id: contact.id })
   },
-  room ({ topic, members }) {
+  room ({ topic, members, id }) {
     const memberIdList = [botUser.id, ...members.map((name) => contacts.get(name).id)]
-    const room = mocker.createRoom({ topic, memberIdList })
+    const room = mocker.createRoom(id ? { id, topic, memberIdList } : { topic, memberIdList })
     rooms.set(topic, room)
     emit({ event: 'room', topic, id: room.id })
   },
-  login () {
+  async login () {
+    // A login emitted before the client's event stream is attached is lost (and a second login
+    // is refused), so wait until the service has subscribed to the puppet's login event.
+    for (let waited = 0; puppet.listenerCount('login') === 0 && waited < 60_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     mocker.login(botUser)
     emit({ event: 'login', id: botUser.id })
   },
@@ -81,7 +87,7 @@ lines.on('line', (line) => {
   if (!line.trim()) return
   try {
     const command = JSON.parse(line)
-    handlers[command.cmd](command)
+    Promise.resolve(handlers[command.cmd](command)).catch((error) => emit({ event: 'error', message: String(error) }))
   } catch (error) {
     emit({ event: 'error', message: String(error) })
   }

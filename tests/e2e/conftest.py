@@ -1,0 +1,153 @@
+"""The e2e fixture: a real Wechaty puppet service (Node) on a free loopback port, and
+`qinlin run` as a separate process talking gRPC to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+GATEWAY = Path(__file__).parent / "gateway"
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "qinlin-e2e-token"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"e2e gateway unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+class Gateway:
+    """The Node gateway process, driven over its JSON line protocol."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.events: queue.Queue[dict] = queue.Queue()
+        self.said: list[dict] = []
+        self.process = subprocess.Popen(
+            ["node", "gateway.mjs", str(port), TOKEN], cwd=GATEWAY, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, encoding="utf-8", bufsize=1,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        self.expect("ready", timeout=30)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if event.get("event") == "bot_said":
+                self.said.append(event)
+            else:
+                self.events.put(event)
+
+    def send(self, **command: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command, ensure_ascii=False) + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, name: str, timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if event.get("event") == name:
+                return event
+            if event.get("event") == "error":
+                raise AssertionError(f"gateway error: {event}")
+        raise AssertionError(f"gateway: no '{name}' within {timeout} s")
+
+    def wait_for_reply(self, predicate, timeout: float = 20) -> dict:  # noqa: ANN001
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.said):
+                if predicate(event):
+                    return event
+            time.sleep(0.05)
+        raise AssertionError(f"the bot did not say it within {timeout} s; it said: {[e['text'][:40] for e in self.said]}")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+class BotProcess:
+    """`qinlin run` against the gateway, with its own SQLite database."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        config = (ROOT / "config.yaml").read_text(encoding="utf-8")
+        config = config.replace('database: {url: "sqlite:///data/qinlin.db"}', f'database: {{url: "sqlite:///{workdir}/qinlin.db"}}')
+        config = config.replace("outbox: {min_interval_seconds: 2,", "outbox: {min_interval_seconds: 1, jitter_seconds: 0.2,")
+        config = config.replace('quiet_hours: "22:00-07:00"', "quiet_hours: null")
+        config += f"\nexports_dir: {workdir}/exports\n"
+        (workdir / "config.yaml").write_text(config, encoding="utf-8")
+        self.log = (workdir / "bot.log").open("w", encoding="utf-8")
+        env = {**os.environ, "WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}",
+               "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+        self.logfile = workdir / "bot.log"
+        self.logins = 0
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(workdir / "config.yaml")],
+                                        cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.logfile.read_text(encoding="utf-8")
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            self.log.close()
+
+
+def login(gateway: Gateway, bot: BotProcess, timeout: float = 60) -> None:
+    """The gateway logs the mock user in once the bot's event stream has subscribed."""
+    gateway.send(cmd="login")
+    gateway.expect("login", timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if bot.output().count("logged in as") > bot.logins:
+            bot.logins += 1
+            return
+        if bot.process.poll() is not None:
+            raise AssertionError(f"qinlin run exited: {bot.output()[-2000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"the bot never logged in: {bot.output()[-2000:]}")
+
+
+@pytest.fixture
+def gateway_port() -> int:
+    if shutil.which("node") is None:
+        _unavailable("node is not installed")
+    if not (GATEWAY / "node_modules" / "wechaty-puppet-service").exists():
+        _unavailable("gateway packages missing: run `npm install --prefix tests/e2e/gateway`")
+    return free_port()
+
+
+@pytest.fixture
+def gateway(gateway_port: int) -> Iterator[Gateway]:
+    running = Gateway(gateway_port)
+    yield running
+    if running.process.poll() is None:
+        running.kill()

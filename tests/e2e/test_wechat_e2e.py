@@ -1,0 +1,132 @@
+"""The bot over the real Wechaty gRPC protocol: a Node puppet service with mock residents."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.e2e.conftest import ROOT, TOKEN, BotProcess, Gateway, free_port, login
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = ["张阿姨", "孙师傅", "周老师", "赵党员", "王社工", "郑老伯"]
+ROOMS = {"江南新村3号楼": ["张阿姨", "郑老伯"], "江南新村5号楼": ["孙师傅"], "江南新村48号楼": ["周老师"],
+         "第2党支部": ["赵党员"], "居委工作群": ["王社工"]}
+
+
+def populate(gateway: Gateway, ids: dict[str, str] | None = None) -> dict[str, str]:
+    """Contacts and rooms; given the ids of an earlier gateway, the same ones (WeChat ids are stable)."""
+    known = dict(ids or {})
+    for name in PEOPLE:
+        gateway.send(cmd="contact", name=name, **({"id": known[name]} if name in known else {}))
+        known[name] = gateway.expect("contact")["id"]
+    for topic, members in ROOMS.items():
+        gateway.send(cmd="room", topic=topic, members=members, **({"id": known[topic]} if topic in known else {}))
+        known[topic] = gateway.expect("room")["id"]
+    return known
+
+
+def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
+    ids = populate(gateway)
+    started = time.monotonic()
+    bot = BotProcess(gateway.port, tmp_path)
+    try:
+        login(gateway, bot)
+        login_seconds = time.monotonic() - started
+
+        def said(room: str | None, starts: str, to: str | None = None):  # noqa: ANN202
+            return gateway.wait_for_reply(lambda e: e["room"] == room and e["text"].startswith(starts)
+                                          and (to is None or e["to"] == to))
+
+        gateway.send(cmd="say", **{"from": "张阿姨", "room": "江南新村3号楼", "text": "#家庭报告 3号楼201 返沪2人 来自武汉"})
+        said("江南新村3号楼", "已登记 家庭报告 #1：3号楼201室｜返沪登记｜2人｜来自武汉")
+        gateway.send(cmd="say", **{"from": "孙师傅", "room": "江南新村5号楼", "text": "登记 新搬来租户 一家三口"})
+        said("江南新村5号楼", "已收到 家庭报告 #2，请补充室号")
+        gateway.send(cmd="say", **{"from": "孙师傅", "room": "江南新村5号楼", "text": "302"})
+        said("江南新村5号楼", "已登记 家庭报告 #2：5号楼302室")
+        gateway.send(cmd="say", **{"from": "周老师", "room": "江南新村48号楼", "text": "【楼组报告】48号楼门牌太不显眼"})
+        said("江南新村48号楼", "已登记 楼组报告 #3：48号楼｜设施报修")
+
+        gateway.send(cmd="say", **{"from": "赵党员", "room": "第2党支部", "text": "/帮助"})
+        said("第2党支部", "亲邻助手")
+        # 赵党员 is party by name from config.yaml; a notice to two building rooms
+        gateway.send(cmd="say", **{"from": "赵党员", "room": "第2党支部", "text": "#通知 3号楼 5号楼 明天上午9点停水"})
+        said("第2党支部", "已排队发送 N")
+        relay3 = said("江南新村3号楼", "【通知】江南新村居民区 N")
+        said("江南新村5号楼", "【通知】江南新村居民区 N")
+        number = relay3["text"].split("N", 1)[1].split()[0]
+        gateway.send(cmd="say", **{"from": "张阿姨", "room": "江南新村3号楼", "text": "收到"})
+        gateway.send(cmd="say", **{"from": "郑老伯", "room": "江南新村3号楼", "text": "收到👌"})
+        time.sleep(1.0)
+        gateway.send(cmd="say", **{"from": "赵党员", "room": "第2党支部", "text": f"/回执 N{number}"})
+        receipt = said("第2党支部", f"N{number} 回执")
+        assert "江南新村3号楼：2 人" in receipt["text"] and "无人确认：江南新村5号楼" in receipt["text"]
+
+        gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "/汇总"})
+        summary = said("居委工作群", "全居民区 · 今天")
+        assert "报告 3 条" in summary["text"]
+
+        # the gateway dies mid-scenario; a resident writes while it is down is impossible, but the
+        # bot's queued answer must survive: queue a ledger, kill, restart, log in again
+        gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "/导出"})
+        ledger = gateway.wait_for_reply(lambda e: e["room"] == "居委工作群" and e["file"])
+        book = load_workbook(ledger["file"])
+        assert book.sheetnames == ["汇总", "家庭报告", "楼组报告", "片区报告"]
+        assert [c.value for c in book["家庭报告"][2]][:6] == ["#1", book["家庭报告"]["B2"].value, "返沪登记", "待处理", "3", "201"]
+
+        # a staff notice to three building rooms; the gateway dies after the first relay arrived,
+        # comes back, and the rest arrive — each room exactly once, nothing queued lost
+        gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 3号楼 5号楼 48号楼 今晚8点停电检修"})
+        first = gateway.wait_for_reply(lambda e: e["text"].startswith("【紧急通知】"))
+        gateway.kill()
+        restarted = Gateway(gateway.port)
+        populate(restarted, ids)
+        login(restarted, bot)
+        deadline = time.monotonic() + 40
+        relays = lambda: [e["room"] for e in gateway.said + restarted.said if e["text"].startswith("【紧急通知】")]  # noqa: E731
+        while time.monotonic() < deadline and len(relays()) < 3:
+            time.sleep(0.1)
+        assert sorted(relays()) == ["江南新村3号楼", "江南新村48号楼", "江南新村5号楼"], (first, relays())
+        restarted.send(cmd="say", **{"from": "张阿姨", "room": "江南新村3号楼", "text": "求助 需要买菜"})
+        restarted.wait_for_reply(lambda e: e["room"] == "江南新村3号楼" and e["text"].startswith("已登记 家庭报告 #4：3号楼201室"), timeout=30)
+        restarted.kill()
+        print(f"login after {login_seconds:.2f} s")
+    finally:
+        code = bot.stop()
+    assert code == 0, bot.output()[-2000:]
+
+
+def test_run_without_a_listening_service_says_so_and_exits(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "config.yaml").write_text(f'database: {{url: "sqlite:///{tmp_path}/q.db"}}\n', encoding="utf-8")
+    env = {"WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}", "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN,
+           "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(tmp_path / "config.yaml")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"qinlin: nothing is listening at 127.0.0.1:{port}: is the puppet service running?"
+
+
+def test_run_without_endpoint_or_token_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("community: 测试\n", encoding="utf-8")
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(tmp_path / "config.yaml")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert "WECHATY_PUPPET_SERVICE_ENDPOINT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wrong_token_is_one_line_after_the_startup_timeout(gateway: Gateway, tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        f'database: {{url: "sqlite:///{tmp_path}/q.db"}}\nwechaty: {{startup_timeout_seconds: 5}}\n', encoding="utf-8")
+    env = {"WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{gateway.port}", "WECHATY_PUPPET_SERVICE_TOKEN": "wrong",
+           "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(tmp_path / "config.yaml")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=90)
+    assert result.returncode == 1
+    assert "no WeChat login within 5 s" in result.stderr.strip().splitlines()[-1]
