@@ -2,8 +2,9 @@
 
 What the SDK cannot do for us, and what this module does instead:
 - It waits 60 s and retries once when the server goes away, then dies; or returns silently when
-  the stream ends. So ``serve`` supervises it: a watchdog probes the endpoint every few seconds
-  and, when it is gone, drops the SDK instance and starts a new one with back-off (1 s → 60 s).
+  the stream ends. So ``serve`` supervises it: the end of the event stream (watched directly)
+  or an endpoint that stops answering drops the SDK instance, and a new one is started with
+  back-off (1 s → 60 s).
 - Messages sent while disconnected are lost. So nothing is claimed from the outbox unless we
   are logged in; the outbox (persistent) holds everything until the transport is really back.
 - Handlers run concurrently in the SDK; ordering belongs to our outbox, which sends one message
@@ -71,6 +72,7 @@ class WechatyTransport:
         self.logged_in = asyncio.Event()
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
+        self.stream_ended = asyncio.Event()  # the current SDK instance's event stream is gone
         self.sdk = None  # the current Wechaty instance
         self.ever_logged_in = False
 
@@ -103,6 +105,22 @@ class WechatyTransport:
             async def on_room_topic(self, room, new_topic, old_topic, changer, date=None) -> None:  # noqa: ANN001
                 room.payload = None  # the SDK keeps the old topic cached for the life of the process
                 await transport._see_room(room)
+
+            async def init_puppet(self) -> None:
+                # The puppet's start() is the event stream: it returns or raises when the stream
+                # ends. The SDK would then sleep 60 s and restart itself (and fail: its plugin
+                # scheduler is already running). We want to know at once, so we watch it.
+                await super().init_puppet()
+                listen = self.puppet.start
+
+                async def listen_and_report_end() -> None:
+                    try:
+                        await listen()
+                    finally:
+                        transport.logged_in.clear()  # hold the outbox from this moment
+                        transport.stream_ended.set()
+
+                self.puppet.start = listen_and_report_end
 
         os.environ["WECHATY_PUPPET_SERVICE_ENDPOINT"] = self.endpoint
         os.environ["WECHATY_PUPPET_SERVICE_TOKEN"] = self.token
@@ -248,6 +266,7 @@ class WechatyTransport:
                 await self._wait(self.stopping, backoff)
                 backoff = min(backoff * 2, 60)
                 continue
+            self.stream_ended.clear()
             self.sdk = self._new_sdk()
             started = asyncio.create_task(self.sdk.start())
             timeout = self.config.wechaty.startup_timeout_seconds
@@ -262,8 +281,9 @@ class WechatyTransport:
                     ) from None
                 continue
             backoff = 1.0
-            while not self.stopping.is_set() and not started.done() and endpoint_reachable(self.endpoint):
-                await self._wait(self.stopping, WATCHDOG_SECONDS)
+            while (not self.stopping.is_set() and not self.stream_ended.is_set() and not started.done()
+                   and endpoint_reachable(self.endpoint)):
+                await self._wait(self.stream_ended, WATCHDOG_SECONDS)
             self.logged_in.clear()  # hold the outbox: sends while disconnected would be lost
             if not started.done():
                 started.cancel()

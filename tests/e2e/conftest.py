@@ -90,6 +90,9 @@ class Gateway:
     def kill(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 class BotProcess:
