@@ -309,6 +309,8 @@ class WechatyTransport:
             self.stopping.set()
             self.wake.set()
             await asyncio.gather(*workers, return_exceptions=True)
+        queued = await asyncio.to_thread(self.bot.outbox.pending_count)
+        log.warning("stopped; %d message(s) wait in the outbox for the next start", queued)
         return 0
 
 

@@ -47,6 +47,11 @@ def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
         said("江南新村3号楼", "已登记 家庭报告 #1：3号楼201室｜返沪登记｜2人｜来自武汉")
         gateway.send(cmd="say", **{"from": "孙师傅", "room": "江南新村5号楼", "text": "登记 新搬来租户 一家三口"})
         said("江南新村5号楼", "已收到 家庭报告 #2，请补充室号")
+        # a voice message where the room number was expected: asked for text, the report waits
+        gateway.send(cmd="say_file", **{"from": "孙师傅", "room": "江南新村5号楼", "name": "voice.sil"})
+        said("江南新村5号楼", "抱歉，语音无法登记，请用文字回复")
+        # a photo in another room: seen, no reply, nothing breaks
+        gateway.send(cmd="say_file", **{"from": "周老师", "room": "江南新村48号楼", "name": "photo.jpg"})
         gateway.send(cmd="say", **{"from": "孙师傅", "room": "江南新村5号楼", "text": "302"})
         said("江南新村5号楼", "已登记 家庭报告 #2：5号楼302室")
         gateway.send(cmd="say", **{"from": "周老师", "room": "江南新村48号楼", "text": "【楼组报告】48号楼门牌太不显眼"})
@@ -97,8 +102,10 @@ def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
         restarted.kill()
         print(f"login after {login_seconds:.2f} s")
     finally:
-        code = bot.stop()
+        code = bot.stop()  # SIGTERM
     assert code == 0, bot.output()[-2000:]
+    assert "stopped" in bot.output().splitlines()[-1]
+    assert not [e for e in gateway.said if e["room"] == "江南新村48号楼" and "图片" in e["text"]]
 
 
 def test_run_without_a_listening_service_says_so_and_exits(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@
 // (ids are optional: a restarted gateway is given the ids of the first, as WeChat's are stable)
 //   {"cmd":"login"}                                            -> {"event":"login","id"}
 //   {"cmd":"say","from":"张阿姨","room":"江南新村3号楼"|null,"text":"…"}  (room null: private to the bot)
+//   {"cmd":"say_file","from":"孙师傅","room":"…"|null,"name":"voice.sil"}  a non-text message:
+//      .sil is a voice message, .jpg an image, .pdf a file (the mock types it by extension)
 //   {"cmd":"topic","room":"江南新村3号楼","topic":"新名字"}       -> {"event":"topic"}
 // Whatever the bot sends comes out as {"event":"bot_said","room","to","text","file","size","mentions"}.
 // Usage: node gateway.mjs PORT TOKEN
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import readline from 'node:readline'
 
+import { FileBox } from 'file-box'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
 import { PuppetServer } from 'wechaty-puppet-service'
 
@@ -75,6 +78,11 @@ const handlers = {
   say ({ from, room, text }) {
     const contact = contacts.get(from)
     contact.say(text).to(room ? rooms.get(room) : botUser)
+    emit({ event: 'said' })
+  },
+  say_file ({ from, room, name }) {
+    const contact = contacts.get(from)
+    contact.say(FileBox.fromBase64(Buffer.from('not a real recording').toString('base64'), name)).to(room ? rooms.get(room) : botUser)
     emit({ event: 'said' })
   },
 }
