@@ -41,9 +41,11 @@ class Gateway:
         self.port = port
         self.events: queue.Queue[dict] = queue.Queue()
         self.said: list[dict] = []
+        # QINLIN_E2E_GATEWAY_LOG=FILE keeps the service's own log (WECHATY_LOG=verbose for more)
+        self.stderr = open(os.environ.get("QINLIN_E2E_GATEWAY_LOG", os.devnull), "a", encoding="utf-8")
         self.process = subprocess.Popen(
             ["node", "gateway.mjs", str(port), TOKEN], cwd=GATEWAY, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, encoding="utf-8", bufsize=1,
+            stderr=self.stderr, text=True, encoding="utf-8", bufsize=1,
         )
         threading.Thread(target=self._read, daemon=True).start()
         self.expect("ready", timeout=30)
@@ -56,6 +58,7 @@ class Gateway:
             except json.JSONDecodeError:
                 continue
             if event.get("event") == "bot_said":
+                event["at"] = time.monotonic()
                 self.said.append(event)
             else:
                 self.events.put(event)
@@ -93,28 +96,35 @@ class Gateway:
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
                 pipe.close()
+        self.stderr.close()
 
 
 class BotProcess:
     """`qinlin run` against the gateway, with its own SQLite database."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(self, port: int, workdir: Path, log_name: str = "bot.log") -> None:
         config = (ROOT / "config.yaml").read_text(encoding="utf-8")
         config = config.replace('database: {url: "sqlite:///data/qinlin.db"}', f'database: {{url: "sqlite:///{workdir}/qinlin.db"}}')
         config = config.replace("outbox: {min_interval_seconds: 2,", "outbox: {min_interval_seconds: 1, jitter_seconds: 0.2,")
         config = config.replace('quiet_hours: "22:00-07:00"', "quiet_hours: null")
         config += f"\nexports_dir: {workdir}/exports\n"
         (workdir / "config.yaml").write_text(config, encoding="utf-8")
-        self.log = (workdir / "bot.log").open("w", encoding="utf-8")
+        self.log = (workdir / log_name).open("w", encoding="utf-8")
         env = {**os.environ, "WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}",
                "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
-        self.logfile = workdir / "bot.log"
+        self.logfile = workdir / log_name
         self.logins = 0
         self.process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(workdir / "config.yaml")],
                                         cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def output(self) -> str:
         return self.logfile.read_text(encoding="utf-8")
+
+    def kill_hard(self) -> None:
+        """kill -9: no clean-up, no last write; what a power cut or the OOM killer does."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.log.close()
 
     def stop(self) -> int:
         self.process.terminate()

@@ -67,12 +67,14 @@ const handlers = {
     emit({ event: 'room', topic, id: room.id })
   },
   async login () {
-    // A login emitted before the client's event stream is attached is lost (and a second login
-    // is refused), so wait until the service has subscribed to the puppet's login event.
-    for (let waited = 0; puppet.listenerCount('login') === 0 && waited < 60_000; waited += 50) {
+    // A login emitted before the client's event stream is attached is lost, and a second login
+    // is refused. So wait until the service has subscribed to the puppet's login event and the
+    // puppet is logged out: a client that connects calls stop() first, which logs out a puppet
+    // left logged in by a client that was killed.
+    for (let waited = 0; (puppet.listenerCount('login') === 0 || puppet.isLoggedIn) && waited < 60_000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    mocker.login(botUser)
+    if (!puppet.isLoggedIn) mocker.login(botUser)
     emit({ event: 'login', id: botUser.id })
   },
   say ({ from, room, text }) {
