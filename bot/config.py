@@ -133,6 +133,7 @@ class NoticesConfig(Strict):
     ack_window_hours: float = Field(72, gt=0)
     remind_after_hours: float = Field(24, gt=0)
     missed_grace_minutes: float = Field(60, ge=0)
+    recall_window_minutes: float = Field(2, ge=0)  # WeChat lets a sender recall for 2 minutes
 
 
 class RecurringReminder(Strict):

@@ -102,3 +102,4 @@ class Outgoing:
     dedupe_key: str | None = None  # unique: (source message id, target) so a redelivery is a no-op
     not_before: datetime | None = None
     notice_id: int | None = None
+    recall_message_id: str | None = None  # set: this is not a message but the recall of that one

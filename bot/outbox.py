@@ -56,6 +56,8 @@ def enqueue(session: Session, out: Outgoing, now: datetime) -> OutboxMessage | N
         next_attempt_at=out.not_before or now,
         dedupe_key=out.dedupe_key,
         notice_id=out.notice_id,
+        action="recall" if out.recall_message_id else "say",
+        recall_message_id=out.recall_message_id,
         created_at=now,
     )
     try:
@@ -111,7 +113,9 @@ class Pacing:
         return moment
 
 
-Sender = Callable[[OutboxMessage], "str | None"]  # returns the transport's message id, raises TransportError
+# Sends a "say" row (returns the transport's message id) or performs a "recall" row (returns
+# None); raises TransportError when it could not.
+Sender = Callable[[OutboxMessage], "str | None"]
 
 
 class OutboxWorker:
@@ -169,6 +173,11 @@ class OutboxWorker:
                 return None
             row.state = "sending"
             row.attempts += 1
+            if row.action == "recall" and (row.recall_message_id or "").startswith("outbox:"):
+                # queued while the message it takes back was still being sent: its id is known now
+                target = session.get(OutboxMessage, int(row.recall_message_id.split(":", 1)[1]))
+                if target is not None and target.transport_message_id:
+                    row.recall_message_id = target.transport_message_id
             session.flush()
             session.expunge(row)
             return row

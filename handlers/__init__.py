@@ -25,7 +25,7 @@ def build_router() -> Router:
 
 def build_jobs() -> list[TimedJob]:
     from bot.digest import DailyDigest
-    from handlers.notices import ScheduledNotices, SilentRoomReminders
+    from handlers.notices import RecallReports, ScheduledNotices, SilentRoomReminders
     from handlers.reports import FollowupExpiry
 
-    return [FollowupExpiry(), ScheduledNotices(), SilentRoomReminders(), DailyDigest()]
+    return [FollowupExpiry(), ScheduledNotices(), SilentRoomReminders(), RecallReports(), DailyDigest()]

@@ -16,7 +16,7 @@ from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
 from bot.rooms import ROOM_ROLE_LABEL
 from bot.router import Router, UserError
 from bot.schedules import next_occurrence, parse_when
-from storage.models import Notice, NoticeAck, NoticeDelivery, Room
+from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 
 POSTING_ROOMS = ("general", "branch", "staff")
 ACK_ROOMS = ("building", "area")
@@ -196,6 +196,115 @@ def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
     return Reply(f"已取消 N{row.id}。")
 
 
+# ------------------------------------------------------------------ recall
+
+RECALL_STATE_LABEL = {
+    "withdrawn": "尚未发出，已取消",
+    "too_late": "已超过{window}分钟，微信不允许撤回",
+    "recalled": "已撤回",
+    "refused": "微信未能撤回",
+}
+
+
+def recall_notice(ctx: Ctx, arguments: str) -> Reply:
+    """/撤回通知 N12：从各楼组群撤回通知（发出2分钟内）"""
+    number = arguments.strip().lstrip("Nn#")
+    if not number.isdigit():
+        raise UserError("格式：/撤回通知 N12")
+    notice = ctx.session.get(Notice, int(number))
+    if notice is None or notice.status not in ("sent", "recalled"):
+        raise UserError(f"没有找到已发出的通知 N{number}（待发的定时通知请用 /取消 N{number}）。")
+    if notice.sender_id != ctx.message.sender_id and not ctx.identity.is_staff:
+        raise UserError(f"抱歉，只有发布人或社工可以撤回 N{number}。")
+    if notice.recall_requested_by is not None:
+        raise UserError(f"N{number} 已经在撤回了，结果会另行告知。")
+    window = timedelta(minutes=ctx.config.notices.recall_window_minutes)
+    notice.status = "recalled"
+    notice.recall_requested_by = ctx.message.sender_id
+    notice.recall_reply_room_id = ctx.room.id if ctx.room else None
+    counts: dict[str, int] = {}
+    for delivery in ctx.session.scalars(select(NoticeDelivery).where(NoticeDelivery.notice_id == notice.id)):
+        relay = ctx.session.scalar(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == f"notice:{notice.id}:{delivery.room_id}"))
+        if relay is None or relay.state in ("queued", "failed"):
+            if relay is not None and relay.state == "queued":
+                relay.state = "withdrawn"  # never leaves the outbox: nothing to take back
+            delivery.recall_state = "withdrawn"
+        elif relay.sent_at is not None and ctx.now - relay.sent_at > window:
+            delivery.recall_state = "too_late"
+        else:  # sent within the window, or being sent right now: recall it as soon as it has gone
+            delivery.recall_state = "requested"
+            ctx.send(Outgoing(text="", room_id=delivery.room_id, urgent=True, notice_id=notice.id,
+                              recall_message_id=relay.transport_message_id or f"outbox:{relay.id}",
+                              dedupe_key=f"recall:{notice.id}:{delivery.room_id}"))
+        counts[delivery.recall_state] = counts.get(delivery.recall_state, 0) + 1
+    parts = []
+    if counts.get("requested"):
+        parts.append(f"{counts['requested']} 个群正在撤回")
+    if counts.get("withdrawn"):
+        parts.append(f"{counts['withdrawn']} 个群尚未发出，已取消")
+    if counts.get("too_late"):
+        minutes = f"{ctx.config.notices.recall_window_minutes:g}"
+        parts.append(f"{counts['too_late']} 个群已超过{minutes}分钟，微信不允许撤回，请在这些群里另发更正")
+    follow = "，结果稍后告知" if counts.get("requested") else ""
+    if not counts.get("requested"):
+        notice.recall_reported_at = ctx.now  # nothing is left to try: this reply is the report
+    return Reply(f"N{notice.id} 撤回：" + "；".join(parts or ["没有需要撤回的群"]) + follow + "。")
+
+
+class RecallReports:
+    """Once every recall of a notice has been tried, tell the person who asked which rooms
+    still show the notice."""
+
+    name = "recall-reports"
+
+    def _pending(self, session: Session) -> list[Notice]:
+        return list(session.scalars(select(Notice).where(
+            Notice.recall_requested_by.is_not(None), Notice.recall_reported_at.is_(None))))
+
+    def _recalls(self, session: Session, notice: Notice) -> dict[str, OutboxMessage]:
+        rows = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.notice_id == notice.id, OutboxMessage.action == "recall"))
+        return {row.room_id or "": row for row in rows}
+
+    def _settled(self, session: Session, notice: Notice) -> bool:
+        return all(row.state in ("sent", "failed") for row in self._recalls(session, notice).values())
+
+    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
+        return now if any(self._settled(session, notice) for notice in self._pending(session)) else None
+
+    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
+        outgoing = []
+        window = f"{services.config.notices.recall_window_minutes:g}"
+        for notice in self._pending(session):
+            if not self._settled(session, notice):
+                continue
+            recalls = self._recalls(session, notice)
+            lines: dict[str, list[str]] = {}
+            rows = session.execute(
+                select(NoticeDelivery, Room.topic).join(Room, Room.id == NoticeDelivery.room_id)
+                .where(NoticeDelivery.notice_id == notice.id).order_by(Room.topic)).all()
+            for delivery, topic in rows:
+                recall = recalls.get(delivery.room_id)
+                if delivery.recall_state == "requested" and recall is not None:
+                    delivery.recall_state = "recalled" if recall.state == "sent" else "refused"
+                    delivery.recalled_at = now if recall.state == "sent" else None
+                label = RECALL_STATE_LABEL.get(delivery.recall_state or "", "").format(window=window)
+                lines.setdefault(label, []).append(topic)
+            notice.recall_reported_at = now
+            still_shown = [topic for delivery, topic in rows if delivery.recall_state in ("too_late", "refused")]
+            head = f"N{notice.id} 撤回结果：" + ("仍显示在 " + "、".join(still_shown) + "，请在这些群里另发更正。"
+                                              if still_shown else "所有群都已撤回或未发出。")
+            body = [f"· {label}：" + "、".join(topics) for label, topics in lines.items() if label]
+            outgoing.append(Outgoing(
+                text="\n".join([head, *body]),
+                room_id=notice.recall_reply_room_id,
+                person_id=None if notice.recall_reply_room_id else notice.recall_requested_by,
+                urgent=True, dedupe_key=f"recall-report:{notice.id}",
+            ))
+        return outgoing
+
+
 # ------------------------------------------------------------------ timed jobs
 
 
@@ -299,4 +408,5 @@ def register(router: Router) -> None:
     router.command("回执", allow=allow.party | allow.staff)(receipts)
     router.command("定时", allow=allow.party | allow.staff)(list_scheduled)
     router.command("取消", allow=allow.party | allow.staff)(cancel_scheduled)
+    router.command("撤回通知", allow=allow.party | allow.staff)(recall_notice)
     router.when("收到", is_ack, priority=30)(acknowledge)

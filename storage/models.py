@@ -246,6 +246,10 @@ class Notice(Base):
     recurrence: Mapped[str | None] = mapped_column(String(64))  # e.g. "daily 07:00"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # /撤回通知: who asked, where to report (room id; None = private), when the report went out
+    recall_requested_by: Mapped[str | None] = mapped_column(String(128))
+    recall_reply_room_id: Mapped[str | None] = mapped_column(String(128))
+    recall_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     deliveries: Mapped[list[NoticeDelivery]] = relationship(back_populates="notice")
 
@@ -263,6 +267,9 @@ class NoticeDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # after /撤回通知: withdrawn (never sent), too_late (past WeChat's window), requested (a
+    # recall is in the outbox), recalled, refused (the transport said no)
+    recall_state: Mapped[str | None] = mapped_column(String(16))
 
     notice: Mapped[Notice] = relationship(back_populates="deliveries")
 
@@ -308,6 +315,10 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(256), unique=True)
     notice_id: Mapped[int | None] = mapped_column(Integer)
     transport_message_id: Mapped[str | None] = mapped_column(String(128))  # for recall
+    # "say" sends text or a file; "recall" takes back the message ``recall_message_id`` (the
+    # transport's id of an earlier send), paced and retried like any other outgoing action.
+    action: Mapped[str] = mapped_column(String(16), default="say", server_default="say")
+    recall_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 

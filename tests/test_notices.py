@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.app import build_bot
 from bot.clock import SHANGHAI
+from bot.outbox import TransportError
 from bot.transports.simulated import Simulation
 from storage.models import NoticeAck
 
@@ -147,3 +148,64 @@ def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
     garbage = [d for d in days if d.text.startswith("【通知】") and "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
     assert [d.at.astimezone(SHANGHAI).strftime("%H:%M") for d in garbage][:3] == ["18:00", "07:00", "18:00"]
     assert not [d for d in days if "上午停水" in d.text]
+
+
+def test_recall_takes_the_notice_back_from_every_room_within_two_minutes(chat: Simulation) -> None:
+    meet_rooms(chat)
+    out = chat.say(STAFF, "王社工", "#通知 3号楼 5号楼 8号楼 明天停水（时间写错了）")
+    relays = [d for d in out if d.text.startswith("【通知】")]
+    assert len(relays) == 3
+    chat.wait(seconds=30)
+    assert chat.say("江南新村3号楼", "张阿姨", "/撤回通知 N1")[0].text == "抱歉，/撤回通知 仅限党员、社工使用。"
+    assert chat.say(BRANCH, "赵党员", "/撤回通知 N1")[0].text == "抱歉，只有发布人或社工可以撤回 N1。"
+    answer = chat.say(STAFF, "王社工", "/撤回通知 N1")
+    recalls = [d for d in answer if d.recalls is not None]
+    # the recalls go first: WeChat's two minutes are running
+    assert [d.text for d in answer if d.recalls is None][0] == "N1 撤回：3 个群正在撤回，结果稍后告知。"
+    assert answer[:3] == recalls
+    assert sorted(d.recalls for d in recalls) == sorted(d.outbox_id for d in relays)
+    assert all(d.recalled for d in chat.delivered if d.text.startswith("【通知】"))
+    report = [d for d in answer if d.text.startswith("N1 撤回结果")]
+    assert [(d.room_topic, d.text) for d in report] == [
+        (STAFF, "N1 撤回结果：所有群都已撤回或未发出。\n· 已撤回：江南新村3号楼、江南新村5号楼、江南新村8号楼")]
+    assert recalls[-1].as_json()["recall"] is True
+    # a recalled notice collects no 收到 and earns no reminders
+    chat.say("江南新村3号楼", "张阿姨", "收到")
+    with chat.bot.services.factory() as session:
+        assert session.scalar(select(func.count()).select_from(NoticeAck)) == 0
+    assert not [d for d in chat.wait(hours=30) if d.text.startswith("【提醒】")]
+    assert chat.say(STAFF, "王社工", "/撤回通知 N1")[0].text == "N1 已经在撤回了，结果会另行告知。"
+
+
+def test_recall_cancels_what_is_still_queued_and_names_rooms_past_the_window(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.feed(chat.message("#通知 明天停水", "王社工", STAFF))
+    chat.advance_to(chat.clock.now() + timedelta(seconds=4))  # the receipt and the first relay have gone
+    sent_before = [d.room_topic for d in chat.delivered if d.text.startswith("【通知】")]
+    assert len(sent_before) == 1
+    answer = chat.say(STAFF, "王社工", "/撤回通知 N1")
+    assert answer[1].text == "N1 撤回：1 个群正在撤回；3 个群尚未发出，已取消，结果稍后告知。"
+    assert not [d for d in chat.delivered if d.text.startswith("【通知】") and not d.recalled]
+    assert answer[-1].text.startswith("N1 撤回结果：所有群都已撤回或未发出。")
+
+    chat.say(STAFF, "王社工", "#通知 3号楼 5号楼 今晚消毒")
+    chat.wait(minutes=3)
+    late = chat.say(STAFF, "王社工", "/撤回通知 N2")
+    assert [d.text for d in late] == ["N2 撤回：2 个群已超过2分钟，微信不允许撤回，请在这些群里另发更正。"]
+
+
+def test_a_recall_the_transport_refuses_is_reported_with_the_room(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.say(STAFF, "王社工", "#通知 3号楼 5号楼 今晚消毒")
+
+    def refuse_in_5(row):
+        if row.action == "recall" and row.room_id == "room_江南新村5号楼":
+            raise TransportError("WeChat did not recall the message", retry_after=None)
+        return None
+
+    chat.send_hook = refuse_in_5
+    answer = chat.say(STAFF, "王社工", "/撤回通知 N1")
+    assert answer[-1].text == ("N1 撤回结果：仍显示在 江南新村5号楼，请在这些群里另发更正。\n"
+                               "· 已撤回：江南新村3号楼\n· 微信未能撤回：江南新村5号楼")
+    assert chat.say(STAFF, "王社工", "/撤回通知 N7")[0].text.startswith("没有找到已发出的通知 N7")
+    assert chat.say(STAFF, "王社工", "/撤回通知")[0].text == "格式：/撤回通知 N12"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -17,8 +17,10 @@ from sqlalchemy import select
 from bot.app import Bot
 from bot.clock import VirtualClock
 from bot.message import IncomingMessage, MessageType
+from bot.outbox import TransportError
 from storage.models import OutboxMessage, Room
 
+RECALL_WINDOW = timedelta(minutes=2)  # WeChat's, not ours: the simulated WeChat enforces it
 MAX_STEPS = 1_000_000  # a job that keeps saying "due now" must not hang a replay
 
 
@@ -36,6 +38,9 @@ class Delivered:
     mention_ids: tuple[str, ...] = ()
     urgent: bool = False
     outbox_id: int = 0
+    transport_id: str | None = None
+    recalled: bool = False  # taken back later by the bot (/撤回通知)
+    recalls: int | None = None  # not a message: the recall of the one sent from that outbox row
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -44,7 +49,7 @@ class Delivered:
             "to": self.person_name,
             "text": self.text,
             "file": self.file_path,
-        }
+        } | ({"recall": True} if self.recalls is not None else {})  # "亲邻助手撤回了一条消息"
 
 
 SendHook = Callable[[OutboxMessage], "str | None"]
@@ -133,7 +138,9 @@ class Simulation:
     # ---------------------------------------------------------------- sending
 
     def _deliver(self, row: OutboxMessage) -> str | None:
-        transport_id = self.send_hook(row) if self.send_hook else None
+        transport_id = (self.send_hook(row) if self.send_hook else None) or f"sim-out-{row.id}"
+        if row.action == "recall":
+            return self._recall(row)
         topic = None
         if row.room_id is not None:
             with self.bot.services.factory() as session:
@@ -150,6 +157,22 @@ class Simulation:
                 mention_ids=tuple(row.mention_ids or ()),
                 urgent=row.urgent,
                 outbox_id=row.id,
+                transport_id=transport_id,
             )
         )
-        return transport_id or f"sim-out-{row.id}"
+        return transport_id
+
+    def _recall(self, row: OutboxMessage) -> None:
+        """WeChat's rule: a sender may take a message back within two minutes of sending it."""
+        target_id = row.recall_message_id
+        index = next((i for i, d in enumerate(self.delivered) if d.transport_id == target_id and not d.recalled), None)
+        if index is None:
+            raise TransportError(f"no such message: {target_id}", retry_after=None)
+        original = self.delivered[index]
+        if self.clock.now() - original.at > RECALL_WINDOW:
+            raise TransportError("sent more than 2 minutes ago", retry_after=None)
+        self.delivered[index] = replace(original, recalled=True)
+        self.delivered.append(Delivered(at=self.clock.now(), text="", room_id=row.room_id, room_topic=original.room_topic,
+                                      person_id=row.person_id, person_name=original.person_name,
+                                      outbox_id=row.id, recalls=original.outbox_id))
+        return None

@@ -188,6 +188,8 @@ class WechatyTransport:
         sdk = self.sdk
         if sdk is None or not self.logged_in.is_set():
             raise TransportError("not connected", retry_after=5)
+        if row.action == "recall":
+            return await self._recall(row)
         try:
             if row.file_path:
                 payload = FileBox.from_file(row.file_path)
@@ -209,6 +211,19 @@ class WechatyTransport:
                 raise RateLimited(text, retry_after=60) from None
             raise TransportError(text or type(error).__name__, retry_after=30) from None
         return getattr(sent, "message_id", None)
+
+    async def _recall(self, row: OutboxMessage) -> None:
+        """Take back an earlier send. WeChat refuses after two minutes; the puppet then answers
+        False, which is final: retrying cannot make the message younger."""
+        if not row.recall_message_id or row.recall_message_id.startswith("outbox:"):
+            raise TransportError("the message to recall has no WeChat id", retry_after=None)
+        try:
+            recalled = await self.sdk.Message.load(row.recall_message_id).recall()
+        except Exception as error:  # noqa: BLE001 - a dropped connection is worth another try
+            raise TransportError(str(error) or type(error).__name__, retry_after=30) from None
+        if not recalled:
+            raise TransportError("WeChat did not recall the message", retry_after=None)
+        return None
 
     async def pump(self) -> None:
         """Send one outbox row at a time, paced by the outbox, only while logged in."""

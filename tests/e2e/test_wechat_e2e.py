@@ -71,6 +71,13 @@ def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
         gateway.send(cmd="say", **{"from": "赵党员", "room": "第2党支部", "text": f"/回执 N{number}"})
         receipt = said("第2党支部", f"N{number} 回执")
         assert "江南新村3号楼：2 人" in receipt["text"] and "无人确认：江南新村5号楼" in receipt["text"]
+        # the notice had the wrong time: 赵党员 takes it back from both rooms over gRPC
+        gateway.send(cmd="say", **{"from": "赵党员", "room": "第2党支部", "text": f"/撤回通知 N{number}"})
+        said("第2党支部", f"N{number} 撤回：2 个群正在撤回")
+        recalled = {gateway.expect("bot_recalled")["id"], gateway.expect("bot_recalled")["id"]}
+        relay5 = said("江南新村5号楼", "【通知】江南新村居民区 N")
+        assert recalled == {relay3["id"], relay5["id"]}
+        said("第2党支部", f"N{number} 撤回结果：所有群都已撤回或未发出。")
 
         gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "/汇总"})
         summary = said("居委工作群", "全居民区 · 今天")

@@ -8,7 +8,8 @@
 //   {"cmd":"say_file","from":"孙师傅","room":"…"|null,"name":"voice.sil"}  a non-text message:
 //      .sil is a voice message, .jpg an image, .pdf a file (the mock types it by extension)
 //   {"cmd":"topic","room":"江南新村3号楼","topic":"新名字"}       -> {"event":"topic"}
-// Whatever the bot sends comes out as {"event":"bot_said","room","to","text","file","size","mentions"}.
+// Whatever the bot sends comes out as {"event":"bot_said","id","room","to","text","file","size","mentions"},
+// a recall as {"event":"bot_recalled","id","recalled"} (true within WeChat's two minutes).
 // Usage: node gateway.mjs PORT TOKEN
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -29,6 +30,27 @@ const botUser = mocker.createContact({ id: 'qinlin-bot', name: '亲邻助手' })
 const contacts = new Map()
 const rooms = new Map()
 
+// WeChat answers a send with the new message's id, which a recall needs; the mock answers
+// nothing, so hand back the id of the message the send created (emitted synchronously).
+const sentAt = new Map()
+for (const name of ['messageSendText', 'messageSendFile']) {
+  const send = puppet[name].bind(puppet)
+  puppet[name] = async (...args) => {
+    let id
+    const grab = ({ messageId }) => { id ??= messageId }
+    puppet.on('message', grab)
+    try { await send(...args) } finally { puppet.off('message', grab) }
+    sentAt.set(id, Date.now())
+    return id
+  }
+}
+// WeChat's rule: the sender may recall a message for two minutes; the mock always says no.
+puppet.messageRecall = async (messageId) => {
+  const recalled = sentAt.has(messageId) && Date.now() - sentAt.get(messageId) < 120_000
+  emit({ event: 'bot_recalled', id: messageId, recalled })
+  return recalled
+}
+
 const server = new PuppetServer({ endpoint: `127.0.0.1:${port}`, puppet, token, tls: { disable: true } })
 
 puppet.on('message', async ({ messageId }) => {
@@ -37,7 +59,7 @@ puppet.on('message', async ({ messageId }) => {
     if (payload.talkerId !== botUser.id) return
     const room = payload.roomId ? [...rooms.values()].find((r) => r.id === payload.roomId) : undefined
     const to = payload.listenerId ? [...contacts.entries()].find(([, c]) => c.id === payload.listenerId) : undefined
-    const event = { event: 'bot_said', room: room ? room.payload.topic : null, to: to ? to[0] : null,
+    const event = { event: 'bot_said', id: messageId, room: room ? room.payload.topic : null, to: to ? to[0] : null,
                     text: payload.text ?? '', file: null, size: null, mentions: payload.mentionIdList ?? [] }
     if (payload.type !== 7) {  // not text: a file the bot sent (ledger, chart)
       const box = await puppet.messageFile(messageId)
