@@ -145,12 +145,14 @@ def console(
 @app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="keep the demo database under ./data/demo.db")] = False,
-    config_path: ConfigOption = DEFAULT_CONFIG,
+    config_path: Annotated[Path | None, typer.Option("--config", help="default: the bundled 江南新村 example")] = None,
 ) -> None:
     """A morning in 江南新村 through the whole bot, on a fresh SQLite file; no WeChat needed."""
-    from bot.demo import run_demo
+    from bot.demo import DEMO_CONFIG, run_demo
 
-    config = _config(config_path)
+    # The script is a day in 江南新村 with its people and rooms: it runs on the bundled example,
+    # not on whatever config.yaml sits in the current folder (where its people would be unknown).
+    config = _config(config_path or DEMO_CONFIG)
     run_demo(config, sys.stdout, keep=keep)
 
 

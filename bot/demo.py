@@ -23,6 +23,7 @@ from storage.db import make_engine
 from storage.models import Notice, OutboxMessage, Report
 
 SCRIPT = Path(__file__).parent / "data" / "demo_day.yaml"
+DEMO_CONFIG = Path(__file__).parent / "data" / "demo_config.yaml"  # the 江南新村 example, as shipped
 _NUMBER = re.compile(r"#(\d+)")
 _NOTICE = re.compile(r"\bN(\d+)\b")
 

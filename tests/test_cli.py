@@ -88,8 +88,8 @@ def test_console_with_piped_stdin(tmp_path: Path) -> None:
     assert "已登记 家庭报告 #1：5号楼302室" in result.stdout
 
 
-def test_demo_runs_on_a_fresh_machine_folder(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:
+    """No config.yaml where it runs: the demo brings its own 江南新村."""
     result = qinlin("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     transcript = result.stdout
@@ -97,7 +97,9 @@ def test_demo_runs_on_a_fresh_machine_folder(tmp_path: Path) -> None:
     assert "请补充室号" in transcript and "已更正" in transcript and "已登记接龙" in transcript
     said_by_bot = [line for line in transcript.splitlines() if "亲邻助手:" in line]
     assert said_by_bot and not any("13812345678" in line for line in said_by_bot)
-    assert "小结：报告" in transcript
+    assert "小结：报告 8 条" in transcript
+    assert "[江南新村5号楼] 亲邻助手: 【通知】江南新村居民区 N" in transcript
+    assert "无人确认：江南新村5号楼" in transcript and "已办结 #1，已告知报告人。" in transcript
 
 
 def test_export_writes_a_ledger(tmp_path: Path) -> None:
