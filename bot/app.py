@@ -203,17 +203,21 @@ class Bot:
 
     # ------------------------------------------------------------ time
 
-    def next_job_due(self, now: datetime) -> datetime | None:
+    def job_due_times(self, now: datetime) -> dict[str, datetime | None]:
         with self.services.factory() as session:
-            moments = [job.next_due(session, self.services, now) for job in self.services.jobs]
-        moments = [m for m in moments if m is not None]
+            return {job.name: job.next_due(session, self.services, now) for job in self.services.jobs}
+
+    def next_job_due(self, now: datetime) -> datetime | None:
+        moments = [m for m in self.job_due_times(now).values() if m is not None]
         return min(moments) if moments else None
 
-    def run_due_jobs(self) -> list[int]:
-        """Run every job that is due at the clock's now, each in its own unit of work."""
+    def run_due_jobs(self, names: set[str] | None = None) -> list[int]:
+        """Run every job (or the named ones) due at the clock's now, each in its own unit of work."""
         now = self.services.clock.now()
         queued: list[int] = []
         for job in self.services.jobs:
+            if names is not None and job.name not in names:
+                continue
             try:
                 with unit_of_work(self.services.factory) as session:
                     due = job.next_due(session, self.services, now)

@@ -152,6 +152,19 @@ class RecurringReminder(Strict):
             parse_clock_time(item)
         return value
 
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        if any(ch.isdigit() for ch in value):
+            raise ValueError("use day names such as mon-fri or sat,sun, not numbers")
+        try:
+            CronTrigger(day_of_week=value)
+        except ValueError as error:
+            raise ValueError(f"not a list of days: {value!r} ({error})") from None
+        return value
+
 
 class DigestConfig(Strict):
     time: str = "20:00"

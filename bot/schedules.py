@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from apscheduler.triggers.cron import CronTrigger
+
 from bot.router import UserError
 
 EXAMPLE = "例如：#定时通知 明天 8:00 3号楼 上午停水；#定时通知 每天 7:00 垃圾分类投放时间到了"
@@ -50,7 +52,26 @@ def parse_when(text: str, now: datetime) -> tuple[When, str]:
 
 
 def next_occurrence(recurrence: str, after: datetime) -> datetime:
-    """The next daily time strictly after ``after``."""
-    hour, minute = (int(p) for p in recurrence.split()[1].split(":"))
-    candidate = datetime.combine(after.date(), time(hour, minute), after.tzinfo)
-    return candidate if candidate > after else candidate + timedelta(days=1)
+    """The next time strictly after ``after`` for "daily 07:00" or "mon-fri 07:00" (APScheduler's
+    cron day names), in ``after``'s time zone."""
+    days, at = recurrence.split()
+    hour, minute = (int(p) for p in at.split(":"))
+    trigger = CronTrigger(day_of_week="mon-sun" if days == "daily" else days, hour=hour, minute=minute,
+                          timezone=after.tzinfo)
+    moment = trigger.get_next_fire_time(None, after + timedelta(seconds=1))
+    assert moment is not None  # a weekly cron always has a next time
+    return moment
+
+
+_DAY_NAMES = {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四", "fri": "周五", "sat": "周六", "sun": "周日"}
+
+
+def recurrence_label(recurrence: str | None) -> str:
+    """"每天 ", "周一至周五 ", "周六、周日 " — or nothing for a one-off."""
+    if not recurrence:
+        return ""
+    days = recurrence.split()[0]
+    if days == "daily":
+        return "每天 "
+    words = "、".join("至".join(_DAY_NAMES.get(d, d) for d in part.split("-")) for part in days.split(","))
+    return f"{words} "

@@ -15,7 +15,7 @@ from bot.message import Outgoing, Reply
 from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
 from bot.rooms import ROOM_ROLE_LABEL
 from bot.router import Router, UserError
-from bot.schedules import next_occurrence, parse_when
+from bot.schedules import next_occurrence, parse_when, recurrence_label
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 
 POSTING_ROOMS = ("general", "branch", "staff")
@@ -177,7 +177,7 @@ def list_scheduled(ctx: Ctx, _: str) -> Reply:
     if not rows:
         return Reply("没有待发送的定时通知。")
     tz = ctx.config.tzinfo
-    lines = [f"N{r.id} {'每天 ' if r.recurrence else ''}{r.scheduled_for.astimezone(tz):%m-%d %H:%M} {r.targets}：{r.text[:30]}"
+    lines = [f"N{r.id} {recurrence_label(r.recurrence)}{r.scheduled_for.astimezone(tz):%m-%d %H:%M} {r.targets}：{r.text[:30]}"
              for r in rows if r.scheduled_for]
     return Reply("待发送的定时通知：\n" + "\n".join(lines))
 
@@ -342,7 +342,7 @@ class ScheduledNotices:
                 rows, _, _ = fan_out(session, config, sent, now)
                 outgoing.extend(rows)
             if template.recurrence:
-                template.scheduled_for = next_occurrence(template.recurrence, max(now, moment))
+                template.scheduled_for = next_occurrence(template.recurrence, max(now, moment).astimezone(config.tzinfo))
                 template.status = "scheduled"
             elif late > grace:
                 template.status = "skipped"
@@ -387,13 +387,17 @@ def sync_config_reminders(session: Session, config: Config, now: datetime) -> No
     """Recurring reminders declared in config.yaml become scheduled notices (sender: 居委会)."""
     for reminder in config.reminders:
         for at in reminder.times:
-            recurrence = f"daily {at}"
+            hour, minute = (int(part) for part in at.split(":"))
+            days = "daily" if reminder.days == "mon-sun" else reminder.days.replace(" ", "")
+            recurrence = f"{days} {hour:02d}:{minute:02d}"
             key = f"config:{reminder.name}:{at}"
             row = session.scalar(select(Notice).where(Notice.source_message_id == key))
             if row is None:
                 row = Notice(sender_id="config", sender_name="居委会", source_message_id=key, created_at=now,
                              scheduled_for=next_occurrence(recurrence, now), status="scheduled")
                 session.add(row)
+            if row.recurrence != recurrence:  # its days or time changed in config.yaml
+                row.scheduled_for = next_occurrence(recurrence, now)
             row.text, row.targets, row.recurrence = reminder.text, reminder.targets, recurrence
     known = {f"config:{r.name}:{at}" for r in config.reminders for at in r.times}
     for row in session.scalars(select(Notice).where(Notice.sender_id == "config", Notice.status == "scheduled")):

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.app import build_bot
 from bot.clock import SHANGHAI
+from bot.config import RecurringReminder
 from bot.outbox import TransportError
 from bot.transports.simulated import Simulation
 from storage.models import NoticeAck
@@ -148,6 +149,24 @@ def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
     garbage = [d for d in days if d.text.startswith("【通知】") and "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
     assert [d.at.astimezone(SHANGHAI).strftime("%H:%M") for d in garbage][:3] == ["18:00", "07:00", "18:00"]
     assert not [d for d in days if "上午停水" in d.text]
+
+
+def test_a_config_reminder_on_weekdays_skips_the_weekend(shipped_config, engine, clock) -> None:
+    duty = RecurringReminder(name="值班", times=["8:30"], days="mon-fri", targets="3号楼", text="今日值班：请到岗")
+    config = shipped_config.model_copy(update={"reminders": [duty]})
+    chat = Simulation(build_bot(config, engine, clock), clock)  # Monday 09:00: the first is Tuesday 08:30
+    meet_rooms(chat)
+    assert "周一至周五 11-24 08:30 3号楼：今日值班" in chat.say(STAFF, "王社工", "/定时")[0].text
+    week = chat.wait(days=7)
+    sent = [d.at.astimezone(SHANGHAI).strftime("%a %H:%M") for d in week if d.text.startswith("【通知】") and "今日值班" in d.text]
+    assert sent == ["Tue 08:30", "Wed 08:30", "Thu 08:30", "Fri 08:30", "Mon 08:30"]
+
+
+def test_config_reminder_days_must_be_day_names() -> None:
+    with pytest.raises(ValueError, match="day names"):
+        RecurringReminder(name="值班", times=["8:30"], days="0-4", text="…")
+    with pytest.raises(ValueError, match="not a list of days"):
+        RecurringReminder(name="值班", times=["8:30"], days="weekdays", text="…")
 
 
 def test_recall_takes_the_notice_back_from_every_room_within_two_minutes(chat: Simulation) -> None:

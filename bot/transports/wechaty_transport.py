@@ -25,6 +25,7 @@ import sys
 from datetime import datetime, timezone
 
 import bot.wechaty_compat  # noqa: F401  (must precede the SDK import)
+from bot.alarms import JobAlarms
 from bot.app import Bot, build_bot
 from bot.clock import SystemClock
 from bot.config import Config
@@ -71,6 +72,7 @@ class WechatyTransport:
         self.token = config.puppet_token() or ""
         self.logged_in = asyncio.Event()
         self.wake = asyncio.Event()
+        self.alarms = JobAlarms(bot, on_queued=self.wake.set)
         self.stopping = asyncio.Event()
         self.stream_ended = asyncio.Event()  # the current SDK instance's event stream is gone
         self.sdk = None  # the current Wechaty instance
@@ -179,6 +181,7 @@ class WechatyTransport:
             return
         await asyncio.to_thread(self.bot.handle, incoming)
         self.wake.set()
+        self.alarms.poke()
 
     # ------------------------------------------------------------ sending
 
@@ -253,16 +256,6 @@ class WechatyTransport:
                 continue
             await asyncio.to_thread(worker.complete, row_id, clock.now(), transport_id)
 
-    async def ticker(self) -> None:
-        """Timed jobs (follow-up expiry, schedules, reminders, digest) on the wall clock."""
-        while not self.stopping.is_set():
-            queued = await asyncio.to_thread(self.bot.run_due_jobs)
-            if queued:
-                self.wake.set()
-            due = await asyncio.to_thread(self.bot.next_job_due, self.bot.services.clock.now())
-            wait = 30.0 if due is None else max(0.5, min(30.0, (due - self.bot.services.clock.now()).total_seconds()))
-            await self._wait(self.stopping, wait)
-
     async def _wait(self, event: asyncio.Event, seconds: float) -> None:
         try:
             await asyncio.wait_for(event.wait(), timeout=seconds)
@@ -314,13 +307,15 @@ class WechatyTransport:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
         await asyncio.to_thread(self.bot.outbox.recover, self.bot.services.clock.now())
-        workers = [asyncio.create_task(self.pump()), asyncio.create_task(self.ticker())]
+        await self.alarms.start()
+        workers = [asyncio.create_task(self.pump())]
         try:
             await self.supervise()
         except StartupFailure as failure:
             print(f"qinlin: {failure}", file=sys.stderr)
             return 1
         finally:
+            self.alarms.shutdown()
             self.stopping.set()
             self.wake.set()
             await asyncio.gather(*workers, return_exceptions=True)
