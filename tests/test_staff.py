@@ -121,3 +121,26 @@ def test_help_lists_only_what_each_person_may_use(chat: Simulation) -> None:
     assert "/汇总" in staff and "/导出" in staff and "#通知" in staff
     with chat.bot.services.factory() as session:
         assert session.scalar(select(Report.id)) is None
+
+
+STAFF_COMMANDS = ["/汇总", "/查询 返沪", "/待办", "/办结 1 已处理", "/导出", "/图表", "/回执 N1", "/定时", "/取消 N1",
+                  "/撤回通知 N1"]
+ADMIN_COMMANDS = ["/绑定 3号楼", "/设为 @孙师傅 楼组长 3号楼", "/授权 @孙师傅 今天", "/撤销授权 @孙师傅"]
+
+
+def test_every_staff_command_refuses_a_resident_in_one_line_and_answers_staff(chat: Simulation) -> None:
+    morning(chat)
+    chat.say(STAFF, "王社工", "#通知 3号楼 明天停水")
+    for command in STAFF_COMMANDS + ADMIN_COMMANDS:
+        name = command.split()[0]
+        refused = chat.say(B3, "张阿姨", command)
+        assert [d.text for d in refused] == [refused[0].text] and refused[0].text.startswith(f"抱歉，{name} 仅限"), command
+        assert refused[0].room_topic == B3
+    for command in STAFF_COMMANDS:
+        answered = chat.say(STAFF, "王社工", command)
+        assert answered and not answered[0].text.startswith("抱歉，"), (command, answered[0].text)
+    for command in ADMIN_COMMANDS:
+        assert chat.say(STAFF, "王社工", command)[0].text.startswith(f"抱歉，{command.split()[0]} 仅限"), command
+        answered = chat.say(STAFF, "李书记", command)
+        assert answered and not answered[0].text.startswith("抱歉，"), (command, answered[0].text)
+    never_a_full_phone_in_a_group(chat)

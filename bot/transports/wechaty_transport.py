@@ -253,8 +253,9 @@ class WechatyTransport:
                 transport_id = await self._send(row)
             except TransportError as error:
                 await asyncio.to_thread(worker.fail, row_id, clock.now(), error)
-                continue
-            await asyncio.to_thread(worker.complete, row_id, clock.now(), transport_id)
+            else:
+                await asyncio.to_thread(worker.complete, row_id, clock.now(), transport_id)
+            self.alarms.poke()  # a send can make a job due (the report after the last recall)
 
     async def _wait(self, event: asyncio.Event, seconds: float) -> None:
         try:
