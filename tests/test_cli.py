@@ -88,6 +88,16 @@ def test_console_with_piped_stdin(tmp_path: Path) -> None:
     assert "已登记 家庭报告 #1：5号楼302室" in result.stdout
 
 
+def test_console_shows_a_recall_as_wechat_does(tmp_path: Path) -> None:
+    script = (":room 江南新村3号楼\n:as 张阿姨\n大家好\n:room 居委工作群\n:as 王社工\n"
+              "#通知 3号楼 明天停水\n/撤回通知 N3\n:quit\n")
+    result = qinlin("console", "--db", f"sqlite:///{tmp_path / 'c.db'}", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "[江南新村3号楼] 亲邻助手: 【通知】江南新村居民区 N3" in result.stdout
+    assert "[江南新村3号楼] 「亲邻助手」撤回了一条消息" in result.stdout
+    assert "N3 撤回结果：所有群都已撤回或未发出。" in result.stdout
+
+
 def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:
     """No config.yaml where it runs: the demo brings its own 江南新村."""
     result = qinlin("demo", cwd=tmp_path)

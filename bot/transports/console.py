@@ -27,6 +27,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minute
 def format_delivery(item: Delivered) -> str:
     where = f"[{item.room_topic}]" if item.room_topic else f"[私聊 {item.person_name}]"
     attachment = f"\n    📎 {item.file_path}" if item.file_path else ""
+    if item.recalls is not None:  # what WeChat shows in the chat instead of the message
+        return f"{item.at:%H:%M:%S} {where} 「亲邻助手」撤回了一条消息"
     body = item.text.replace("\n", "\n    ")
     return f"{item.at:%H:%M:%S} {where} 亲邻助手: {body}{attachment}"
 
