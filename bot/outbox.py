@@ -38,6 +38,9 @@ class RateLimited(TransportError):
     """WeChat's risk control ("操作过于频繁"): back off, never drop."""
 
 
+RATE_LIMITED_MARK = "rate-limited: "  # starts last_error of a row refused by risk control
+
+
 def enqueue(session: Session, out: Outgoing, now: datetime) -> OutboxMessage | None:
     """Queue one message; a repeated ``dedupe_key`` is a no-op (returns None)."""
     if out.dedupe_key is not None:
@@ -151,6 +154,10 @@ class OutboxWorker:
         """The queued row that may go first, and when. Urgent rows go before ordinary ones."""
         with self.factory() as session:
             last, today = self._last_sent(session, now)
+            # WeChat's "too frequent" is about the account, not one message: until the refused
+            # row's back-off is over, nothing else goes out either, urgent or not.
+            held_until = session.scalar(select(func.max(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.state == "queued", OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")))
             candidates = session.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.state == "queued")
@@ -160,6 +167,8 @@ class OutboxWorker:
             best: tuple[int, datetime] | None = None
             for row in candidates:
                 moment = self.pacing.earliest(row, last, today, now)
+                if held_until is not None:
+                    moment = max(moment, held_until)
                 if best is None or moment < best[1]:
                     best = (row.id, moment)
                 if moment <= now:
@@ -197,12 +206,19 @@ class OutboxWorker:
             row = session.get(OutboxMessage, row_id)
             if row is None:
                 return
-            row.last_error = str(error)[:500]
+            row.last_error = (RATE_LIMITED_MARK if isinstance(error, RateLimited) else "") + str(error)[:480]
             if error.retry_after is None or row.attempts >= self.config.max_attempts:
                 row.state = "failed"
                 log.warning("outbox %s failed for good: %s", row_id, error)
                 return
-            backoff = error.retry_after * (2 ** max(0, row.attempts - 1)) if isinstance(error, RateLimited) else error.retry_after
+            backoff = error.retry_after
+            if isinstance(error, RateLimited):
+                # refusals in a row double the wait, whichever rows they hit: the account is what
+                # WeChat is counting (the other rows still held by risk control, plus this one)
+                streak = 1 + int(session.scalar(select(func.count()).select_from(OutboxMessage).where(
+                    OutboxMessage.state == "queued", OutboxMessage.id != row.id,
+                    OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%"))) or 0)
+                backoff = error.retry_after * 2 ** (max(streak, row.attempts) - 1)
             row.state = "queued"
             row.next_attempt_at = now + timedelta(seconds=min(backoff, 3600))
 

@@ -36,7 +36,7 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-RISK_CONTROL_WORDS = ("频繁", "frequent", "risk", "风控", "RESOURCE_EXHAUSTED")
+RISK_CONTROL_WORDS = ("频繁", "frequent", "risk", "风控", "RESOURCE_EXHAUSTED")  # the service's own rate limit too
 WATCHDOG_SECONDS = 2.0
 
 
@@ -210,6 +210,9 @@ class WechatyTransport:
                 sent = await contact.say(payload)
         except Exception as error:  # noqa: BLE001 - every SDK failure becomes a retry decision
             text = str(error)
+            if row.file_path and "RESOURCE_EXHAUSTED" in text:
+                # the file is larger than the service takes (~3 MiB): no retry makes it smaller
+                raise TransportError(f"file too large for the puppet service: {text}", retry_after=None) from None
             if any(word in text for word in RISK_CONTROL_WORDS):
                 raise RateLimited(text, retry_after=60) from None
             raise TransportError(text or type(error).__name__, retry_after=30) from None
