@@ -88,6 +88,10 @@ def main() -> None:
     print(f"/汇总 vs this month's count: {summary / month:.1f}x; /导出 vs this month's count: {export / month:.1f}x")
     print(f"/汇总 本月 (whole handler path): {summary * 1000:.1f} ms  ratio {summary / baseline:.1f}x")
     print(f"/导出 本月 (whole handler path): {export * 1000:.1f} ms  ratio {export / baseline:.1f}x")
+    ledgers = sorted(Path(config.exports_dir).glob("台帐_*.xlsx"))
+    size = ledgers[-1].stat().st_size
+    sendable = size <= config.wechaty.max_file_bytes
+    print(f"ledger of this month: {size / 1_000_000:.1f} MB — {'sent as a file' if sendable else 'too large for WeChat: kept under exports/, staff told'}")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ class WechatyConfig(Strict):
     endpoint: str | None = None
     token: str | None = None
     startup_timeout_seconds: float = 30.0
+    # Files above ~3 MiB fail over the puppet-service gRPC (RESOURCE_EXHAUSTED, measured); a
+    # ledger larger than this is kept under exports/ and staff are told instead.
+    max_file_bytes: int = Field(3_000_000, gt=0)
 
 
 class RoomRule(Strict):

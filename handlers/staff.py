@@ -215,6 +215,10 @@ def export(ctx: Ctx, arguments: str) -> list[Reply]:
     stamp = ctx.now.astimezone(ctx.config.tzinfo)
     path = write_ledger(ctx.session, ctx.config, period,
                         f"{ctx.config.exports_dir}/台帐_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.xlsx")
+    size = path.stat().st_size
+    if size > ctx.config.wechaty.max_file_bytes:
+        return personal(ctx, f"台帐（{period.label}）已生成：{path.name}（{size / 1_000_000:.1f} MB），超过微信能发送的大小，"
+                             f"已保存在服务器 exports 目录。可以分段导出，例如 /导出 本周。")
     return personal(ctx, f"台帐（{period.label}）已生成：{path.name}", file_path=str(path))
 
 

@@ -7,6 +7,7 @@ import re
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.app import build_bot
 from bot.transports.simulated import Simulation
 from storage.models import QueryLog, Report
 
@@ -121,6 +122,17 @@ def test_help_lists_only_what_each_person_may_use(chat: Simulation) -> None:
     assert "/汇总" in staff and "/导出" in staff and "#通知" in staff
     with chat.bot.services.factory() as session:
         assert session.scalar(select(Report.id)) is None
+
+
+def test_a_ledger_too_large_for_wechat_is_kept_and_staff_told(config, engine, clock) -> None:
+    small = config.model_copy(update={"wechaty": config.wechaty.model_copy(update={"max_file_bytes": 1000})})
+    chat = Simulation(build_bot(small, engine, clock), clock)
+    morning(chat)
+    reply = chat.say(STAFF, "王社工", "/导出")[0]
+    assert reply.file_path is None
+    assert "超过微信能发送的大小，已保存在服务器 exports 目录。可以分段导出，例如 /导出 本周。" in reply.text
+    name = reply.text.split("已生成：")[1].split("（")[0]
+    assert load_workbook(f"{small.exports_dir}/{name}").sheetnames[0] == "汇总"
 
 
 STAFF_COMMANDS = ["/汇总", "/查询 返沪", "/待办", "/办结 1 已处理", "/导出", "/图表", "/回执 N1", "/定时", "/取消 N1",
