@@ -7,6 +7,7 @@ needs no alembic.ini on the user's machine.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,10 +39,30 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI 
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:  # noqa: ANN001 - SQLAlchemy connection
-    """Take the write lock at the start of every unit of work; a second writer waits its turn
-    (busy_timeout) instead of failing — one message, one transaction, in order."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+class _SQLiteTurns:
+    """Transactions of one process take turns on SQLite's single write lock through a Python
+    lock first. SQLite's own busy handler polls with growing sleeps, so under a burst (2,000
+    messages on 6 threads, bench/bench_intake.py) an unlucky writer waited 7 s, near the busy
+    timeout; a Python lock hands the turn over at once. busy_timeout still covers other
+    processes (a `qinlin export` while the bot runs)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def begin(self, connection) -> None:  # noqa: ANN001 - SQLAlchemy connection
+        self.lock.acquire()
+        try:
+            # BEGIN IMMEDIATE: take the write lock at the start of every unit of work; pysqlite's
+            # deferred BEGIN lets two writers both start as readers and deadlock on the upgrade.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        connection.info["qinlin_turn"] = True
+
+    def end(self, connection) -> None:  # noqa: ANN001 - SQLAlchemy connection
+        if connection.info.pop("qinlin_turn", False):
+            self.lock.release()
 
 
 def make_engine(url: str) -> Engine:
@@ -51,7 +72,10 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        turns = _SQLiteTurns()
+        event.listen(engine, "begin", turns.begin)
+        event.listen(engine, "commit", turns.end)
+        event.listen(engine, "rollback", turns.end)
         return engine
     if parsed.drivername == "postgresql":  # prefer psycopg 3, which the postgres extra installs
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

@@ -3,13 +3,18 @@ message delivered twice is acted on once."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 
+from bot.app import GENERIC_FAILURE, build_bot
+from bot.clock import SHANGHAI, SystemClock
+from bot.message import IncomingMessage
 from bot.transports.simulated import Simulation
 from storage.db import check_migrated, upgrade
-from storage.models import Base, IncomingRecord, Report, ReportEvent
+from storage.models import Base, IncomingRecord, OutboxMessage, Report, ReportEvent
 
 
 def test_migrations_create_exactly_the_models(engine) -> None:
@@ -38,3 +43,19 @@ def test_a_message_delivered_twice_is_acted_on_once(chat: Simulation) -> None:
         assert session.scalar(select(func.count()).select_from(IncomingRecord)) == 1
         assert session.scalar(select(func.count()).select_from(ReportEvent)) == 1
     assert len([d for d in chat.delivered if d.text.startswith("已登记")]) == 1
+
+
+def test_a_burst_on_worker_threads_stores_every_report_once(config, engine) -> None:
+    """As `qinlin run` handles messages: concurrently, one unit of work each, on both databases.
+    Nothing is lost to lock waits and nobody gets the generic failure line."""
+    bot = build_bot(config.model_copy(update={"reminders": []}), engine, SystemClock(SHANGHAI))
+    now = SystemClock(SHANGHAI).now()
+    messages = [IncomingMessage(message_id=f"b{n}", sent_at=now, sender_id=f"wxid_{n}", sender_name=f"居民{n}",
+                                text=f"#家庭报告 {n % 20 + 1}号楼{n % 6 + 1}01 返沪{n % 3 + 1}人",
+                                room_id=f"room_{n % 20 + 1}", room_topic=f"江南新村{n % 20 + 1}号楼") for n in range(300)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(bot.handle, messages + messages[:50]))  # the first 50 delivered twice
+    with bot.services.factory() as session:
+        assert session.scalar(select(func.count()).select_from(Report)) == 300
+        texts = session.scalars(select(OutboxMessage.text)).all()
+    assert len(texts) == 300 and GENERIC_FAILURE not in texts
