@@ -23,6 +23,9 @@ class ConfigError(Exception):
     """A configuration mistake, worded as one line for the operator."""
 
 
+MAX_BUILDING_RANGE = 1000  # a street office's largest estate has a few hundred buildings
+
+
 def parse_building_range(spec: str | int) -> list[str]:
     """ "1-6" → ["1",…,"6"]; "3,5,8-9" → ["3","5","8","9"]; 3 → ["3"]."""
     result: list[str] = []
@@ -34,6 +37,8 @@ def parse_building_range(spec: str | int) -> list[str]:
             low, high = int(bounds.group(1)), int(bounds.group(2))
             if low > high:
                 raise ValueError(f"range {part} runs backwards")
+            if high - low >= MAX_BUILDING_RANGE:
+                raise ValueError(f"range {part} is longer than {MAX_BUILDING_RANGE} buildings")
             result.extend(str(n) for n in range(low, high + 1))
         elif part.isdigit():
             result.append(str(int(part)))

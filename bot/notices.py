@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_building_range
-from bot.parsing.numerals import to_int
+from bot.parsing.numerals import record_number, to_int
 from bot.rooms import building_rooms, rooms_with_role
 from bot.router import UserError
 from storage.models import Notice, Room
@@ -31,7 +31,9 @@ def ack_number(text: str) -> tuple[bool, int | None]:
     match = _ACK.match(text.strip())
     if not match:
         return False, None
-    return True, int(match.group("number")) if match.group("number") else None
+    if not match.group("number"):
+        return True, None
+    return True, record_number(match.group("number")) or 0  # 0: names no notice, stays chatter
 
 
 def resolve_targets(session: Session, config: Config, text: str) -> tuple[Targets, str]:
@@ -45,7 +47,10 @@ def resolve_targets(session: Session, config: Config, text: str) -> tuple[Target
         if building:
             spec = re.sub(r"[、，和及\s]", ",", building.group(1))
             numbers = [str(to_int(part)) if not part.isdigit() and "-" not in part else part for part in spec.split(",") if part]
-            buildings.extend(parse_building_range(",".join(numbers).replace("~", "-").replace("～", "-").replace("至", "-")))
+            try:
+                buildings.extend(parse_building_range(",".join(numbers).replace("~", "-").replace("～", "-").replace("至", "-")))
+            except ValueError:
+                raise UserError(f"楼号看不懂：{building.group(0)[:20]}。{EXAMPLE}") from None
             labels.append(building.group(0).replace(" ", ""))
             rest = rest[building.end():]
             continue

@@ -30,6 +30,9 @@ def _month(year: int, month: int) -> Period:
     return Period(start, following - timedelta(days=1), f"{year}年{month}月")
 
 
+MAX_RECENT_DAYS = 3660  # 近N天 up to ten years back
+
+
 def parse_period(text: str, now: datetime) -> Period:
     text = (text or "").strip() or "今天"
     today = now.date()
@@ -48,7 +51,7 @@ def parse_period(text: str, now: datetime) -> Period:
         last = today.replace(day=1) - timedelta(days=1)
         return _month(last.year, last.month)
     recent = re.fullmatch(r"(?:近|最近)(\d+|[一二三四五六七八九十两]+)天", text)
-    if recent and (days := to_int(recent.group(1))):
+    if recent and (days := to_int(recent.group(1))) and days <= MAX_RECENT_DAYS:
         return Period(today - timedelta(days=days - 1), today, f"近{days}天")
     month = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})月?", text)
     if month and 1 <= int(month.group(2)) <= 12:

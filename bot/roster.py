@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import parse_building_range
+from bot.parsing.numerals import to_int
 from storage.models import Person
 
 HEADERS = {"姓名": "name", "微信名": "alias", "昵称": "alias", "微信号": "wechat_id", "微信ID": "wechat_id",
@@ -69,9 +70,9 @@ def import_roster_file(session: Session, path: Path, now: datetime) -> RosterImp
             problem = "姓名为空"
         elif values.get("role", "") not in ROLES:
             problem = f"未知角色“{values['role']}”"
-        elif values.get("branch") and not values["branch"].removeprefix("第").removesuffix("支部").isdigit():
+        elif values.get("branch") and to_int(values["branch"].removeprefix("第").removesuffix("支部")) is None:
             problem = f"支部应为数字“{values['branch']}”"
-        elif values.get("building") and not values["building"].removesuffix("号楼").isdigit():
+        elif values.get("building") and to_int(values["building"].removesuffix("号楼")) is None:
             problem = f"楼号应为数字“{values['building']}”"
         if problem:
             result.errors.append(f"line {line_number}: {problem}")
@@ -85,12 +86,12 @@ def import_roster_file(session: Session, path: Path, now: datetime) -> RosterImp
         if person is None:
             person = Person(name=values["name"], source="roster")
             session.add(person)
-        building = values.get("building", "").removesuffix("号楼") or None
+        building = str(to_int(values["building"].removesuffix("号楼"))) if values.get("building") else None
         person.wechat_id = values.get("wechat_id") or person.wechat_id
         person.alias = values.get("alias")
         person.role = role
         person.building, person.unit = building, values.get("unit", "").removesuffix("室") or None
-        person.branch = int(values["branch"].removeprefix("第").removesuffix("支部")) if values.get("branch") else None
+        person.branch = to_int(values["branch"].removeprefix("第").removesuffix("支部")) if values.get("branch") else None
         person.phone = values.get("phone")
         leads = values.get("buildings") or (building if role == "leader" else None)
         person.buildings = ",".join(parse_building_range(leads.replace("号楼", ""))) if leads else None

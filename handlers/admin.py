@@ -11,6 +11,7 @@ from bot import permissions as allow
 from bot.config import parse_building_range
 from bot.context import Ctx
 from bot.identity import ROLE_LABEL, find_person
+from bot.parsing.numerals import record_number
 from bot.message import Reply
 from bot.rooms import Binding, apply_binding
 from bot.router import Router, UserError
@@ -35,8 +36,7 @@ def bind(ctx: Ctx, arguments: str) -> Reply:
             binding = Binding("building", buildings=tuple(parse_building_range(building.group(1).replace("，", ",").replace("、", ","))))
         except ValueError:
             binding = None
-    elif branch:
-        number = int(branch.group(1))
+    elif branch and (number := record_number(branch.group(1))) is not None:
         binding = Binding("branch", branch=number, buildings=tuple(ctx.config.branch_buildings(number)))
     elif words in ctx.config.areas:
         binding = Binding("area", area=words, buildings=tuple(ctx.config.area_buildings(words)))
@@ -78,9 +78,12 @@ def set_role(ctx: Ctx, arguments: str) -> Reply:
         buildings = re.fullmatch(r"([\d,、\-]+)号楼", parts[1]) if len(parts) > 1 else None
         if not buildings:
             raise UserError("设为楼组长需要写楼号，例如：/设为 @钱组长 楼组长 3号楼")
-        person.buildings = ",".join(parse_building_range(buildings.group(1).replace("、", ",")))
+        try:
+            person.buildings = ",".join(parse_building_range(buildings.group(1).replace("、", ",")))
+        except ValueError:
+            raise UserError("楼号看不懂，例如：/设为 @钱组长 楼组长 3号楼 或 3-5号楼") from None
         detail = f"（{parts[1]}）"
-    if role == "party" and len(parts) > 1 and (branch := re.fullmatch(r"第(\d+)支部", parts[1])):
+    if role == "party" and len(parts) > 1 and (branch := re.fullmatch(r"第(\d{1,9})支部", parts[1])):
         person.branch = int(branch.group(1))
         detail = f"（{parts[1]}）"
     return Reply(f"已将 {name} 设为{ROLE_LABEL[role]}{detail}。")

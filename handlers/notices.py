@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.context import Ctx
 from bot.message import Outgoing, Reply
 from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
+from bot.parsing.numerals import record_number
 from bot.rooms import ROOM_ROLE_LABEL
 from bot.router import Router, UserError
 from bot.schedules import next_occurrence, parse_when, recurrence_label
@@ -150,10 +151,10 @@ def acknowledge(ctx: Ctx, _: str) -> None:
 
 def receipts(ctx: Ctx, arguments: str) -> Reply:
     """/回执 N12：查看通知在各群的确认人数"""
-    number = arguments.strip().lstrip("Nn#")
-    if not number.isdigit():
+    number = record_number(arguments)
+    if number is None:
         raise UserError("格式：/回执 N12")
-    row = ctx.session.get(Notice, int(number))
+    row = ctx.session.get(Notice, number)
     if row is None or row.status == "scheduled":
         raise UserError(f"没有找到已发送的通知 N{number}。")
     counts = dict(ctx.session.execute(
@@ -184,10 +185,10 @@ def list_scheduled(ctx: Ctx, _: str) -> Reply:
 
 def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
     """/取消 N13：取消定时通知"""
-    number = arguments.strip().lstrip("Nn#")
-    if not number.isdigit():
+    number = record_number(arguments)
+    if number is None:
         raise UserError("格式：/取消 N13")
-    row = ctx.session.get(Notice, int(number))
+    row = ctx.session.get(Notice, number)
     if row is None or row.status != "scheduled":
         raise UserError(f"N{number} 不是待发送的定时通知。")
     if row.sender_id != ctx.message.sender_id and not ctx.identity.is_staff:
@@ -208,10 +209,10 @@ RECALL_STATE_LABEL = {
 
 def recall_notice(ctx: Ctx, arguments: str) -> Reply:
     """/撤回通知 N12：从各楼组群撤回通知（发出2分钟内）"""
-    number = arguments.strip().lstrip("Nn#")
-    if not number.isdigit():
+    number = record_number(arguments)
+    if number is None:
         raise UserError("格式：/撤回通知 N12")
-    notice = ctx.session.get(Notice, int(number))
+    notice = ctx.session.get(Notice, number)
     if notice is None or notice.status not in ("sent", "recalled"):
         raise UserError(f"没有找到已发出的通知 N{number}（待发的定时通知请用 /取消 N{number}）。")
     if notice.sender_id != ctx.message.sender_id and not ctx.identity.is_staff:

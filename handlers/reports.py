@@ -13,6 +13,7 @@ from bot.identity import Identity
 from bot.incidents import link_incident
 from bot.message import MessageType, Outgoing, Reply
 from bot.parsing import ParseResult
+from bot.parsing.numerals import record_number
 from bot.reports import (
     KIND_LABEL,
     Labels,
@@ -232,8 +233,8 @@ def _missing_labels(report: Report) -> list[str]:
     return [FIELD_LABEL[name] for name in missing_fields(report)]
 
 
-def _owned_report(ctx: Ctx, number: str, verb: str) -> Report:
-    report = ctx.session.get(Report, int(number))
+def _owned_report(ctx: Ctx, number: int, verb: str) -> Report:
+    report = ctx.session.get(Report, number)
     if report is None:
         raise UserError(f"没有找到 #{number}，请核对编号。")
     if not may_change(report, ctx.identity):
@@ -243,8 +244,9 @@ def _owned_report(ctx: Ctx, number: str, verb: str) -> Report:
 
 def correct(ctx: Ctx, arguments: str) -> Reply:
     """更正 <编号> <内容>：更正自己的报告，例如：更正 7 302室"""
-    number, _, rest = arguments.partition(" ")
-    if not number.isdigit() or not rest.strip():
+    typed, _, rest = arguments.partition(" ")
+    number = record_number(typed)
+    if number is None or not rest.strip():
         raise UserError("格式：更正 <编号> <内容>，例如：更正 7 302室")
     report = _owned_report(ctx, number, "更正")
     if report.status in ("withdrawn", "resolved"):
@@ -263,8 +265,8 @@ def correct(ctx: Ctx, arguments: str) -> Reply:
 
 def withdraw(ctx: Ctx, arguments: str) -> Reply:
     """撤回 <编号>：撤回自己的报告（记录保留），例如：撤回 7"""
-    number = arguments.strip()
-    if not number.isdigit():
+    number = record_number(arguments)
+    if number is None:
         raise UserError("格式：撤回 <编号>，例如：撤回 7")
     report = _owned_report(ctx, number, "撤回")
     if report.status == "withdrawn":

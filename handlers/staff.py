@@ -20,6 +20,7 @@ from bot.charts import write_chart
 from bot.incidents import incident_reports
 from bot.ledger import write_ledger
 from bot.message import Outgoing, Reply
+from bot.parsing.numerals import record_number
 from bot.periods import Period, parse_period
 from bot.reports import KIND_LABEL, STATUS_LABEL, describe, mask_phone, record_event
 from bot.router import Router, UserError
@@ -132,7 +133,7 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
         number = _NUMBER.match(word)
         building = _BUILDING.match(word)
         if number and word.startswith("#"):
-            conditions.append(Report.id == int(number.group(1)))
+            conditions.append(Report.id == (record_number(word) or 0))  # 0: no record has it
         elif building:
             conditions.append(Report.building == building.group(1))
             if building.group(2):
@@ -168,10 +169,11 @@ def open_items(ctx: Ctx, _: str) -> list[Reply]:
 
 def resolve(ctx: Ctx, arguments: str) -> Reply:
     """/办结 7 [说明]：办结报告并在原群告知报告人"""
-    number, _, note = arguments.strip().lstrip("#").partition(" ")
-    if not number.isdigit():
+    typed, _, note = arguments.strip().partition(" ")
+    number = record_number(typed)
+    if number is None:
         raise UserError("格式：/办结 <编号> [说明]，例如：/办结 7 已联系物业修好")
-    report = ctx.session.get(Report, int(number))
+    report = ctx.session.get(Report, number)
     if report is None:
         raise UserError(f"没有找到 #{number}，请核对编号。")
     if report.status in ("resolved", "withdrawn"):

@@ -211,3 +211,36 @@ def test_a_new_report_while_a_question_is_open_is_a_new_report(chat: Simulation)
     replies = chat.say(B5, "孙师傅", "#家庭报告 5号楼101 返沪1人")
     assert replies[0].text.startswith("已登记 家庭报告 #2：5号楼101室")
     assert [r.status for r in reports(chat)] == ["pending", "open"]
+
+
+HUGE = "9" * 30
+
+
+def test_numbers_no_record_can_have_get_a_short_answer_not_a_failure(chat: Simulation) -> None:
+    """Every place that reads a number from chat, fed one longer than any database integer."""
+    from bot.app import GENERIC_FAILURE
+
+    staff_room = "居委工作群"
+    cases = [
+        (staff_room, "王社工", f"/回执 N{HUGE}", "格式：/回执 N12"),
+        (staff_room, "王社工", f"/撤回通知 N{HUGE}", "格式：/撤回通知 N12"),
+        (staff_room, "王社工", f"/取消 N{HUGE}", "格式：/取消 N13"),
+        (staff_room, "王社工", f"/办结 {HUGE} 好了", "格式：/办结 <编号> [说明]"),
+        (staff_room, "王社工", f"/查询 #{HUGE}", "没有找到符合条件的报告"),
+        (staff_room, "王社工", f"/汇总 近{HUGE}天", "没看懂时间段"),
+        (staff_room, "王社工", f"#通知 1-{HUGE}号楼 停水", "楼号看不懂"),
+        (staff_room, "王社工", "#通知 1-99999号楼 停水", "楼号看不懂"),
+        (staff_room, "李书记", f"/设为 @孙师傅 楼组长 1-{HUGE}号楼", "楼号看不懂"),
+        (staff_room, "李书记", f"/绑定 第{HUGE}支部", "没看懂要绑定成什么群"),
+        (B3, "冯阿姨", f"更正 {HUGE} 3号楼201", "格式：更正 <编号> <内容>"),
+        (B3, "冯阿姨", f"撤回 {HUGE}", "格式：撤回 <编号>"),
+        (B3, "冯阿姨", "撤回 ²", "没有找到 #2"),  # NFKC reads ² as 2 (str.isdigit did too, int() did not)
+    ]
+    chat.say(B3, "冯阿姨", "大家好")
+    for room, who, text, answer in cases:
+        replies = chat.say(room, who, text)
+        assert len(replies) == 1 and replies[0].text.startswith(answer), (text, [r.text for r in replies])
+    assert chat.say(B3, "冯阿姨", f"收到 N{HUGE}") == []  # names no notice: chatter
+    counted = chat.say(B3, "冯阿姨", f"#家庭报告 3号楼201 返沪{HUGE}人")
+    assert counted[0].text.startswith("已登记 家庭报告") and GENERIC_FAILURE not in counted[0].text
+    assert not [d for d in chat.delivered if d.text == GENERIC_FAILURE]
