@@ -12,6 +12,7 @@ from bot.app import Services
 from bot.config import Config
 from bot.context import Ctx
 from bot.message import Outgoing, Reply
+from bot.outbox import Pacing
 from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
 from bot.parsing.numerals import record_number
 from bot.rooms import ROOM_ROLE_LABEL
@@ -45,6 +46,14 @@ def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> 
     return outgoing, targets.label, len(rooms)
 
 
+def _quiet_hours_clause(ctx: Ctx) -> str:
+    """Tell the sender when a notice posted at night will really go out (the rooms see nothing yet)."""
+    quiet_end = Pacing(ctx.config.outbox, ctx.config.tzinfo).quiet_until(ctx.now)
+    if quiet_end is None:
+        return ""
+    return f"（现在是夜间静默时段 {ctx.config.outbox.quiet_hours}，将于 {quiet_end.astimezone(ctx.config.tzinfo):%H:%M} 起发出）"
+
+
 def _room_word(rooms_label: str) -> str:
     return "群" if rooms_label == "各支部" else "楼组群"
 
@@ -73,7 +82,7 @@ def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
         raise UserError(f"没有找到{label}对应的群（机器人需要先在群里）。")
     for out in outgoing:
         ctx.send(out)
-    held = "" if urgent else "（夜间22:00-07:00的消息早上发出）"
+    held = "" if urgent else _quiet_hours_clause(ctx)
     return Reply(f"已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。")
 
 

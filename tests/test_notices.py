@@ -68,6 +68,7 @@ def test_only_party_staff_admin_may_post(chat: Simulation) -> None:
 def test_fan_out_is_paced_and_quiet_hours_hold_ordinary_notices(chat: Simulation) -> None:
     meet_rooms(chat)
     out = chat.say(STAFF, "王社工", "#通知 今晚消毒")
+    assert "静默" not in out[0].text  # by day the receipt says nothing about the night
     times = [d.at for d in out if d.text.startswith("【通知】")]
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
     assert gaps and all(2.0 <= gap <= 3.0 for gap in gaps)
@@ -75,7 +76,10 @@ def test_fan_out_is_paced_and_quiet_hours_hold_ordinary_notices(chat: Simulation
     urgent = chat.say(STAFF, "王社工", "#紧急通知 3号楼 煤气泄漏，请立即开窗")
     relay = next(d for d in urgent if d.text.startswith("【紧急通知】"))
     assert relay.at < datetime(2026, 11, 23, 23, 1, tzinfo=SHANGHAI)  # urgent: not held until morning
+    assert "静默" not in urgent[0].text
     night = chat.say(STAFF, "王社工", "#通知 3号楼 明早检修")
+    assert night[0].text == ("已排队发送 N3 至 1 个楼组群（3号楼）（现在是夜间静默时段 22:00-07:00，将于 07:00 起发出）。"
+                             "用 /回执 N3 查看确认情况。")
     relay = next(d for d in night if d.text.startswith("【通知】"))
     assert relay.at == datetime(2026, 11, 24, 7, 0, tzinfo=SHANGHAI)
 
