@@ -3,7 +3,7 @@ confirmed; on digest.weekly_day it also carries the week's chart."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

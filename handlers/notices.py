@@ -15,7 +15,6 @@ from bot.message import Outgoing, Reply
 from bot.outbox import Pacing
 from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
 from bot.parsing.numerals import record_number
-from bot.rooms import ROOM_ROLE_LABEL
 from bot.router import Router, UserError
 from bot.schedules import next_occurrence, parse_when, recurrence_label
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
