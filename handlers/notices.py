@@ -12,8 +12,8 @@ from bot.app import Services
 from bot.config import Config
 from bot.context import Ctx
 from bot.message import Outgoing, Reply
-from bot.outbox import Pacing
 from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
+from bot.outbox import Pacing
 from bot.parsing.numerals import record_number
 from bot.router import Router, UserError
 from bot.schedules import next_occurrence, parse_when, recurrence_label
