@@ -190,16 +190,29 @@ class Bot:
                         received_at=now,
                     )
                 )
+                self._see_room_after_failure(session, message, now)
                 reply = Outgoing(
                     text=GENERIC_FAILURE,
                     room_id=message.room_id,
                     person_id=None if message.room_id else message.sender_id,
+                    urgent=True,  # the person is waiting, as for any reply
                     dedupe_key=f"reply:{message.message_id}:failure",
                 )
                 return self._queue(session, [reply], now)
         except Exception:
             log.exception("could not even keep message %s", message.message_id)
             return []
+
+    def _see_room_after_failure(self, session: Session, message: IncomingMessage, now: datetime) -> None:
+        """The failed unit of work took the room's first sighting with it; without the room the
+        apology would have nowhere to go (replay, console). Best effort: the apology matters more."""
+        if message.room_id is None:
+            return
+        try:
+            with session.begin_nested():
+                see_room(session, self.services.config, message.room_id, message.room_topic, now)
+        except Exception:
+            log.exception("could not record room %s after a failure", message.room_id)
 
     # ------------------------------------------------------------ time
 

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from bot.clock import FIRST_YEAR, LAST_YEAR
 from bot.config import Config, ConfigError, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="亲邻助手 qinlin — 居委会微信群助手")
@@ -58,6 +59,8 @@ def _parse_moment(text: str, config: Config) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise fail(f"not a timestamp: {text} (e.g. 2026-11-22T09:00:00+08:00)") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise fail(f"timestamp {text} is outside {FIRST_YEAR}-{LAST_YEAR}")
     return moment if moment.tzinfo else moment.replace(tzinfo=config.tzinfo)
 
 
@@ -119,6 +122,8 @@ def replay(
             )
     except ReplayError as error:
         raise fail(str(error)) from None
+    except UnicodeDecodeError:
+        raise fail(f"{file} is not UTF-8 text (save the recording as UTF-8)") from None
     finally:
         if out:
             sink.close()

@@ -8,6 +8,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The years a moment typed by a person or read from a recording may fall in: records exist only
+# from the bot's first day, and the bounds keep date arithmetic far from Python's year 1 and 9999.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 class Clock(Protocol):

@@ -29,7 +29,9 @@ def _bigrams(text: str) -> set[str]:
 def similar(a: str, b: str) -> bool:
     first, second = _bigrams(a), _bigrams(b)
     if not first or not second:
-        return True  # nothing but place and category: those already match
+        # nothing but place and category ("报修 3号楼 👍"): a guess. Linking wrongly would tell a
+        # resident their problem was fixed when another one was, so a bare report stays its own.
+        return False
     return len(first & second) / min(len(first), len(second)) >= SIMILARITY
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import OutboxConfig
 from bot.message import Outgoing
+from bot.privacy import for_group
 from storage.db import unit_of_work
 from storage.models import OutboxMessage
 
@@ -50,7 +51,7 @@ def enqueue(session: Session, out: Outgoing, now: datetime) -> OutboxMessage | N
     row = OutboxMessage(
         room_id=out.room_id,
         person_id=out.person_id,
-        text=out.text,
+        text=for_group(session, out.room_id, out.text) if out.text else out.text,
         file_path=out.file_path,
         mention_ids=list(out.mention_ids),
         urgent=out.urgent,

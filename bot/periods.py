@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from bot.clock import FIRST_YEAR, LAST_YEAR
 from bot.parsing.numerals import to_int
 from bot.router import UserError
 
@@ -18,6 +19,11 @@ class Period:
     start: date  # inclusive
     end: date  # inclusive
     label: str
+
+    def span(self) -> str:
+        """11-16至11-23; with years when the period crosses a new year (近400天 is not a week)."""
+        shape = "%m-%d" if self.start.year == self.end.year else "%Y-%m-%d"
+        return f"{self.start:{shape}}至{self.end:{shape}}"
 
     def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
         """[start, end) as aware datetimes for queries on created_at."""
@@ -34,6 +40,13 @@ MAX_RECENT_DAYS = 3660  # 近N天 up to ten years back
 
 
 def parse_period(text: str, now: datetime) -> Period:
+    period = _parse_period(text, now)
+    if period.start.year < FIRST_YEAR or period.end.year > LAST_YEAR:
+        raise UserError(f"年份只能在{FIRST_YEAR}到{LAST_YEAR}之间，例如：{PERIOD_EXAMPLE}")
+    return period
+
+
+def _parse_period(text: str, now: datetime) -> Period:
     text = (text or "").strip() or "今天"
     today = now.date()
     fixed = {
@@ -55,7 +68,10 @@ def parse_period(text: str, now: datetime) -> Period:
         return Period(today - timedelta(days=days - 1), today, f"近{days}天")
     month = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})月?", text)
     if month and 1 <= int(month.group(2)) <= 12:
-        return _month(int(month.group(1)), int(month.group(2)))
+        year = int(month.group(1))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise UserError(f"年份只能在{FIRST_YEAR}到{LAST_YEAR}之间，例如：{PERIOD_EXAMPLE}")
+        return _month(year, int(month.group(2)))
     span = re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})\s*[~～至到-]\s*(\d{4}-\d{1,2}-\d{1,2})", text)
     if span:
         try:

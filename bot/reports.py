@@ -4,7 +4,6 @@ audit trail — and the one-line description the bot confirms with."""
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.config import Config
 from bot.identity import Identity
 from bot.parsing import Fields, required_fields
+from bot.privacy import mask_phones
 from storage.models import Report, ReportEvent
 
 KIND_LABEL = {"family": "家庭报告", "building": "楼组报告", "area": "片区报告"}
@@ -28,16 +28,6 @@ FIELD_LABEL = {"building": "楼号", "unit": "室号"}
 FIELD_EXAMPLE = {"building": "3号楼", "unit": "201"}
 # Fields a correction or follow-up may set, in the order they are shown.
 REPORT_FIELDS = ("building", "unit", "people", "households", "origin", "event_date", "phone", "category")
-
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-
-
-def mask_phone(text: str | None) -> str:
-    """138****1234: a phone number is never shown whole in a chat."""
-    if not text:
-        return ""
-    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-
 
 def report_number(report: Report) -> str:
     return f"#{report.id}"
@@ -138,7 +128,7 @@ def describe(report: Report, labels: Labels) -> str:
     if report.event_date:
         parts.append(f"{report.event_date.month}月{report.event_date.day}日")
     if report.phone:
-        parts.append(mask_phone(report.phone))
+        parts.append(mask_phones(report.phone))
     return "｜".join(parts)
 
 

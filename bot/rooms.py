@@ -10,13 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_building_range
+from bot.parsing.numerals import to_int
 from storage.models import Room
 
 ROOM_ROLE_LABEL = {"general": "党总支群", "branch": "党支部群", "building": "楼组群", "area": "片区群", "staff": "工作群"}
-
-
-def to_int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
 
 
 @dataclass(frozen=True)

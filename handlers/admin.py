@@ -37,6 +37,10 @@ def bind(ctx: Ctx, arguments: str) -> Reply:
         except ValueError:
             binding = None
     elif branch and (number := record_number(branch.group(1))) is not None:
+        if ctx.config.branches and number not in ctx.config.branches:
+            # a branch config.yaml does not know has no buildings: 第2支部 relays would reach nobody
+            known = "、".join(f"第{n}支部" for n in sorted(ctx.config.branches))
+            raise UserError(f"config.yaml 里没有第{number}支部（有：{known}），请先在 branches 里写上它的楼号。")
         binding = Binding("branch", branch=number, buildings=tuple(ctx.config.branch_buildings(number)))
     elif words in ctx.config.areas:
         binding = Binding("area", area=words, buildings=tuple(ctx.config.area_buildings(words)))

@@ -15,6 +15,7 @@ from bot.message import Outgoing, Reply
 from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
 from bot.outbox import Pacing
 from bot.parsing.numerals import record_number
+from bot.privacy import PHONE
 from bot.router import Router, UserError
 from bot.schedules import next_occurrence, parse_when, recurrence_label
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
@@ -82,6 +83,8 @@ def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
     for out in outgoing:
         ctx.send(out)
     held = "" if urgent else _quiet_hours_clause(ctx)
+    if PHONE.search(text):
+        held += "（群里的手机号会隐去中间四位，请留座机或到居委会联系）"
     return Reply(f"已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。")
 
 

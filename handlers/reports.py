@@ -158,11 +158,16 @@ def _acknowledge(ctx: Ctx, report: Report) -> Reply:
 
 def _ask(ctx: Ctx, report: Report) -> None:
     minutes = ctx.config.intake.followup_minutes
-    ctx.session.execute(
-        delete(PendingQuestion).where(
+    # One open question per person and room: the one it replaces will never be answered, so its
+    # report is settled as incomplete now instead of waiting as pending forever.
+    replaced = ctx.session.scalars(
+        select(PendingQuestion).where(
             PendingQuestion.room_key == ctx.room_key, PendingQuestion.person_id == ctx.message.sender_id
         )
-    )
+    ).all()
+    for question in replaced:
+        _expire(ctx.session, question, ctx.now)
+    ctx.session.flush()
     ctx.session.add(
         PendingQuestion(
             room_key=ctx.room_key,
@@ -293,13 +298,17 @@ class FollowupExpiry:
     def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
         expired = session.scalars(select(PendingQuestion).where(PendingQuestion.expires_at <= now)).all()
         for question in expired:
-            report = session.get(Report, question.report_id)
-            if report is not None and report.status == "pending":
-                report.status = "incomplete"
-                report.updated_at = now
-                record_event(session, report, "expire", SYSTEM, now, {"status": ("pending", "incomplete")})
-            session.delete(question)
+            _expire(session, question, now)
         return []
+
+
+def _expire(session: Session, question: PendingQuestion, now: datetime) -> None:
+    report = session.get(Report, question.report_id)
+    if report is not None and report.status == "pending":
+        report.status = "incomplete"
+        report.updated_at = now
+        record_event(session, report, "expire", SYSTEM, now, {"status": ("pending", "incomplete")})
+    session.delete(question)
 
 
 def register(router: Router) -> None:

@@ -22,7 +22,8 @@ from bot.ledger import write_ledger
 from bot.message import Outgoing, Reply
 from bot.parsing.numerals import record_number
 from bot.periods import Period, parse_period
-from bot.reports import KIND_LABEL, STATUS_LABEL, describe, mask_phone, record_event
+from bot.privacy import mask_phones, staff_note_for_residents
+from bot.reports import KIND_LABEL, STATUS_LABEL, describe, record_event
 from bot.router import Router, UserError
 from handlers.reports import labels
 from storage.models import QueryLog, Report
@@ -104,7 +105,7 @@ def summary(ctx: Ctx, arguments: str) -> Reply:
             people += returned or 0
     total = sum(by_kind.values())
     names = labels(ctx)
-    lines = [f"{scope_label} · {period.label}（{period.start:%m-%d}至{period.end:%m-%d}）报告 {total} 条"]
+    lines = [f"{scope_label} · {period.label}（{period.span()}）报告 {total} 条"]
     if total:
         lines.append("类型：" + "，".join(f"{KIND_LABEL.get(k, k)} {c}" for k, c in sorted(by_kind.items(), key=lambda x: (-x[1], x[0]))))
         lines.append("类别：" + "，".join(f"{names.category(k)} {c}" for k, c in sorted(by_category.items(), key=lambda x: (-x[1], x[0]))))
@@ -119,7 +120,7 @@ def _line(ctx: Ctx, report: Report, with_people: bool) -> str:
     text = f"#{report.id} {when:%m-%d %H:%M} {KIND_LABEL[report.kind]}｜{describe(report, labels(ctx))}｜{STATUS_LABEL[report.status]}"
     if with_people:
         text += f"｜{report.reporter_name}"
-    return mask_phone(text)
+    return mask_phones(text)
 
 
 def query(ctx: Ctx, arguments: str) -> list[Reply]:
@@ -188,16 +189,20 @@ def resolve(ctx: Ctx, arguments: str) -> Reply:
         other.status, other.resolution, other.resolved_at = "resolved", note, ctx.now
         other.resolved_by, other.updated_at = ctx.message.sender_name, ctx.now
         record_event(ctx.session, other, "resolve", ctx.identity, ctx.now, {"status": ("open", "resolved")})
+    masked = False
     for closed in [report, *linked]:
         what = f"#{closed.id}（{labels(ctx).category(closed.category)}）"
         key = f"resolved:{closed.id}:{ctx.message.message_id}"
+        shown = staff_note_for_residents(ctx.session, note, closed.reporter_name)
+        masked = masked or shown != note
         if closed.room_id is not None:
-            ctx.send(Outgoing(text=f"@{closed.reporter_name} 您反映的{what}已处理：{note}", room_id=closed.room_id,
+            ctx.send(Outgoing(text=f"@{closed.reporter_name} 您反映的{what}已处理：{shown}", room_id=closed.room_id,
                               mention_ids=[closed.reporter_id], dedupe_key=key))
         else:
-            ctx.send(Outgoing(text=f"您反映的{what}已处理：{note}", person_id=closed.reporter_id, dedupe_key=key))
+            ctx.send(Outgoing(text=f"您反映的{what}已处理：{shown}", person_id=closed.reporter_id, dedupe_key=key))
     together = f"（同一问题的 {len(linked) + 1} 条报告一并办结）" if linked else ""
-    return Reply(f"已办结 #{report.id}{together}，已告知报告人。")
+    hidden = "（说明里的电话、室号和其他居民姓名在群里已隐去）" if masked else ""
+    return Reply(f"已办结 #{report.id}{together}，已告知报告人{hidden}。")
 
 
 def chart(ctx: Ctx, arguments: str) -> Reply:

@@ -16,6 +16,10 @@ def test_bind_an_unbound_room_then_it_takes_reports(chat: Simulation) -> None:
     assert reply.startswith("已登记 家庭报告 #1：7号楼301室")
     assert chat.say("幸福小区二群", "李书记", "/绑定 花园")[0].text.startswith("没看懂要绑定成什么群")
     assert chat.say("幸福小区三群", "李书记", "/绑定 工作群")[0].text == "已将本群绑定为工作群。"
+    assert chat.say("幸福小区四群", "李书记", "/绑定 第2支部")[0].text == "已将本群绑定为第2支部群。"
+    assert chat.say("幸福小区五群", "李书记", "/绑定 第9支部")[0].text == (
+        "config.yaml 里没有第9支部（有：第1支部、第2支部、第3支部、第4支部、第5支部、第6支部、第7支部、第8支部），"
+        "请先在 branches 里写上它的楼号。")
 
 
 def test_renamed_room_stays_bound_and_staff_are_told(chat: Simulation) -> None:

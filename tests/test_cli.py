@@ -74,6 +74,34 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
     assert failed.stderr.strip() == "qinlin: line 2: not JSON (Expecting value)"
 
 
+def test_impossible_recordings_are_one_line_not_a_traceback_or_a_hang(tmp_path: Path) -> None:
+    def replay_of(name: str, content: bytes, *extra: str) -> subprocess.CompletedProcess:
+        recording = tmp_path / name
+        recording.write_bytes(content)
+        return qinlin("replay", str(recording), "--db", f"sqlite:///{tmp_path / (name + '.db')}", *extra)
+
+    def line(ts: str, text: str = "报告 3号楼201 返沪") -> bytes:
+        record = {"ts": ts, "room": "江南新村3号楼", "from": "孙师傅", "text": text}
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode()
+
+    cases = [
+        (replay_of("year1.jsonl", line("0001-01-01T00:00:00+08:00")),
+         "qinlin: line 1: timestamp '0001-01-01T00:00:00+08:00' is outside 2000-2099"),
+        (replay_of("year9999.jsonl", line("9999-12-31T20:00:00+08:00")),
+         "qinlin: line 1: timestamp '9999-12-31T20:00:00+08:00' is outside 2000-2099"),
+        (replay_of("gap.jsonl", line("2026-11-23T09:00:00+08:00", "早") + line("2036-11-23T09:00:00+08:00")),
+         "qinlin: line 2 (2036-11-23) is 3653 days after the previous message (at most 400): "
+         "replay would run every daily job in between; split the recording"),
+        (replay_of("until.jsonl", line("2026-11-23T09:00:00+08:00", "早"), "--until", "2030-01-01T00:00:00"),
+         "qinlin: --until is 1134 days after the previous message (at most 400): "
+         "replay would run every daily job in between; split the recording"),
+        (replay_of("utf16.jsonl", "\ufeff{}\n".encode("utf-16")),
+         f"qinlin: {tmp_path / 'utf16.jsonl'} is not UTF-8 text (save the recording as UTF-8)"),
+    ]
+    for result, message in cases:
+        assert (result.returncode, result.stderr.strip()) == (2, message)
+
+
 def test_missing_file_and_unknown_command_are_one_line(tmp_path: Path) -> None:
     result = qinlin("replay", str(tmp_path / "nope.jsonl"))
     assert result.returncode == 2 and result.stderr.strip() == f"qinlin: file not found: {tmp_path / 'nope.jsonl'}"

@@ -20,6 +20,9 @@ def test_same_problem_from_several_residents_is_one_incident(chat: Simulation) -
     assert "同一问题" not in other
     family = chat.say("江南新村3号楼", "张阿姨", "报修 家里水管漏水 201室")[0].text
     assert "同一问题" not in family
+    chat.say("江南新村3号楼", "钱组长", "报修 3号楼 👍")
+    bare = chat.say("江南新村3号楼", "孙师傅", "报修 3号楼")[0].text  # no words to compare: not a guess
+    assert "同一问题" not in bare
     replies = chat.say(STAFF, "王社工", "/办结 1 已换新灯泡")
     assert replies[0].text == "已办结 #1（同一问题的 2 条报告一并办结），已告知报告人。"
     told = sorted(d.text for d in replies if d.room_topic == "江南新村3号楼")

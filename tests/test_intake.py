@@ -244,3 +244,43 @@ def test_numbers_no_record_can_have_get_a_short_answer_not_a_failure(chat: Simul
     counted = chat.say(B3, "冯阿姨", f"#家庭报告 3号楼201 返沪{HUGE}人")
     assert counted[0].text.startswith("已登记 家庭报告") and GENERIC_FAILURE not in counted[0].text
     assert not [d for d in chat.delivered if d.text == GENERIC_FAILURE]
+
+
+def test_a_second_question_settles_the_first_report_as_incomplete(chat: Simulation) -> None:
+    chat.say(B5, "孙师傅", "登记 新搬来租户 一家三口")
+    asked_again = chat.say(B5, "孙师傅", "登记 返沪 两人")
+    assert asked_again[0].text.startswith("已收到 家庭报告 #2，请补充室号")
+    assert [r.status for r in reports(chat)] == ["incomplete", "pending"]  # #1 can no longer be answered
+    chat.wait(minutes=11)
+    assert [r.status for r in reports(chat)] == ["incomplete", "incomplete"]
+
+
+def test_a_phone_typed_anywhere_reaches_a_group_masked(chat: Simulation) -> None:
+    chained = chat.say(B3, "孙师傅", "#接龙 张三 13812345678\n1. 3号楼201 张三 2人")
+    assert chained[0].text.startswith("已登记接龙「张三 138****5678」")
+    period = chat.say("居委工作群", "王社工", "/汇总 138 1234 5678")
+    assert "138 1234 5678" in period[0].text  # the staff room sees what staff typed
+    asked = chat.say(B3, "钱组长", "/汇总 13812345678")
+    assert "13812345678" not in asked[0].text and "138****5678" in asked[0].text
+
+
+def test_an_unexpected_failure_still_answers_at_once_in_a_room_seen_for_the_first_time(
+    chat: Simulation, monkeypatch
+) -> None:
+    from datetime import datetime
+
+    import handlers.staff
+    from bot.app import GENERIC_FAILURE
+    from bot.clock import SHANGHAI
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(handlers.staff, "parse_period", broken)
+    chat.advance_to(datetime(2026, 11, 23, 23, 0, tzinfo=SHANGHAI))  # quiet hours
+    replies = chat.say("居委工作群", "王社工", "/汇总")
+    assert [(r.text, r.room_topic) for r in replies] == [(GENERIC_FAILURE, "居委工作群")]
+    assert replies[0].at < datetime(2026, 11, 23, 23, 1, tzinfo=SHANGHAI)  # not held until morning
+    with chat.bot.services.factory() as session:
+        kept = session.scalars(select(IncomingRecord.text)).all()
+    assert kept == ["/汇总"]

@@ -232,3 +232,11 @@ def test_a_recall_the_transport_refuses_is_reported_with_the_room(chat: Simulati
                                "· 已撤回：江南新村3号楼\n· 微信未能撤回：江南新村5号楼")
     assert chat.say(STAFF, "王社工", "/撤回通知 N7")[0].text.startswith("没有找到已发出的通知 N7")
     assert chat.say(STAFF, "王社工", "/撤回通知")[0].text == "格式：/撤回通知 N12"
+
+
+def test_a_phone_in_a_notice_is_masked_in_the_groups_and_the_sender_told(chat: Simulation) -> None:
+    meet_rooms(chat)
+    out = chat.say(BRANCH, "赵党员", "#通知 3号楼 停水咨询王师傅13912345678")
+    assert "手机号会隐去中间四位" in out[0].text
+    relay = next(d for d in out if d.text.startswith("【通知】"))
+    assert "139****5678" in relay.text and "13912345678" not in relay.text

@@ -156,3 +156,20 @@ def test_every_staff_command_refuses_a_resident_in_one_line_and_answers_staff(ch
         answered = chat.say(STAFF, "李书记", command)
         assert answered and not answered[0].text.startswith("抱歉，"), (command, answered[0].text)
     never_a_full_phone_in_a_group(chat)
+
+
+def test_resolve_note_loses_phones_rooms_and_other_residents_names_in_the_group(chat: Simulation) -> None:
+    chat.say(B3, "孙师傅", "报修 3号楼 楼道灯坏了")
+    chat.say(B3, "张阿姨", "大家好")  # 张阿姨 is a resident the committee knows
+    done = chat.say(STAFF, "王社工", "/办结 1 已联系电工王师傅13912345678，张阿姨3号楼201室家里也修了")
+    assert done[0].text == "已办结 #1，已告知报告人（说明里的电话、室号和其他居民姓名在群里已隐去）。"
+    told = next(d for d in done if d.room_topic == B3)
+    assert told.text == "@孙师傅 您反映的#1（设施报修）已处理：已联系电工王师傅139****5678，某居民3号楼***室家里也修了"
+    with chat.bot.services.factory() as session:
+        kept = session.scalar(select(Report.resolution).where(Report.id == 1))
+    assert kept == "已联系电工王师傅13912345678，张阿姨3号楼201室家里也修了"  # the record keeps it whole
+    chat.say(B3, "孙师傅", "报修 3号楼 电梯坏了")
+    plain = chat.say(STAFF, "王社工", "/办结 2 2026年11月23日已修好")
+    assert plain[0].text == "已办结 #2，已告知报告人。"
+    assert plain[1].text.endswith("已处理：2026年11月23日已修好")
+    never_a_full_phone_in_a_group(chat)

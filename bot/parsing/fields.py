@@ -69,6 +69,14 @@ def _number(text: str) -> str | None:
     return str(value) if value is not None and value > 0 else None
 
 
+MAX_BUILDING = 999  # an estate numbers its buildings in the tens; 20263号楼 is a typo, not a building
+
+
+def _building(text: str) -> str | None:
+    number = _number(text)
+    return number if number is not None and int(number) <= MAX_BUILDING else None
+
+
 def resolve_date(month: int, day: int, now: datetime, year: int | None = None) -> date | None:
     try:
         result = date(year or now.year, month, day)
@@ -105,8 +113,8 @@ def extract(text: str, now: datetime) -> Fields:
     if pair:
         building, unit = (pair.group(1), pair.group(2)) if pair.group(1) else (pair.group(3), pair.group(4))
         unit_number = _number(unit)
-        if unit_number and len(unit_number) >= 3:
-            found.building, found.unit = _number(building), unit_number
+        if unit_number and len(unit_number) >= 3 and _building(building):
+            found.building, found.unit = _building(building), unit_number
             rest = rest[: pair.start()] + " " + rest[pair.end():]
     if found.unit is None:
         unit = UNIT.search(rest)
@@ -115,8 +123,8 @@ def extract(text: str, now: datetime) -> Fields:
             rest = rest[: unit.start()] + " " + rest[unit.end():]
     if found.building is None:
         building = BUILDING.search(rest)
-        if building and _number(building.group(1)) and int(_number(building.group(1)) or 0) < 1000:
-            found.building = _number(building.group(1))
+        if building and _building(building.group(1)):
+            found.building = _building(building.group(1))
             rest = rest[: building.start()] + " " + rest[building.end():]
 
     households = HOUSEHOLDS.search(rest)
@@ -126,7 +134,7 @@ def extract(text: str, now: datetime) -> Fields:
     for pattern, fixed in PEOPLE:
         match = pattern.search(rest)
         if match:
-            found.people = fixed if fixed is not None else to_int(match.group(1))
+            found.people = (fixed if fixed is not None else to_int(match.group(1))) or None  # 0位 counts nobody
             rest = rest[: match.start()] + " " + rest[match.end():]
             break
     if found.unit is None:

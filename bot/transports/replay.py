@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO
 
 from sqlalchemy import Engine
 
 from bot.app import build_bot
-from bot.clock import VirtualClock
+from bot.clock import FIRST_YEAR, LAST_YEAR, VirtualClock
 from bot.config import Config
 from bot.message import IncomingMessage, MessageType
 from bot.transports.simulated import Simulation
@@ -19,6 +19,17 @@ from bot.transports.simulated import Simulation
 
 class ReplayError(Exception):
     pass
+
+
+# Replay runs every timed job between two messages (digests, reminders, one a day each), as the
+# bot would have; a recording with a gap of years is a mistake, not a day to replay.
+MAX_GAP = timedelta(days=400)
+
+
+def _check_gap(now: datetime, moment: datetime, what: str) -> None:
+    if moment - now > MAX_GAP:
+        raise ReplayError(f"{what} is {(moment - now).days} days after the previous message (at most "
+                          f"{MAX_GAP.days}): replay would run every daily job in between; split the recording")
 
 
 @dataclass
@@ -40,6 +51,8 @@ def message_from_record(record: dict, line_number: int, config: Config) -> Incom
         raise ReplayError(f"line {line_number}: bad timestamp {record['ts']!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.tzinfo)
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ReplayError(f"line {line_number}: timestamp {record['ts']!r} is outside {FIRST_YEAR}-{LAST_YEAR}")
     room = record.get("room")
     sender = str(record["from"])
     try:
@@ -58,7 +71,7 @@ def message_from_record(record: dict, line_number: int, config: Config) -> Incom
     )
 
 
-def read_messages(lines: Iterable[str], config: Config) -> Iterable[IncomingMessage]:
+def read_messages(lines: Iterable[str], config: Config) -> Iterable[tuple[int, IncomingMessage]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -66,7 +79,7 @@ def read_messages(lines: Iterable[str], config: Config) -> Iterable[IncomingMess
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ReplayError(f"line {number}: not JSON ({error.msg})") from None
-        yield message_from_record(record, number, config)
+        yield number, message_from_record(record, number, config)
 
 
 def run_replay(
@@ -83,16 +96,18 @@ def run_replay(
             sink.write(json.dumps(delivered.as_json(), ensure_ascii=False) + "\n")
         written = len(simulation.delivered)
 
-    for message in read_messages(source, config):
+    for line_number, message in read_messages(source, config):
         if simulation is None:  # the clock starts at the first recorded message
             clock = VirtualClock(message.sent_at, config.tzinfo)
             simulation = Simulation(build_bot(config, engine, clock), clock)
+        _check_gap(simulation.clock.now(), message.sent_at, f"line {line_number} ({message.sent_at:%Y-%m-%d})")
         simulation.feed(message)
         stats.read += 1
         flush()
     if simulation is not None:
         simulation.drain()
         if until is not None:
+            _check_gap(simulation.clock.now(), until, "--until")
             simulation.advance_to(until)
             simulation.drain()
         flush()
