@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine, select
@@ -55,10 +55,14 @@ class Services:
     bot_id: str | None = None  # the bot's own WeChat id, once logged in
 
 
+JOB_RETRY = timedelta(minutes=10)
+
+
 class Bot:
     def __init__(self, services: Services, outbox: OutboxWorker) -> None:
         self.services = services
         self.outbox = outbox
+        self.job_held_until: dict[str, datetime] = {}  # a job that failed waits JOB_RETRY
 
     # ------------------------------------------------------------ incoming
 
@@ -218,7 +222,12 @@ class Bot:
 
     def job_due_times(self, now: datetime) -> dict[str, datetime | None]:
         with self.services.factory() as session:
-            return {job.name: job.next_due(session, self.services, now) for job in self.services.jobs}
+            due = {job.name: job.next_due(session, self.services, now) for job in self.services.jobs}
+        for name, moment in due.items():
+            held = self.job_held_until.get(name)
+            if moment is not None and held is not None and held > moment:
+                due[name] = held
+        return due
 
     def next_job_due(self, now: datetime) -> datetime | None:
         moments = [m for m in self.job_due_times(now).values() if m is not None]
@@ -231,6 +240,9 @@ class Bot:
         for job in self.services.jobs:
             if names is not None and job.name not in names:
                 continue
+            held = self.job_held_until.get(job.name)
+            if held is not None and held > now:
+                continue
             try:
                 with unit_of_work(self.services.factory) as session:
                     due = job.next_due(session, self.services, now)
@@ -238,7 +250,12 @@ class Bot:
                         continue
                     queued.extend(self._queue(session, job.run(session, self.services, now), now))
             except Exception:
-                log.exception("job %s failed", job.name)
+                # Still due after a failure (an unwritable exports_dir, say): without a pause the
+                # alarm would ring again at once, forever. Try again later; the rest run on.
+                log.exception("job %s failed; trying again in %s", job.name, JOB_RETRY)
+                self.job_held_until[job.name] = now + JOB_RETRY
+            else:
+                self.job_held_until.pop(job.name, None)
         return queued
 
 
@@ -255,7 +272,8 @@ def build_bot(config: Config, engine: Engine, clock: Clock, migrate: bool = True
     with unit_of_work(factory) as session:
         sync_config_people(session, config, clock.now())
         sync_config_reminders(session, config, clock.now())
-    vocabulary = load_vocabulary(overrides=config.categories) if config.categories else load_vocabulary()
+    overrides = {code: entry.model_dump(exclude_none=True) if entry else {} for code, entry in (config.categories or {}).items()}
+    vocabulary = load_vocabulary(overrides=overrides)
     services = Services(
         config=config,
         clock=clock,

@@ -23,7 +23,8 @@ class ConfigError(Exception):
     """A configuration mistake, worded as one line for the operator."""
 
 
-MAX_BUILDING_RANGE = 1000  # a street office's largest estate has a few hundred buildings
+MAX_BUILDING = 999  # an estate numbers its buildings in the tens; a street office's largest, hundreds
+MAX_BUILDING_RANGE = 1000
 
 
 def parse_building_range(spec: str | int) -> list[str]:
@@ -37,10 +38,14 @@ def parse_building_range(spec: str | int) -> list[str]:
             low, high = int(bounds.group(1)), int(bounds.group(2))
             if low > high:
                 raise ValueError(f"range {part} runs backwards")
+            if low < 1 or high > MAX_BUILDING:
+                raise ValueError(f"range {part} goes past building numbers 1-{MAX_BUILDING}")
             if high - low >= MAX_BUILDING_RANGE:
                 raise ValueError(f"range {part} is longer than {MAX_BUILDING_RANGE} buildings")
             result.extend(str(n) for n in range(low, high + 1))
         elif part.isdigit():
+            if not 0 < int(part) <= MAX_BUILDING:
+                raise ValueError(f"'{part}' is not a building number (1-{MAX_BUILDING})")
             result.append(str(int(part)))
         else:
             raise ValueError(f"'{part}' is not a building number or range")
@@ -55,7 +60,9 @@ def parse_clock_time(value: str) -> time:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every number has an upper bound too: 1e308 seconds between sends passes "ge=0" and then
+    # overflows the first time the outbox adds it to a date.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatabaseConfig(Strict):
@@ -65,10 +72,10 @@ class DatabaseConfig(Strict):
 class WechatyConfig(Strict):
     endpoint: str | None = None
     token: str | None = None
-    startup_timeout_seconds: float = 30.0
+    startup_timeout_seconds: float = Field(30.0, gt=0, le=3600)
     # Files above ~3 MiB fail over the puppet-service gRPC (RESOURCE_EXHAUSTED, measured); a
     # ledger larger than this is kept under exports/ and staff are told instead.
-    max_file_bytes: int = Field(3_000_000, gt=0)
+    max_file_bytes: int = Field(3_000_000, gt=0, le=100_000_000)
 
 
 class RoomRule(Strict):
@@ -77,6 +84,13 @@ class RoomRule(Strict):
     branch: int | None = None
     buildings: str | None = None
     area: str | None = None
+
+    @field_validator("buildings")
+    @classmethod
+    def _buildings(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_building_range(value)
+        return value
 
     @field_validator("topic")
     @classmethod
@@ -111,13 +125,20 @@ class PersonEntry(Strict):
     def _as_text(cls, value: Any) -> Any:
         return None if value is None else str(value)
 
+    @field_validator("building")
+    @classmethod
+    def _home_building(cls, value: str | None) -> str | None:
+        if value is not None and (not value.isdigit() or not 0 < int(value) <= MAX_BUILDING):
+            raise ValueError(f"'{value}' is not a building number (1-{MAX_BUILDING})")
+        return value
+
 
 class OutboxConfig(Strict):
-    min_interval_seconds: float = Field(2.0, ge=0)
-    jitter_seconds: float = Field(1.0, ge=0)
+    min_interval_seconds: float = Field(2.0, ge=0, le=3600)
+    jitter_seconds: float = Field(1.0, ge=0, le=3600)
     quiet_hours: str | None = "22:00-07:00"
-    max_per_day: int = Field(3000, ge=1)
-    max_attempts: int = Field(8, ge=1)
+    max_per_day: int = Field(3000, ge=1, le=1_000_000)
+    max_attempts: int = Field(8, ge=1, le=100)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -138,10 +159,10 @@ class OutboxConfig(Strict):
 
 
 class NoticesConfig(Strict):
-    ack_window_hours: float = Field(72, gt=0)
-    remind_after_hours: float = Field(24, gt=0)
-    missed_grace_minutes: float = Field(60, ge=0)
-    recall_window_minutes: float = Field(2, ge=0)  # WeChat lets a sender recall for 2 minutes
+    ack_window_hours: float = Field(72, gt=0, le=24 * 366)
+    remind_after_hours: float = Field(24, gt=0, le=24 * 366)
+    missed_grace_minutes: float = Field(60, ge=0, le=60 * 24 * 7)
+    recall_window_minutes: float = Field(2, ge=0, le=60 * 24)  # WeChat lets a sender recall for 2 minutes
 
 
 class RecurringReminder(Strict):
@@ -174,9 +195,19 @@ class RecurringReminder(Strict):
         return value
 
 
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class DigestConfig(Strict):
     time: str = "20:00"
     weekly_day: str = "mon"
+
+    @field_validator("weekly_day")
+    @classmethod
+    def _weekly_day(cls, value: str) -> str:
+        if value not in WEEKDAY_NAMES:
+            raise ValueError(f"'{value}' is not one of {', '.join(WEEKDAY_NAMES)}")
+        return value
 
     @field_validator("time")
     @classmethod
@@ -185,8 +216,15 @@ class DigestConfig(Strict):
         return value
 
 
+class CategoryEntry(Strict):
+    """config.yaml ``categories: {pets: {label: 宠物, words: [狗叫, 遛狗]}}``."""
+
+    label: str | None = None
+    words: list[str] | None = None
+
+
 class IntakeConfig(Strict):
-    followup_minutes: float = Field(10, gt=0)
+    followup_minutes: float = Field(10, gt=0, le=60 * 24 * 7)
 
 
 class Config(Strict):
@@ -203,17 +241,26 @@ class Config(Strict):
     digest: DigestConfig = DigestConfig()
     intake: IntakeConfig = IntakeConfig()
     reminders: list[RecurringReminder] = []
-    categories: dict[str, Any] | None = None  # optional override of the packaged category vocabulary
+    categories: dict[str, CategoryEntry | None] | None = None  # optional override of the packaged vocabulary
     exports_dir: str = "exports"
 
     @field_validator("branches", "areas")
     @classmethod
     def _ranges(cls, value: dict[Any, str]) -> dict[Any, str]:
+        # A building belongs to one branch and one area: relays, /汇总 scopes and leaders'
+        # views would otherwise depend on which range happens to be read first.
+        owner: dict[str, Any] = {}
         for key, spec in value.items():
             try:
-                parse_building_range(spec)
+                buildings = parse_building_range(spec)
             except ValueError as error:
                 raise ValueError(f"{key}: {error}") from None
+            if not buildings:
+                raise ValueError(f"{key}: no buildings")
+            for building in buildings:
+                if building in owner:
+                    raise ValueError(f"building {building} is in both {owner[building]} and {key}")
+                owner[building] = key
         return value
 
     @field_validator("timezone")
@@ -261,13 +308,43 @@ class Config(Strict):
         return os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN") or self.wechaty.token
 
 
+LISTS = {"rooms", "people", "reminders", "times", "words"}  # their positions are counted from 1 for people
+
+
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    parts: list[str] = []
+    for part in first["loc"]:
+        if isinstance(part, int) and parts and parts[-1] in LISTS:
+            parts[-1] = f"{parts[-1]}[{part + 1}]"  # people[2]: the second entry, as a person counts
+        else:
+            parts.append(str(part))
+    key = ".".join(parts) or "(top level)"
     if first["type"] == "extra_forbidden":
         return f"config: unknown key '{key}'"
     message = first["msg"].removeprefix("Value error, ")
+    message = re.sub(r" or instance of \w+$", "", message)  # pydantic names our classes; operators do not need them
     return f"config: {key}: {message}"
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys without a word: the first `outbox:` block an
+    operator wrote would silently stop counting."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def config_from_dict(data: dict[str, Any] | None) -> Config:
@@ -286,11 +363,21 @@ def load_config(path: str | Path | None = None) -> Config:
             raise ConfigError(f"config: file not found: {config_path}")
         return Config()
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        text = config_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config: {config_path} is not UTF-8 text (save it as UTF-8)") from None
+    except OSError as error:
+        raise ConfigError(f"config: cannot read {config_path}: {error.strerror or error}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKey as duplicate:
+        raise ConfigError(f"config: key '{duplicate.key}' appears twice (line {duplicate.line})") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"config: {config_path} is not valid YAML{where}") from None
+    except RecursionError:
+        raise ConfigError(f"config: {config_path} is nested too deeply") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"config: {config_path} must be a mapping of keys")
     return config_from_dict(data)

@@ -3,6 +3,7 @@ confirmed; on digest.weekly_day it also carries the week's chart."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -16,6 +17,8 @@ from bot.periods import Period
 from bot.reports import KIND_LABEL
 from bot.rooms import rooms_with_role
 from storage.models import JobRun, Notice, NoticeAck, NoticeDelivery, Report
+
+log = logging.getLogger(__name__)
 
 JOB_ID = "daily-digest"
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -76,8 +79,12 @@ class DailyDigest:
         chart_path = None
         if weekly:
             week = Period(day - timedelta(days=7), day - timedelta(days=1), "上周")
-            chart_path = str(write_chart(session, config, week, f"{config.exports_dir}/周报图表_{day:%Y%m%d}.png"))
-            lines.append("附上周各楼报告分布图。")
+            try:
+                chart_path = str(write_chart(session, config, week, f"{config.exports_dir}/周报图表_{day:%Y%m%d}.png"))
+                lines.append("附上周各楼报告分布图。")
+            except OSError as error:  # the digest matters more than its picture
+                log.error("weekly chart not written to %s: %s", config.exports_dir, error)
+                lines.append(f"（上周分布图没能保存到服务器 {config.exports_dir} 目录，请管理员检查。）")
         outgoing = []
         for room in rooms_with_role(session, "staff"):
             key = f"digest:{day.isoformat()}:{room.id}"

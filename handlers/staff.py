@@ -7,10 +7,12 @@ the room gets a one-line pointer. Every query is written to the query log.
 
 from __future__ import annotations
 
+import logging
 import re
-from datetime import timedelta
-
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy import case, func, select
 
@@ -27,6 +29,8 @@ from bot.reports import KIND_LABEL, STATUS_LABEL, describe, record_event
 from bot.router import Router, UserError
 from handlers.reports import labels
 from storage.models import QueryLog, Report
+
+log = logging.getLogger(__name__)
 
 _BUILDING = re.compile(r"^(\d+)号楼(\d{3,4})?室?$")
 _BRANCH = re.compile(r"^第(\d+)支部$")
@@ -205,13 +209,25 @@ def resolve(ctx: Ctx, arguments: str) -> Reply:
     return Reply(f"已办结 #{report.id}{together}，已告知报告人{hidden}。")
 
 
+@contextmanager
+def _saving(ctx: Ctx, what: str) -> Iterator[None]:
+    """A file the server cannot write (full disk, exports_dir not writable) is the operator's to
+    fix: staff get one line saying so instead of the generic failure."""
+    try:
+        yield
+    except OSError as error:
+        log.error("%s not written to %s: %s", what, ctx.config.exports_dir, error)
+        raise UserError(f"{what}没能保存到服务器的 {ctx.config.exports_dir} 目录（{error.strerror or error}），请管理员检查磁盘和目录权限。") from None
+
+
 def chart(ctx: Ctx, arguments: str) -> Reply:
     """/图表 [本周/本月]：各楼报告数量图"""
     period = parse_period(arguments or "本月", ctx.now)
     log_query(ctx, "/图表", arguments)
     stamp = ctx.now.astimezone(ctx.config.tzinfo)
-    path = write_chart(ctx.session, ctx.config, period,
-                       f"{ctx.config.exports_dir}/图表_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.png")
+    with _saving(ctx, "图表"):
+        path = write_chart(ctx.session, ctx.config, period,
+                           f"{ctx.config.exports_dir}/图表_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.png")
     return Reply(f"报告分布图（{period.label}）", file_path=str(path))
 
 
@@ -220,8 +236,9 @@ def export(ctx: Ctx, arguments: str) -> list[Reply]:
     period = parse_period(arguments or "本月", ctx.now)
     log_query(ctx, "/导出", arguments)
     stamp = ctx.now.astimezone(ctx.config.tzinfo)
-    path = write_ledger(ctx.session, ctx.config, period,
-                        f"{ctx.config.exports_dir}/台帐_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.xlsx")
+    with _saving(ctx, "台帐"):
+        path = write_ledger(ctx.session, ctx.config, period,
+                            f"{ctx.config.exports_dir}/台帐_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.xlsx")
     size = path.stat().st_size
     if size > ctx.config.wechaty.max_file_bytes:
         return personal(ctx, f"台帐（{period.label}）已生成：{path.name}（{size / 1_000_000:.1f} MB），超过微信能发送的大小，"

@@ -26,14 +26,26 @@ def test_shipped_config_loads_and_describes_jiangnan(shipped_config) -> None:
     [
         ({"comunity": "x"}, "config: unknown key 'comunity'"),
         ({"outbox": {"min_interval": 2}}, "config: unknown key 'outbox.min_interval'"),
-        ({"rooms": [{"topic": "(", "role": "building"}]}, "config: rooms.0.topic: bad regular expression"),
-        ({"rooms": [{"topic": "x", "role": "kitchen"}]}, "config: rooms.0.role:"),
+        ({"rooms": [{"topic": "(", "role": "building"}]}, "config: rooms[1].topic: bad regular expression"),
+        ({"rooms": [{"topic": "x", "role": "kitchen"}]}, "config: rooms[1].role:"),
         ({"branches": {1: "6-1"}}, "config: branches: 1: range 6-1 runs backwards"),
         ({"areas": {"一片区": "a-b"}}, "config: areas: 一片区: 'a-b' is not a building number or range"),
         ({"outbox": {"quiet_hours": "22:00-31:00"}}, "config: outbox.quiet_hours: '31:00' is not a time"),
         ({"digest": {"time": "8pm"}}, "config: digest.time: '8pm' is not a time"),
         ({"timezone": "Mars/Olympus"}, "config: timezone: unknown time zone"),
-        ({"people": [{"name": "x", "role": "mayor"}]}, "config: people.0.role:"),
+        ({"people": [{"name": "x", "role": "mayor"}]}, "config: people[1].role:"),
+        ({"people": [{"name": "x"}, "张阿姨"]}, "config: people[2]: Input should be a valid dictionary"),
+        ({"outbox": {"min_interval_seconds": 1e308}}, "config: outbox.min_interval_seconds: Input should be less than"),
+        ({"outbox": {"min_interval_seconds": float("inf")}}, "config: outbox.min_interval_seconds:"),
+        ({"notices": {"ack_window_hours": 99999999999}}, "config: notices.ack_window_hours: Input should be less than"),
+        ({"categories": {"pets": 1}}, "config: categories.pets:"),
+        ({"categories": {"pets": {"label": "宠物", "colour": "red"}}}, "config: unknown key 'categories.pets.colour'"),
+        ({"digest": {"weekly_day": "funday"}}, "config: digest.weekly_day: 'funday' is not one of mon, tue"),
+        ({"rooms": [{"topic": "x", "role": "building", "buildings": "5-3"}]}, "config: rooms[1].buildings: range 5-3"),
+        ({"people": [{"name": "x", "building": "abc"}]}, "config: people[1].building: 'abc' is not a building"),
+        ({"branches": {2: ""}}, "config: branches: 2: no buildings"),
+        ({"branches": {2: "99999999999999999999999"}}, "config: branches: 2: '99999999999999999999999' is not a building"),
+        ({"branches": {1: "1-6", 2: "6-12"}}, "config: branches: building 6 is in both 1 and 2"),
     ],
 )
 def test_config_mistakes_name_the_key(data: dict, message: str) -> None:
@@ -57,6 +69,27 @@ def test_missing_named_file_and_bad_yaml(tmp_path: Path) -> None:
         load_config(bad)
 
 
+def test_config_files_that_cannot_be_read_are_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("community: 江南新村\n".encode("gbk"))
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 10000 + "]" * 10000 + "\n", encoding="utf-8")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("outbox: {min_interval_seconds: 5}\ncommunity: x\noutbox: {quiet_hours: null}\n", encoding="utf-8")
+    cases = [
+        (folder, f"config: cannot read {folder}: Is a directory"),
+        (gbk, f"config: {gbk} is not UTF-8 text (save it as UTF-8)"),
+        (deep, f"config: {deep} is nested too deeply"),
+        (twice, "config: key 'outbox' appears twice (line 3)"),
+    ]
+    for path, message in cases:
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert str(caught.value) == message
+
+
 def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "config.yaml"
     bad.write_text("community: x\nrooms:\n  - {topic: '(', role: building}\n", encoding="utf-8")
@@ -66,5 +99,5 @@ def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert "rooms.0.topic" in result.stderr
+    assert "rooms[1].topic" in result.stderr
     assert "Traceback" not in result.stderr

@@ -59,3 +59,40 @@ def test_daily_digest_goes_to_staff_rooms_at_digest_time(chat: Simulation) -> No
     tuesday = [d for d in chat.wait(hours=24) if d.room_topic == STAFF]
     digest = [d for d in tuesday if d.text.startswith("【日报】")]
     assert len(digest) == 1 and not any(d.file_path for d in tuesday)
+
+
+def test_an_unwritable_exports_folder_costs_the_picture_not_the_digest(config, engine, clock, tmp_path) -> None:
+    from bot.app import build_bot
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the exports folder should be")
+    broken = config.model_copy(update={"exports_dir": str(blocker / "exports")})
+    chat = Simulation(build_bot(broken, engine, clock), clock)
+    chat.say(STAFF, "王社工", "早")
+    chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
+    export = chat.say(STAFF, "王社工", "/导出")
+    assert [d.text for d in export] == [
+        f"台帐没能保存到服务器的 {blocker / 'exports'} 目录（Not a directory），请管理员检查磁盘和目录权限。"]
+    assert chat.say(STAFF, "王社工", "/图表")[0].text.startswith("图表没能保存到服务器的")
+    day = chat.wait(hours=12)  # Monday: the weekly digest would carry the chart
+    digests = [d for d in day if d.text.startswith("【日报】")]
+    assert len(digests) == 1 and "上周分布图没能保存到服务器" in digests[0].text
+    assert not any(d.file_path for d in day)
+
+
+def test_a_failing_job_waits_before_it_is_tried_again(chat: Simulation, monkeypatch) -> None:
+    import bot.digest
+    from bot.app import JOB_RETRY
+
+    tries: list[datetime] = []
+
+    def broken(*_: object) -> None:
+        tries.append(chat.clock.now())
+        raise RuntimeError("a bug in the digest")
+
+    monkeypatch.setattr(bot.digest, "rooms_with_role", broken)
+    chat.say(STAFF, "王社工", "早")
+    chat.wait(hours=12)  # 09:00 → 21:00: the digest is due at 20:00 and keeps failing
+    assert tries[0] == datetime(2026, 11, 23, 20, 0, tzinfo=SHANGHAI)
+    assert [b - a for a, b in zip(tries, tries[1:])] == [JOB_RETRY] * (len(tries) - 1)
+    assert len(tries) == 7  # 20:00, 20:10 … 21:00: not thousands of tries in a tight loop
