@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ app.add_typer(roster_app, name="roster")
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="config.yaml to use")]
 DEFAULT_CONFIG = Path("config.yaml")
+MAX_PURGE_DAYS = 36500
 
 
 class UsageProblem(Exception):
@@ -54,6 +56,19 @@ def _engine(config: Config, url: str | None = None):  # noqa: ANN202
         raise fail(f"database: {error}") from None
 
 
+def _first_line(error: BaseException) -> str:
+    """The driver's own words (SQLAlchemy wraps them in SQL and a link to its FAQ)."""
+    cause = getattr(error, "orig", None) or error
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+def _stdin() -> object:
+    # Bytes that are not UTF-8 become U+FFFD instead of a UnicodeDecodeError mid-stream.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+    return sys.stdin
+
+
 def _parse_moment(text: str, config: Config) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -75,14 +90,17 @@ def parse(
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Print the parse of one message (or of each stdin line) as JSON."""
+    from bot.app import build_vocabulary
     from bot.clock import SystemClock
-    from bot.parsing import ReportParser, load_vocabulary
+    from bot.parsing import ReportParser
 
     config = _config(config_path)
+    if jsonl and text is not None:
+        raise fail("give one TEXT or --jsonl (one message a line on stdin), not both")
     moment = _parse_moment(now, config) if now else SystemClock(config.tzinfo).now()
-    parser = ReportParser(load_vocabulary(overrides=config.categories) if config.categories else load_vocabulary())
+    parser = ReportParser(build_vocabulary(config))
     if jsonl:
-        for line in sys.stdin:
+        for line in _stdin():
             line = line.rstrip("\n")
             print(json.dumps(parser.parse(line, moment).to_json(), ensure_ascii=False), flush=False)
         return
@@ -108,10 +126,15 @@ def replay(
     config = _config(config_path)
     if not file.exists() and str(file) != "-":
         raise fail(f"file not found: {file}")
-    sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    if file.is_dir():
+        raise fail(f"{file} is a folder, not a recording")
+    try:
+        sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    except OSError as error:
+        raise fail(f"cannot write {out}: {error.strerror or error}") from None
     started = time.perf_counter()
     try:
-        source = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+        source = _stdin() if str(file) == "-" else file.open(encoding="utf-8")
         with source:
             stats = run_replay(
                 config,
@@ -144,7 +167,7 @@ def console(
     from bot.transports.console import run_console
 
     config = _config(config_path)
-    run_console(config, _engine(config, db), sys.stdin, sys.stdout)
+    run_console(config, _engine(config, db), _stdin(), sys.stdout)
 
 
 @app.command()
@@ -173,6 +196,8 @@ def run(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
             "no puppet service configured: set WECHATY_PUPPET_SERVICE_ENDPOINT and WECHATY_PUPPET_SERVICE_TOKEN "
             "(or wechaty.endpoint and wechaty.token in config.yaml)"
         )
+    if not re.fullmatch(r"[\w.\-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", config.puppet_endpoint() or ""):
+        raise fail(f"the puppet service endpoint should be HOST:PORT (e.g. 127.0.0.1:8788), not {config.puppet_endpoint()!r}")
     from bot.transports.wechaty_transport import run as run_wechaty
 
     raise typer.Exit(run_wechaty(config, str(config_path)))
@@ -190,10 +215,11 @@ def db_upgrade(
     from storage.db import upgrade
 
     config = _config(config_path)
+    engine = _engine(config, db)
     try:
-        upgrade(_engine(config, db))
+        upgrade(engine)
     except Exception as error:
-        raise fail(f"database: {str(error).splitlines()[0]}", 1) from None
+        raise fail(f"database: {_first_line(error)}", 1) from None
     typer.echo("database is up to date")
 
 
@@ -246,13 +272,18 @@ def export(
     from bot.router import UserError
 
     config = _config(config_path)
+    if out.suffix.lower() != ".xlsx":
+        raise fail(f"--out must name an .xlsx file, not {out}")
     try:
-        chosen = parse_period(period, SystemClock(config.tzinfo).now())
+        chosen = parse_period(period or "本月", SystemClock(config.tzinfo).now())
     except UserError as error:
         raise fail(str(error)) from None
     factory = _session(config, db)
-    with factory() as session:
-        path = write_ledger(session, config, chosen, out)
+    try:
+        with factory() as session:
+            path = write_ledger(session, config, chosen, out)
+    except OSError as error:
+        raise fail(f"cannot write {out}: {error.strerror or error}", 1) from None
     typer.echo(f"ledger written: {path}")
 
 
@@ -268,15 +299,34 @@ def purge(
     from bot.purge import purge_personal_fields
     from storage.db import unit_of_work
 
+    from bot.app import build_vocabulary
+
     config = _config(config_path)
-    if not older_than.rstrip("d").isdigit():
-        raise fail(f"--older-than takes days like 28d, not {older_than}")
+    days = re.fullmatch(r"([0-9]{1,5})d", older_than.strip())
+    if not days or not 1 <= int(days.group(1)) <= MAX_PURGE_DAYS:
+        raise fail(f"--older-than takes days from 1d to {MAX_PURGE_DAYS}d, like 28d; not {older_than!r}")
     codes = [code.strip() for code in categories.split(",") if code.strip()]
+    known = [category.code for category in build_vocabulary(config).categories]
+    unknown = [code for code in codes if code not in known]
+    if unknown or not codes:
+        raise fail(f"unknown categories {','.join(unknown) or '(none given)'}; the codes are {','.join(known)}")
     with unit_of_work(_session(config, db)) as session:
-        count = purge_personal_fields(session, timedelta(days=int(older_than.rstrip("d"))), codes, SystemClock(config.tzinfo).now())
+        count = purge_personal_fields(session, timedelta(days=int(days.group(1))), codes, SystemClock(config.tzinfo).now())
     typer.echo(f"personal fields removed from {count} reports")
 
 
 def main() -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import DatabaseNotMigrated
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except DatabaseNotMigrated as error:
+        typer.echo(f"qinlin: {error}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as error:
+        # unreachable server, a file that is not a database, a read-only file: the operator's to fix
+        typer.echo(f"qinlin: database: {_first_line(error)}", err=True)
+        sys.exit(1)

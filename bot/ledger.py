@@ -90,6 +90,8 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
             select(Report).where(Report.created_at >= start, Report.created_at < end).order_by(Report.id)
         )
     )
+    path = Path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # before the workbook: a failure leaves nothing half-built
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("汇总")
     summary.column_dimensions["A"].width = 24
@@ -119,7 +121,5 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
                 date_format = DATE_FORMATS.get(key)
                 values.append(_styled(sheet, value, number_format=date_format) if date_format and value else value)
             sheet.append(values)
-    path = Path(out_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path

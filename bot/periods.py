@@ -64,7 +64,9 @@ def _parse_period(text: str, now: datetime) -> Period:
         last = today.replace(day=1) - timedelta(days=1)
         return _month(last.year, last.month)
     recent = re.fullmatch(r"(?:近|最近)(\d+|[一二三四五六七八九十两]+)天", text)
-    if recent and (days := to_int(recent.group(1))) and days <= MAX_RECENT_DAYS:
+    if recent and (days := to_int(recent.group(1))):
+        if days > MAX_RECENT_DAYS:
+            raise UserError(f"最多查近{MAX_RECENT_DAYS}天（十年），例如：{PERIOD_EXAMPLE}")
         return Period(today - timedelta(days=days - 1), today, f"近{days}天")
     month = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})月?", text)
     if month and 1 <= int(month.group(2)) <= 12:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,66 @@ def test_export_writes_a_ledger(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     workbook = load_workbook(out)
     assert len(workbook.sheetnames) >= 2
+
+
+def test_operator_mistakes_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'ok.db'}"
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("this is not SQLite")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    codes = "health,safety,animal,elderly,return,visitor,supplies,assistance,repair,parking,environment,proposal,other"
+    cases = [
+        (("export", "--out", str(tmp_path / "台帐.csv"), "--db", database), 2,
+         f"qinlin: --out must name an .xlsx file, not {tmp_path / '台帐.csv'}"),
+        (("export", "--out", str(a_file / "台帐.xlsx"), "--db", database), 1,
+         f"qinlin: cannot write {a_file / '台帐.xlsx'}: File exists"),
+        (("export", "--db", f"sqlite:///{not_a_database}", "--out", str(tmp_path / "x.xlsx")), 1,
+         "qinlin: database: file is not a database"),
+        (("purge", "--older-than", "0d", "--db", database), 2,
+         "qinlin: --older-than takes days from 1d to 36500d, like 28d; not '0d'"),
+        (("purge", "--older-than", "99999999d", "--db", database), 2,
+         "qinlin: --older-than takes days from 1d to 36500d, like 28d; not '99999999d'"),
+        (("purge", "--categories", "retrun,health", "--db", database), 2,
+         f"qinlin: unknown categories retrun; the codes are {codes}"),
+        (("db", "upgrade", "--db", "mysql://nobody@127.0.0.1/x"), 2,
+         "qinlin: database: No module named 'MySQLdb'"),
+        (("parse", "登记 3号楼201", "--jsonl"), 2,
+         "qinlin: give one TEXT or --jsonl (one message a line on stdin), not both"),
+        (("replay", str(tmp_path)), 2, f"qinlin: {tmp_path} is a folder, not a recording"),
+    ]
+    for args, code, message in cases:
+        result = qinlin(*args)
+        assert (result.returncode, result.stderr.strip()) == (code, message), args
+    refused = subprocess.run(
+        [sys.executable, "-m", "bot", "purge", "--db", "postgresql://nobody@127.0.0.1:1/x"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert refused.returncode == 1 and refused.stderr.startswith("qinlin: database: ")
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    garbled = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**__import__("os").environ, "WECHATY_PUPPET_SERVICE_ENDPOINT": "garbage:::/",
+             "WECHATY_PUPPET_SERVICE_TOKEN": "x"},
+    )
+    assert (garbled.returncode, garbled.stderr.strip()) == (
+        2, "qinlin: the puppet service endpoint should be HOST:PORT (e.g. 127.0.0.1:8788), not 'garbage:::/'")
+
+
+def test_console_bounds_waiting_and_names_unknown_speakers(tmp_path: Path) -> None:
+    script = ":as 不存在的人\n:wait 99999d\n:wait 2d\n:quit\n"
+    result = qinlin("console", "--db", f"sqlite:///{tmp_path / 'c.db'}", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "→ 以 不存在的人 的身份发言（config.yaml 里没有此人：按普通居民）" in result.stdout
+    assert "最多等 400 天（:wait 400d）" in result.stdout
+    assert re.search(r"→ 现在 20\d\d-\d\d-\d\d \d\d:\d\d", result.stdout)
+
+
+def test_parse_jsonl_survives_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "parse", "--jsonl"], input=b"\xff\xfe\n\xe7\x99\xbb\xe8\xae\xb0 3\xe5\x8f\xb7\xe6\xa5\xbc201\n",
+        capture_output=True, cwd=ROOT, timeout=120, env={**__import__("os").environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [line["is_report"] for line in lines] == [False, True]

@@ -45,7 +45,8 @@ def load_vocabulary(path: str | Path | None = None, overrides: dict[str, Any] | 
             triggers[word] = "" if kind == "generic" else kind
     categories = [dict(item) for item in data["categories"]]
     for code, change in (overrides or {}).items():
-        change = change or {}
+        # config.yaml's typed entries (label/words, either may be left out) or plain dicts
+        change = change.model_dump(exclude_none=True) if hasattr(change, "model_dump") else (change or {})
         existing = next((item for item in categories if item["code"] == code), None)
         if existing is None:
             existing = {"code": code, "label": code, "words": []}

@@ -22,6 +22,9 @@ from storage.models import Room
 HELP = "命令：:room 群名（空=私聊） · :as 姓名 · :wait 10m · :rooms · :quit"
 _WAIT = re.compile(r"^(\d+)\s*([smhd]?)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}
+# The console runs every timed job on the way (a digest a day, reminders): a year takes seconds,
+# decades would take hours. Replay has the same bound for the same reason.
+MAX_WAIT = timedelta(days=400)
 
 
 def format_delivery(item: Delivered) -> str:
@@ -58,15 +61,21 @@ def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) 
                 sink.write(f"→ {room or '私聊'}\n")
             elif command == "as":
                 speaker = argument or speaker
-                sink.write(f"→ 以 {speaker} 的身份发言\n")
+                known = any(person.name == speaker for person in config.people)
+                sink.write(f"→ 以 {speaker} 的身份发言" + ("" if known else "（config.yaml 里没有此人：按普通居民）") + "\n")
             elif command == "wait":
                 found = _WAIT.match(argument)
                 if not found:
                     sink.write("用法：:wait 10m（s 秒, m 分, h 时, d 天）\n")
                     continue
-                for item in simulation.wait(**{_UNITS[found.group(2)]: int(found.group(1))}):
+                amount = int(found.group(1)) if len(found.group(1)) <= 9 else None
+                step = timedelta(**{_UNITS[found.group(2)]: amount}) if amount is not None else None
+                if step is None or step > MAX_WAIT:
+                    sink.write(f"最多等 {MAX_WAIT.days} 天（:wait {MAX_WAIT.days}d）\n")
+                    continue
+                for item in simulation.wait(**{_UNITS[found.group(2)]: amount}):
                     sink.write(format_delivery(item) + "\n")
-                sink.write(f"→ 现在 {clock.now():%m-%d %H:%M}\n")
+                sink.write(f"→ 现在 {clock.now():%Y-%m-%d %H:%M}\n")
             elif command == "rooms":
                 with simulation.bot.services.factory() as session:
                     for known in session.scalars(select(Room).order_by(Room.topic)):
