@@ -318,13 +318,16 @@ def purge(
 def main() -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.db import DatabaseNotMigrated
+    from storage.db import DatabaseNotMigrated, DatabaseUnavailable
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app()
     except DatabaseNotMigrated as error:
         typer.echo(f"qinlin: {error}", err=True)
+        sys.exit(1)
+    except DatabaseUnavailable as error:
+        typer.echo(f"qinlin: database: {error}", err=True)
         sys.exit(1)
     except SQLAlchemyError as error:
         # unreachable server, a file that is not a database, a read-only file: the operator's to fix

@@ -27,6 +27,10 @@ class DatabaseNotMigrated(Exception):
     pass
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot even be opened (its folder cannot be created): the operator's to fix."""
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI connection
     # We issue BEGIN ourselves (below): pysqlite's own deferred BEGIN lets two writers both start
     # as readers and then deadlock on the upgrade, failing at once instead of waiting.
@@ -69,7 +73,11 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseUnavailable(f"cannot create the folder {folder} for the SQLite file: {error.strerror or error}") from None
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         turns = _SQLiteTurns()

@@ -179,6 +179,8 @@ def test_operator_mistakes_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> 
         (("parse", "登记 3号楼201", "--jsonl"), 2,
          "qinlin: give one TEXT or --jsonl (one message a line on stdin), not both"),
         (("replay", str(tmp_path)), 2, f"qinlin: {tmp_path} is a folder, not a recording"),
+        (("purge", "--db", f"sqlite:///{a_file}/sub/q.db"), 2,
+         f"qinlin: database: cannot create the folder {a_file / 'sub'} for the SQLite file: Not a directory"),
     ]
     for args, code, message in cases:
         result = qinlin(*args)
