@@ -1,12 +1,14 @@
 """``qinlin roster import``: people and roles from the committee's own CSV or XLSX roster.
 
 Headers are Chinese, as committees keep them (姓名, 微信名, 微信号, 角色, 楼号, 室号, 支部, 电话).
-Bad rows are reported by line number; the good ones are imported.
+Bad rows are reported by line number; the good ones are imported. A file that cannot be read
+at all is one :class:`RosterFileError`, which the CLI prints as one line.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,79 +25,219 @@ HEADERS = {"姓名": "name", "微信名": "alias", "昵称": "alias", "微信号
            "角色": "role", "楼号": "building", "室号": "unit", "支部": "branch", "电话": "phone", "负责楼号": "buildings"}
 ROLES = {"居民": "resident", "楼组长": "leader", "党小组长": "leader", "居民小组长": "leader", "业主代表": "leader",
          "党员": "party", "社工": "staff", "管理员": "admin", "": "resident"}
+# Text columns checked against the database's own widths: SQLite would store a longer value,
+# PostgreSQL refuses it and the whole import with it.
+SIZED = ("name", "alias", "wechat_id", "unit", "phone", "buildings")
+CSV_FIELD_LIMIT = csv.field_size_limit()  # 128 KB; no roster cell is that long unless a quote is unclosed
 
 
 class RosterFileError(Exception):
-    pass
+    """The file as a whole cannot be used; nothing is imported."""
 
 
 @dataclass
 class RosterImport:
-    imported: int = 0
+    imported: int = 0  # distinct people written
     errors: list[str] = field(default_factory=list)
 
 
-def _rows(path: Path) -> list[list[str]]:
+@dataclass
+class _Table:
+    rows: list[list[str]]
+    formulas: set[tuple[int, int]] = field(default_factory=set)  # (row, column) of formulas never calculated
+
+
+@dataclass
+class _Entry:
+    """One row, checked and normalised, ready to write."""
+
+    name: str
+    wechat_id: str | None
+    alias: str | None
+    role: str
+    building: str | None
+    unit: str | None
+    branch: int | None
+    phone: str | None
+    buildings: str | None
+
+
+def _read_table(path: Path) -> _Table:
+    if path.is_dir():
+        raise RosterFileError(f"{path.name} is a folder, not a roster file")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            sheet = load_workbook(path, read_only=True, data_only=True).active
-        except Exception as error:
-            raise RosterFileError(f"cannot read {path.name} as an Excel file: {error}") from None
-        return [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
+        return _read_xlsx(path)
     if path.suffix.lower() == ".csv":
-        for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
-            try:
-                with path.open(encoding=encoding, newline="") as handle:
-                    return [[cell.strip() for cell in row] for row in csv.reader(handle)]
-            except UnicodeDecodeError:
-                continue
-        raise RosterFileError(f"{path.name}: unknown text encoding (save as UTF-8 or GBK CSV)")
+        return _read_csv(path)
     raise RosterFileError(f"{path.name}: roster must be .csv or .xlsx")
 
 
+def _sheet_values(path: Path, data_only: bool) -> list[tuple[object, ...]]:
+    book = load_workbook(path, read_only=True, data_only=data_only)
+    try:
+        return list(book.active.iter_rows(values_only=True))
+    finally:
+        book.close()
+
+
+def _read_xlsx(path: Path) -> _Table:
+    try:
+        values = _sheet_values(path, data_only=True)
+        # A formula saved by a program rather than Excel has no calculated value: with data_only it
+        # reads as an empty cell. The second read tells such a cell from one left blank.
+        written = _sheet_values(path, data_only=False)
+    except Exception as error:  # noqa: BLE001 - zip, XML and openpyxl's own errors all mean "not a workbook"
+        raise RosterFileError(f"cannot read {path.name} as an Excel file: {error}") from None
+    rows = [["" if value is None else str(value).strip() for value in row] for row in values]
+    formulas = {(r, c) for r, (shown, raw) in enumerate(zip(values, written))
+                for c, (value, cell) in enumerate(zip(shown, raw)) if value is None and cell is not None}
+    return _Table(rows, formulas)
+
+
+def _read_csv(path: Path) -> _Table:
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
+        try:
+            with path.open(encoding=encoding, newline="") as handle:
+                text = handle.read()
+        except UnicodeDecodeError:
+            continue
+        except OSError as error:
+            raise RosterFileError(f"cannot read {path.name}: {error.strerror}") from None
+        return _Table(_csv_rows(path, text))
+    raise RosterFileError(f"{path.name}: unknown text encoding (save as UTF-8 or GBK CSV)")
+
+
+def _csv_rows(path: Path, text: str) -> list[list[str]]:
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(io.StringIO(text)):
+            rows.append([cell.strip() for cell in row])
+    except csv.Error as error:
+        # Once the parser has lost its place, later lines cannot be trusted: refuse the file and
+        # name the line (counted as Excel counts rows) where it went wrong.
+        line = len(rows) + 1
+        if "field limit" in str(error):
+            raise RosterFileError(f"{path.name}: line {line}: 单元格超过 {CSV_FIELD_LIMIT // 1024} KB，"
+                                  "多半是引号没有配对，请检查这一行") from None
+        raise RosterFileError(f"{path.name}: line {line}: 无法读取（{error}）") from None
+    return rows
+
+
+def _titles(header: list[str], columns: list[str | None]) -> dict[str, str]:
+    """Column key → the heading this file uses for it, so messages speak the clerk's words."""
+    titles = {"name": "姓名", "alias": "微信名", "wechat_id": "微信号", "unit": "室号", "phone": "电话",
+              "buildings": "负责楼号"}
+    for title, key in reversed(list(zip(header, columns))):
+        if key:
+            titles[key] = title.strip()
+    return titles
+
+
+def _check_row(values: dict[str, str], titles: dict[str, str]) -> _Entry | str:
+    """The row's fields, or what is wrong with it in the clerk's words."""
+    for key, value in values.items():
+        if "\x00" in value:  # PostgreSQL refuses it in text; it is never meant
+            return f"{titles[key]}里有空字符（\\x00），请检查这一格"
+    if not values.get("name"):
+        return "姓名为空"
+    if values.get("role", "") not in ROLES:
+        return f"未知角色“{values['role']}”"
+    branch_text, building_text = values.get("branch", ""), values.get("building", "")
+    branch = to_int(branch_text.removeprefix("第").removesuffix("支部")) if branch_text else None
+    if branch_text and branch is None:
+        return f"支部应为数字“{branch_text}”"
+    number = to_int(building_text.removesuffix("号楼")) if building_text else None
+    if building_text and number is None:
+        return f"楼号应为数字“{building_text}”"
+    role = ROLES[values.get("role", "")]
+    building = str(number) if number is not None else None
+    leads_text = values.get("buildings", "")
+    leads = leads_text or (building if role == "leader" else None)
+    try:
+        buildings = (",".join(parse_building_range(leads.replace("号楼", ""))) or None) if leads else None
+    except ValueError:
+        # One leader's mistyped range costs that line, not the whole roster.
+        if leads_text:
+            return f"负责楼号应为楼号或范围（如 3、3,5 或 1-6）“{leads_text}”"
+        return f"楼号超出范围“{building_text}”"
+    entry = _Entry(name=values["name"], wechat_id=values.get("wechat_id"), alias=values.get("alias"),
+                   role=role, building=building, unit=values.get("unit", "").removesuffix("室") or None,
+                   branch=branch, phone=values.get("phone"), buildings=buildings)
+    for key in SIZED:
+        value, limit = getattr(entry, key), Person.__table__.c[key].type.length
+        if value and len(value) > limit:
+            return f"{titles[key]}太长（最多 {limit} 个字）" if key != "buildings" else f"负责楼号太多“{leads_text}”"
+    return entry
+
+
+def _existing(session: Session, entry: _Entry) -> Person | None:
+    if entry.wechat_id:
+        person = session.scalar(select(Person).where(Person.wechat_id == entry.wechat_id))
+        if person is not None:
+            return person
+    query = select(Person).where(Person.name == entry.name, Person.source == "roster")
+    if entry.wechat_id:
+        # 同名 is common on an estate: a roster 张三 with another 微信号 is another person, so a row
+        # naming a 微信号 only takes over a 张三 who has none yet.
+        query = query.where(Person.wechat_id.is_(None))
+    return session.scalars(query.order_by(Person.id)).first()
+
+
+def _apply(person: Person, entry: _Entry, now: datetime) -> None:
+    person.wechat_id = entry.wechat_id or person.wechat_id
+    person.alias = entry.alias
+    person.role = entry.role
+    person.building, person.unit = entry.building, entry.unit
+    person.branch = entry.branch
+    person.phone = entry.phone
+    person.buildings = entry.buildings
+    person.updated_at = now
+
+
+def _repeated(entry: _Entry, first_line: int, first_name: str) -> str:
+    if entry.wechat_id and entry.name != first_name:
+        return f"微信号“{entry.wechat_id}”已在第 {first_line} 行（{first_name}）出现，本行未导入"
+    return f"{entry.name} 已在第 {first_line} 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）"
+
+
 def import_roster_file(session: Session, path: Path, now: datetime) -> RosterImport:
-    rows = _rows(Path(path))
-    if not rows:
-        raise RosterFileError(f"{Path(path).name} is empty")
-    columns = [HEADERS.get(title.strip()) for title in rows[0]]
+    path = Path(path)
+    table = _read_table(path)
+    if not table.rows:
+        raise RosterFileError(f"{path.name} is empty")
+    columns = [HEADERS.get(title.strip()) for title in table.rows[0]]
     if "name" not in columns:
-        raise RosterFileError(f"{Path(path).name}: no 姓名 column in the header row")
+        raise RosterFileError(f"{path.name}: no 姓名 column in the header row")
+    titles = _titles(table.rows[0], columns)
     result = RosterImport()
-    for line_number, row in enumerate(rows[1:], start=2):
+    # A person met again is refused, not merged. The roster is one line per person, so a second
+    # line is a copy-paste slip or a different 张三; letting it silently overwrite the first (or
+    # the first vanish) puts a wrong building or role in the database unseen. The clerk is told
+    # which two lines clash, fixes one and imports again — a re-import updates, never duplicates.
+    written: dict[Person, tuple[int, str]] = {}  # person → (line that wrote them, name on it)
+    for index, row in enumerate(table.rows[1:], start=1):
+        line_number = index + 1
+        formula = next((table.rows[0][column].strip() for column, key in enumerate(columns)
+                        if key and (index, column) in table.formulas), None)
+        if formula:
+            result.errors.append(f"line {line_number}: {formula}是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入")
+            continue
         if not any(row):
             continue
         values = {key: value for key, value in zip(columns, row) if key and value}
-        problem = None
-        if not values.get("name"):
-            problem = "姓名为空"
-        elif values.get("role", "") not in ROLES:
-            problem = f"未知角色“{values['role']}”"
-        elif values.get("branch") and to_int(values["branch"].removeprefix("第").removesuffix("支部")) is None:
-            problem = f"支部应为数字“{values['branch']}”"
-        elif values.get("building") and to_int(values["building"].removesuffix("号楼")) is None:
-            problem = f"楼号应为数字“{values['building']}”"
-        if problem:
-            result.errors.append(f"line {line_number}: {problem}")
+        entry = _check_row(values, titles)
+        if isinstance(entry, str):
+            result.errors.append(f"line {line_number}: {entry}")
             continue
-        role = ROLES[values.get("role", "")]
-        person = None
-        if values.get("wechat_id"):
-            person = session.scalar(select(Person).where(Person.wechat_id == values["wechat_id"]))
+        person = _existing(session, entry)
+        if person is not None and person in written:
+            result.errors.append(f"line {line_number}: {_repeated(entry, *written[person])}")
+            continue
         if person is None:
-            person = session.scalar(select(Person).where(Person.name == values["name"], Person.source == "roster"))
-        if person is None:
-            person = Person(name=values["name"], source="roster")
+            person = Person(name=entry.name, source="roster")
             session.add(person)
-        building = str(to_int(values["building"].removesuffix("号楼"))) if values.get("building") else None
-        person.wechat_id = values.get("wechat_id") or person.wechat_id
-        person.alias = values.get("alias")
-        person.role = role
-        person.building, person.unit = building, values.get("unit", "").removesuffix("室") or None
-        person.branch = to_int(values["branch"].removeprefix("第").removesuffix("支部")) if values.get("branch") else None
-        person.phone = values.get("phone")
-        leads = values.get("buildings") or (building if role == "leader" else None)
-        person.buildings = ",".join(parse_building_range(leads.replace("号楼", ""))) if leads else None
-        person.updated_at = now
-        result.imported += 1
+        _apply(person, entry, now)
+        written[person] = (line_number, entry.name)
     session.flush()
+    result.imported = len(written)
     return result

@@ -7,11 +7,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from bot.app import Bot
 from bot.purge import purge_personal_fields
-from bot.roster import import_roster_file
+from bot.roster import RosterFileError, RosterImport, import_roster_file
 from bot.transports.simulated import Simulation
 from storage.db import unit_of_work
 from storage.models import IncomingRecord, Person, Report, ReportEvent
@@ -50,6 +52,100 @@ def test_xlsx_roster_through_the_cli(tmp_path: Path) -> None:
     assert "imported 1 people, 1 rows with errors" in result.stdout
     assert "line 3: 未知角色“超人”" in result.stderr
 
+
+
+def _import(bot: Bot, path: Path) -> RosterImport:
+    with unit_of_work(bot.services.factory) as session:
+        return import_roster_file(session, path, bot.services.clock.now())
+
+
+def _roster_people(bot: Bot) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(姓名, 微信号, 楼号, 负责楼号) of everyone the roster wrote, in the order written."""
+    with bot.services.factory() as session:
+        people = session.scalars(select(Person).where(Person.source == "roster").order_by(Person.id))
+        return [(p.name, p.wechat_id, p.building, p.buildings) for p in people]
+
+
+def test_leader_bad_building_range_costs_only_that_line(bot: Bot, tmp_path: Path) -> None:
+    roster = tmp_path / "组长.csv"
+    roster.write_text("姓名,角色,楼号,负责楼号\n孙组长,楼组长,,3-5号楼\n倒序,楼组长,,5-3\n字母,楼组长,,abc\n"
+                      "太远,楼组长,,1-99999999\n周组长,楼组长,7,\n零号,楼组长,0,\n", encoding="utf-8")
+    result = _import(bot, roster)
+    assert result.errors == ["line 3: 负责楼号应为楼号或范围（如 3、3,5 或 1-6）“5-3”",
+                             "line 4: 负责楼号应为楼号或范围（如 3、3,5 或 1-6）“abc”",
+                             "line 5: 负责楼号应为楼号或范围（如 3、3,5 或 1-6）“1-99999999”",
+                             "line 7: 楼号超出范围“0”"]
+    assert result.imported == 2
+    assert _roster_people(bot) == [("孙组长", None, None, "3,4,5"), ("周组长", None, "7", "7")]
+
+
+def test_csv_field_over_the_limit_refuses_the_file_in_one_line(bot: Bot, tmp_path: Path) -> None:
+    roster = tmp_path / "引号.csv"  # an unclosed quote swallows the rest of the file into one cell
+    roster.write_text("姓名,室号\n孙师傅,101\n\"周老师,102\n" + "吴阿姨,103\n" * 20000, encoding="utf-8")
+    with pytest.raises(RosterFileError, match=r"^引号.csv: line 3: 单元格超过 128 KB，多半是引号没有配对"):
+        _import(bot, roster)
+    assert _roster_people(bot) == []
+
+
+def test_folder_or_bad_file_is_one_line_from_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "花名册.csv").mkdir()
+    (tmp_path / "大.csv").write_text("姓名\n\"" + "张" * 200_000 + "\n", encoding="utf-8")
+    for name, message in (("花名册.csv", "花名册.csv is a folder, not a roster file"),
+                          ("大.csv", "大.csv: line 2: 单元格超过 128 KB")):
+        command = [sys.executable, "-m", "bot", "roster", "import", str(tmp_path / name),
+                   "--db", f"sqlite:///{tmp_path / 'r.db'}"]
+        result = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"qinlin: {message}"), result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+
+
+def test_repeated_person_is_reported_and_counted_once(bot: Bot, tmp_path: Path) -> None:
+    roster = tmp_path / "重复.csv"
+    roster.write_text("姓名,微信号,角色,楼号\n张三,,居民,3\n张三,,党员,4\n张三,,居民,5\n"
+                      "李四,wx_li,居民,6\n王五,wx_li,居民,7\n"
+                      "赵六,wx_zhao6,居民,8\n赵六,wx_zhao6b,居民,9\n", encoding="utf-8")
+    result = _import(bot, roster)
+    assert result.errors == [
+        "line 3: 张三 已在第 2 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）",
+        "line 4: 张三 已在第 2 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）",
+        "line 6: 微信号“wx_li”已在第 5 行（李四）出现，本行未导入",
+    ]
+    # the first line of each stands; two 赵六 with their own 微信号 are two people
+    people = [("张三", None, "3", None), ("李四", "wx_li", "6", None),
+              ("赵六", "wx_zhao6", "8", None), ("赵六", "wx_zhao6b", "9", None)]
+    assert result.imported == 4 and _roster_people(bot) == people
+    again = _import(bot, roster)  # a re-import updates in place, and reports the same lines
+    assert (again.imported, again.errors) == (4, result.errors) and _roster_people(bot) == people
+
+
+def test_uncalculated_formula_cell_is_named_not_called_empty(bot: Bot, tmp_path: Path) -> None:
+    book = Workbook()  # openpyxl, like most programs, saves formulas without a calculated value
+    book.active.append(["姓名", "角色", "楼号"])
+    book.active.append(["=\"张\"&\"三\"", "居民", 3])
+    book.active.append(["李四", "=\"党员\"", 4])
+    book.active.append([None, "居民", 5])
+    book.active.append(["王五", "居民", 6])
+    path = tmp_path / "公式.xlsx"
+    book.save(path)
+    result = _import(bot, path)
+    assert result.errors == ["line 2: 姓名是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入",
+                             "line 3: 角色是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入",
+                             "line 4: 姓名为空"]
+    assert result.imported == 1 and _roster_people(bot) == [("王五", None, "6", None)]
+
+
+def test_values_the_database_would_refuse_are_line_errors(bot: Bot, tmp_path: Path) -> None:
+    # PostgreSQL refuses text longer than the column or holding NUL, and with it the whole import
+    roster = tmp_path / "长.csv"
+    roster.write_text(f"姓名,微信号,角色,室号,负责楼号\n{'张' * 65},,居民,,\n李四,{'w' * 129},居民,,\n"
+                      f"王五,,居民,{'1' * 17},\n赵\x00六,,居民,,\n钱组长,,楼组长,,1-200\n孙七,,居民,,\n",
+                      encoding="utf-8")
+    result = _import(bot, roster)
+    assert result.errors == ["line 2: 姓名太长（最多 64 个字）", "line 3: 微信号太长（最多 128 个字）",
+                             "line 4: 室号太长（最多 16 个字）", "line 5: 姓名里有空字符（\\x00），请检查这一格",
+                             "line 6: 负责楼号太多“1-200”"]
+    assert result.imported == 1 and _roster_people(bot) == [("孙七", None, None, None)]
 
 def test_purge_keeps_counts_and_removes_personal_fields(chat: Simulation) -> None:
     chat.say("江南新村3号楼", "孙师傅", "#家庭报告 3号楼201 返沪2人 来自武汉 电话13812345678")
