@@ -10,10 +10,10 @@ import os
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 RoomRole = Literal["general", "branch", "building", "area", "staff"]
 PersonRole = Literal["resident", "leader", "party", "staff", "admin"]
@@ -52,6 +52,14 @@ def parse_building_range(spec: str | int) -> list[str]:
     return result
 
 
+def _checked_range(value: str) -> str:
+    parse_building_range(value)
+    return value
+
+
+BuildingRange = Annotated[str, AfterValidator(_checked_range)]  # "3", "1-6", "3,5,8-9", checked at load
+
+
 def parse_clock_time(value: str) -> time:
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
@@ -82,15 +90,8 @@ class RoomRule(Strict):
     topic: str
     role: RoomRole
     branch: int | None = None
-    buildings: str | None = None
+    buildings: BuildingRange | None = None
     area: str | None = None
-
-    @field_validator("buildings")
-    @classmethod
-    def _buildings(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_building_range(value)
-        return value
 
     @field_validator("topic")
     @classmethod
@@ -108,17 +109,10 @@ class PersonEntry(Strict):
     wechat_id: str | None = None
     alias: str | None = None
     branch: int | None = None
-    buildings: str | None = None  # for leaders: the buildings they lead
+    buildings: BuildingRange | None = None  # for leaders: the buildings they lead
     building: str | None = None  # for residents: their home
     unit: str | None = None
     phone: str | None = None
-
-    @field_validator("buildings")
-    @classmethod
-    def _buildings(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_building_range(value)
-        return value
 
     @field_validator("building", "unit", mode="before")
     @classmethod

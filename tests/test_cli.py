@@ -15,10 +15,11 @@ PARSE_KEYS = {"is_report", "kind", "category", "building", "unit", "people", "ho
               "missing", "lines"}
 
 
-def qinlin(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def qinlin(*args: str, stdin: str | None = None, cwd: Path = ROOT, env: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=300,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
 
 
@@ -185,17 +186,10 @@ def test_operator_mistakes_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> 
     for args, code, message in cases:
         result = qinlin(*args)
         assert (result.returncode, result.stderr.strip()) == (code, message), args
-    refused = subprocess.run(
-        [sys.executable, "-m", "bot", "purge", "--db", "postgresql://nobody@127.0.0.1:1/x"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )
+    refused = qinlin("purge", "--db", "postgresql://nobody@127.0.0.1:1/x")
     assert refused.returncode == 1 and refused.stderr.startswith("qinlin: database: ")
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
-    garbled = subprocess.run(
-        [sys.executable, "-m", "bot", "run"], capture_output=True, text=True, cwd=ROOT, timeout=120,
-        env={**__import__("os").environ, "WECHATY_PUPPET_SERVICE_ENDPOINT": "garbage:::/",
-             "WECHATY_PUPPET_SERVICE_TOKEN": "x"},
-    )
+    garbled = qinlin("run", env={"WECHATY_PUPPET_SERVICE_ENDPOINT": "garbage:::/", "WECHATY_PUPPET_SERVICE_TOKEN": "x"})
     assert (garbled.returncode, garbled.stderr.strip()) == (
         2, "qinlin: the puppet service endpoint should be HOST:PORT (e.g. 127.0.0.1:8788), not 'garbage:::/'")
 
