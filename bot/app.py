@@ -21,7 +21,7 @@ from bot.context import Ctx
 from bot.identity import resolve_identity, sync_config_people
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
 from bot.outbox import OutboxWorker, enqueue
-from bot.parsing import ReportParser, Vocabulary, load_vocabulary
+from bot.parsing import ReportParser, load_vocabulary
 from bot.rooms import rooms_with_role, see_room
 from bot.router import Router, UserError
 from storage.db import check_migrated, session_factory, unit_of_work, upgrade
@@ -259,11 +259,6 @@ class Bot:
         return queued
 
 
-def build_vocabulary(config: Config) -> Vocabulary:
-    """The packaged words and categories with config.yaml's ``categories:`` laid over them."""
-    return load_vocabulary(overrides=config.categories)
-
-
 def build_bot(config: Config, engine: Engine, clock: Clock, migrate: bool = True) -> Bot:
     """Wire everything in one place: migrations, config people, parser, routes, jobs, outbox."""
     from handlers import build_router, build_jobs
@@ -277,7 +272,7 @@ def build_bot(config: Config, engine: Engine, clock: Clock, migrate: bool = True
     with unit_of_work(factory) as session:
         sync_config_people(session, config, clock.now())
         sync_config_reminders(session, config, clock.now())
-    vocabulary = build_vocabulary(config)
+    vocabulary = load_vocabulary(overrides=config.categories)
     services = Services(
         config=config,
         clock=clock,

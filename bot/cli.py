@@ -90,15 +90,14 @@ def parse(
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Print the parse of one message (or of each stdin line) as JSON."""
-    from bot.app import build_vocabulary
     from bot.clock import SystemClock
-    from bot.parsing import ReportParser
+    from bot.parsing import ReportParser, load_vocabulary
 
     config = _config(config_path)
     if jsonl and text is not None:
         raise fail("give one TEXT or --jsonl (one message a line on stdin), not both")
     moment = _parse_moment(now, config) if now else SystemClock(config.tzinfo).now()
-    parser = ReportParser(build_vocabulary(config))
+    parser = ReportParser(load_vocabulary(overrides=config.categories))
     if jsonl:
         for line in _stdin():
             line = line.rstrip("\n")
@@ -299,14 +298,14 @@ def purge(
     from bot.purge import purge_personal_fields
     from storage.db import unit_of_work
 
-    from bot.app import build_vocabulary
+    from bot.parsing import load_vocabulary
 
     config = _config(config_path)
     days = re.fullmatch(r"([0-9]{1,5})d", older_than.strip())
     if not days or not 1 <= int(days.group(1)) <= MAX_PURGE_DAYS:
         raise fail(f"--older-than takes days from 1d to {MAX_PURGE_DAYS}d, like 28d; not {older_than!r}")
     codes = [code.strip() for code in categories.split(",") if code.strip()]
-    known = [category.code for category in build_vocabulary(config).categories]
+    known = [category.code for category in load_vocabulary(overrides=config.categories).categories]
     unknown = [code for code in codes if code not in known]
     if unknown or not codes:
         raise fail(f"unknown categories {','.join(unknown) or '(none given)'}; the codes are {','.join(known)}")

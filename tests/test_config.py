@@ -104,9 +104,9 @@ def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_categories_from_config_reach_the_parser() -> None:
-    from bot.app import build_vocabulary
+    from bot.parsing import load_vocabulary
 
     config = config_from_dict({"categories": {"pets": {"label": "宠物", "words": ["遛狗"]}, "repair": {"label": "维修"}}})
-    by_code = {category.code: category for category in build_vocabulary(config).categories}
+    by_code = {category.code: category for category in load_vocabulary(overrides=config.categories).categories}
     assert (by_code["pets"].label, by_code["pets"].words) == ("宠物", ("遛狗",))
     assert by_code["repair"].label == "维修" and "漏水" in by_code["repair"].words  # words kept when not given
