@@ -180,6 +180,9 @@ def demo(
     # The script is a day in 江南新村 with its people and rooms: it runs on the bundled example,
     # not on whatever config.yaml sits in the current folder (where its people would be unknown).
     config = _config(config_path or DEMO_CONFIG)
+    if not config.rooms or not config.people:
+        # the script's rooms and people would all be unknown: a silent transcript says nothing
+        raise fail(f"{config_path} has no rooms or no people for the demo's 江南新村 day; run 'qinlin demo' without --config")
     run_demo(config, sys.stdout, keep=keep)
 
 

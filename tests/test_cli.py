@@ -140,6 +140,10 @@ def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:
     assert "小结：报告 8 条" in transcript
     assert "[江南新村5号楼] 亲邻助手: 【通知】江南新村居民区 N" in transcript
     assert "无人确认：江南新村5号楼" in transcript and "已办结 #1，已告知报告人。" in transcript
+    (tmp_path / "empty.yaml").write_text("community: 幸福小区\n", encoding="utf-8")
+    silent = qinlin("demo", "--config", "empty.yaml", cwd=tmp_path)
+    assert (silent.returncode, silent.stderr.strip()) == (
+        2, "qinlin: empty.yaml has no rooms or no people for the demo's 江南新村 day; run 'qinlin demo' without --config")
 
 
 def test_export_writes_a_ledger(tmp_path: Path) -> None:
