@@ -21,7 +21,7 @@ from bot.context import Ctx
 from bot.identity import resolve_identity, sync_config_people
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
 from bot.outbox import OutboxWorker, enqueue
-from bot.parsing import ReportParser, load_vocabulary
+from bot.parsing import ReportParser, load_vocabulary, shared_parser
 from bot.rooms import rooms_with_role, see_room
 from bot.router import Router, UserError
 from storage.db import check_migrated, session_factory, unit_of_work, upgrade
@@ -277,7 +277,7 @@ def build_bot(config: Config, engine: Engine, clock: Clock, migrate: bool = True
         config=config,
         clock=clock,
         factory=factory,
-        parser=ReportParser(vocabulary),
+        parser=shared_parser(vocabulary),
         router=build_router(),
         jobs=build_jobs(),
     )

@@ -80,6 +80,20 @@ def _cache_dir() -> Path:
     return folder
 
 
+_SHARED: dict[str, ReportParser] = {}
+
+
+def shared_parser(vocabulary: Vocabulary) -> ReportParser:
+    """One parser per distinct vocabulary in a process: a parser is pure once built, and building
+    one (a jieba tokenizer with the user dictionary) costs seconds — every bot built in one
+    process (tests, replay of many files) shares it."""
+    key = repr(vocabulary)
+    parser = _SHARED.get(key)
+    if parser is None:
+        parser = _SHARED[key] = ReportParser(vocabulary)
+    return parser
+
+
 class ReportParser:
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
