@@ -23,7 +23,8 @@ from bot.message import IncomingMessage, MessageType, Outgoing, Reply
 from bot.outbox import OutboxWorker, enqueue
 from bot.parsing import ReportParser, load_vocabulary, shared_parser
 from bot.rooms import rooms_with_role, see_room
-from bot.router import Router, UserError
+from bot.errors import UserError
+from bot.router import Router
 from storage.db import check_migrated, session_factory, unit_of_work, upgrade
 from storage.models import IncomingRecord
 

@@ -271,7 +271,7 @@ def export(
     from bot.clock import SystemClock
     from bot.ledger import write_ledger
     from bot.periods import parse_period
-    from bot.router import UserError
+    from bot.errors import UserError
 
     config = _config(config_path)
     if out.suffix.lower() != ".xlsx":

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot.config import Config, parse_building_range
 from bot.parsing.numerals import record_number, to_int
 from bot.rooms import building_rooms, rooms_with_role
-from bot.router import UserError
+from bot.errors import UserError
 from storage.models import Notice, Room
 
 ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.clock import FIRST_YEAR, LAST_YEAR
 from bot.parsing.numerals import to_int
-from bot.router import UserError
+from bot.errors import UserError
 
 PERIOD_EXAMPLE = "今天、昨天、本周、上周、本月、上月、近7天、2026-11 或 2026-11-01~2026-11-15"
 

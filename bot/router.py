@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.errors import UserError  # noqa: F401 - re-exported while callers move to bot.errors
 from bot.message import Reply
 
 if TYPE_CHECKING:
@@ -21,10 +22,6 @@ if TYPE_CHECKING:
 
 HandlerResult = Reply | str | list[Reply] | None
 Handler = Callable[["Ctx", str], HandlerResult]
-
-
-class UserError(Exception):
-    """A mistake by the person typing; its text is sent back as a polite reply with an example."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.router import UserError
+from bot.errors import UserError
 
 EXAMPLE = "例如：#定时通知 明天 8:00 3号楼 上午停水；#定时通知 每天 7:00 垃圾分类投放时间到了"
 _WHEN = re.compile(

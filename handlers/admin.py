@@ -14,7 +14,8 @@ from bot.identity import ROLE_LABEL, find_person
 from bot.parsing.numerals import record_number
 from bot.message import Reply
 from bot.rooms import Binding, apply_binding
-from bot.router import Router, UserError
+from bot.errors import UserError
+from bot.router import Router
 from storage.models import Delegation, Person
 
 BIND_EXAMPLE = "例如：/绑定 3号楼、/绑定 第2支部、/绑定 一片区、/绑定 工作群、/绑定 党总支"

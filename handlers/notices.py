@@ -16,7 +16,8 @@ from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
 from bot.outbox import Pacing
 from bot.parsing.numerals import record_number
 from bot.privacy import PHONE
-from bot.router import Router, UserError
+from bot.errors import UserError
+from bot.router import Router
 from bot.schedules import next_occurrence, parse_when, recurrence_label
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 

@@ -28,7 +28,8 @@ from bot.reports import (
     refresh_status,
     short_hash,
 )
-from bot.router import Router, UserError
+from bot.errors import UserError
+from bot.router import Router
 from storage.models import PendingQuestion, Report
 
 SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")

@@ -26,7 +26,8 @@ from bot.parsing.numerals import record_number
 from bot.periods import Period, parse_period
 from bot.privacy import mask_phones, staff_note_for_residents
 from bot.reports import KIND_LABEL, STATUS_LABEL, describe, record_event
-from bot.router import Router, UserError
+from bot.errors import UserError
+from bot.router import Router
 from handlers.reports import labels
 from storage.models import QueryLog, Report
 
