@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.errors import UserError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -28,8 +29,8 @@ from bot.reports import (
     refresh_status,
     short_hash,
 )
-from bot.errors import UserError
 from bot.router import Router
+from bot.services.reports import correct_report
 from storage.models import PendingQuestion, Report
 
 SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")
@@ -260,13 +261,7 @@ def correct(ctx: Ctx, arguments: str) -> Reply:
     values = fields_to_columns(ctx.services.parser.extract_fields(rest, ctx.now))
     if not values:
         raise UserError(f"没看懂要更正什么，例如：更正 {report.id} 302室 或 更正 {report.id} 3人")
-    changes = apply_changes(report, values)
-    if report.status == "incomplete" and not missing_fields(report):
-        report.status = "open"
-    refresh_status(report, ctx.config)
-    report.updated_at = ctx.now
-    record_event(ctx.session, report, "correct", ctx.identity, ctx.now, changes)
-    return Reply(f"已更正 #{report.id}：{describe(report, labels(ctx))}。")
+    return Reply(correct_report(ctx.session, ctx.config, labels(ctx), ctx.identity, number, values, ctx.now).text)
 
 
 def withdraw(ctx: Ctx, arguments: str) -> Reply:

@@ -14,20 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from bot.errors import UserError
 from sqlalchemy import case, func, select
 
 from bot import permissions as allow
-from bot.context import Ctx
 from bot.charts import write_chart
-from bot.incidents import incident_reports
+from bot.context import Ctx
 from bot.ledger import write_ledger
-from bot.message import Outgoing, Reply
+from bot.message import Reply
 from bot.parsing.numerals import record_number
 from bot.periods import Period, parse_period
-from bot.privacy import mask_phones, staff_note_for_residents
-from bot.reports import KIND_LABEL, STATUS_LABEL, describe, record_event
-from bot.errors import UserError
+from bot.privacy import mask_phones
+from bot.reports import KIND_LABEL, STATUS_LABEL, describe
 from bot.router import Router
+from bot.services.reports import resolve_report
 from handlers.reports import labels
 from storage.models import QueryLog, Report
 
@@ -179,35 +179,11 @@ def resolve(ctx: Ctx, arguments: str) -> Reply:
     number = record_number(typed)
     if number is None:
         raise UserError("格式：/办结 <编号> [说明]，例如：/办结 7 已联系物业修好")
-    report = ctx.session.get(Report, number)
-    if report is None:
-        raise UserError(f"没有找到 #{number}，请核对编号。")
-    if report.status in ("resolved", "withdrawn"):
-        raise UserError(f"#{report.id} {STATUS_LABEL[report.status]}，无需办结。")
-    note = ctx.as_typed(note.strip()) or "已处理"
-    old = report.status
-    report.status, report.resolution, report.resolved_at = "resolved", note, ctx.now
-    report.resolved_by, report.updated_at = ctx.message.sender_name, ctx.now
-    record_event(ctx.session, report, "resolve", ctx.identity, ctx.now, {"status": (old, "resolved"), "resolution": (None, note)})
-    linked = [r for r in incident_reports(ctx.session, report.incident_id) if r.id != report.id and r.status == "open"]
-    for other in linked:  # one incident, many reporters: every one of them hears back
-        other.status, other.resolution, other.resolved_at = "resolved", note, ctx.now
-        other.resolved_by, other.updated_at = ctx.message.sender_name, ctx.now
-        record_event(ctx.session, other, "resolve", ctx.identity, ctx.now, {"status": ("open", "resolved")})
-    masked = False
-    for closed in [report, *linked]:
-        what = f"#{closed.id}（{labels(ctx).category(closed.category)}）"
-        key = f"resolved:{closed.id}:{ctx.message.message_id}"
-        shown = staff_note_for_residents(ctx.session, note, closed.reporter_name)
-        masked = masked or shown != note
-        if closed.room_id is not None:
-            ctx.send(Outgoing(text=f"@{closed.reporter_name} 您反映的{what}已处理：{shown}", room_id=closed.room_id,
-                              mention_ids=[closed.reporter_id], dedupe_key=key))
-        else:
-            ctx.send(Outgoing(text=f"您反映的{what}已处理：{shown}", person_id=closed.reporter_id, dedupe_key=key))
-    together = f"（同一问题的 {len(linked) + 1} 条报告一并办结）" if linked else ""
-    hidden = "（说明里的电话、室号和其他居民姓名在群里已隐去）" if masked else ""
-    return Reply(f"已办结 #{report.id}{together}，已告知报告人{hidden}。")
+    done = resolve_report(ctx.session, labels(ctx), ctx.identity, number, ctx.as_typed(note.strip()), ctx.now,
+                          request_key=ctx.message.message_id)
+    for out in done.outgoing:
+        ctx.send(out)
+    return Reply(done.text)
 
 
 @contextmanager
