@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields as dataclass_fields, replace
+from dataclasses import asdict, dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 
 from bot.parsing.numerals import NUMERAL_CHARS, to_int
+from bot.parsing.vocabulary import DATA
 
 N = rf"(?:\d+|[{NUMERAL_CHARS}]+)"  # a number, Arabic or Chinese
 CJK = r"[\u4e00-\u9fff]"
@@ -15,15 +17,23 @@ PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 ISO_DATE = re.compile(r"(?<!\d)(20\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 MONTH_DAY = re.compile(r"(?<![\d.])(\d{1,2})月(\d{1,2})[日号]?")
 SHORT_DATE = re.compile(r"(?<![\d./-])(\d{1,2})[./](\d{1,2})(?![\d./])")
-RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1}
+RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "大后天": 3, "后天": 2, "明天": 1, "明日": 1}
+# 下周回沪: a date in next week (its Monday), never a place called 下周
+RELATIVE_WEEKS = {"下周": 1, "下星期": 1, "下礼拜": 1, "上周": -1, "上星期": -1, "上礼拜": -1}
 # 3-201, 3号楼201室, 3号201, 3幢201, 三号楼二零一
 BUILDING_UNIT = re.compile(
     rf"(?<![\d])({N})\s*(?:号楼|幢|栋|号)?\s*[-—_]\s*(\d{{3,4}})(?!\d)"
     rf"|(?<![\d])({N})\s*(?:号楼|幢|栋|号)\s*({N})\s*(?:室|号房|号|房)?"
 )
 UNIT = re.compile(rf"(?<![\d\-])({N})\s*(?:室|号房|房间)")
+# 号 alone names a building unless a facility or a time follows it (2号垃圾厢房, 3号门, 15号晚上)
 BUILDING = re.compile(rf"(?<![\d])({N})\s*(?:号楼|幢|栋|号(?![房室]))")
-BARE_UNIT = re.compile(r"(?<![\d.:/\-])(\d{3,4})(?![\d.:/\-]|\s*[人户位口个岁元块天])")
+# 201弄, 13楼, 2单元, 1200路 …: a lane, a floor, a stairway or a bus line is not a room
+BARE_UNIT = re.compile(r"(?<![\d.:/\-])(\d{3,4})(?![\d.:/\-]|\s*[人户位口个岁元块天弄楼路层栋幢单米年届期支线次斤])")
+# a room on the other side of a wall is not the reporter's: 隔壁602, 楼下502, 对门
+NEIGHBOUR = r"(?:隔壁|楼下|楼上|对门|对面|邻居家?|邻居的)"
+# 长寿路88号: a street number is an address, not a building of the estate (201弄5号 is building 5)
+ROAD = r"(?:路|街|巷|公路|大道)"
 PEOPLE = [
     (re.compile(r"老两口"), 2),
     (re.compile(rf"一家({N})口"), None),
@@ -31,13 +41,46 @@ PEOPLE = [
     (re.compile(rf"({N})\s*个?(?:人|位)"), None),
 ]
 HOUSEHOLDS = re.compile(rf"({N})\s*户")
+PLACE_SUFFIX = r"(?:省|市|县|区|州|地区)"
 ORIGIN_PATTERNS = [
     re.compile(rf"来自\s*({CJK}{{2,6}}?)(?=省|市|$|[^\u4e00-\u9fff]|返|回|来|的|地区|老家)"),
-    re.compile(rf"从\s*({CJK}{{2,6}}?)(?:省|市)?(?:回来|返沪|回沪|来沪|过来|回|来|到)"),
-    re.compile(rf"自\s*({CJK}{{2,6}}?)(?:省|市)?(?:返沪|回沪|来沪)"),
-    re.compile(rf"({CJK}{{2,4}}?)(?:省|市)?(?:返沪|来沪|回沪)"),
+    re.compile(rf"从\s*({CJK}{{2,6}}?)(?:省|市)?(?:回来|返回|返沪|回沪|来沪|到沪|抵沪|过来|回|来|到)"),
+    re.compile(rf"自\s*({CJK}{{2,6}}?)(?:省|市)?(?:返沪|回沪|来沪|到沪|抵沪|返回|回来)"),
 ]
-NOT_PLACES = {"外地", "老家", "今天", "昨天", "刚刚", "已经", "本人", "家人", "全家", "我们", "他们", "一家", "老人", "孩子", "儿子", "女儿", "租户", "昨日", "今日", "前天", "刚刚从"}
+# "X返沪" without 来自/从/自: X is an origin only when it is a known place or ends like one —
+# 明天回沪, 今天刚回沪, 全家返沪 are dates and people, not places
+BARE_ORIGIN = re.compile(rf"({CJK}{{2,6}}?)(?:返沪|来沪|回沪|到沪|抵沪)")
+NOT_PLACES = {"外地", "老家", "今天", "昨天", "刚刚", "已经", "本人", "家人", "全家", "我们", "他们", "一家", "老人", "孩子",
+              "儿子", "女儿", "租户", "昨日", "今日", "前天", "刚刚从", "外省", "省外", "市外", "国外", "境外", "海外",
+              "家里", "单位", "医院", "公司", "学校", "那里", "这里", "哪里", "外面", "上海", "本市"}
+# Time words and adverbs that stand before 返沪/回来 in place of a place: stripped from a candidate
+_NOT_PLACE_PREFIX = re.compile(
+    r"^(?:今天|明天|后天|大后天|昨天|前天|今日|明日|昨日|当天|下周|上周|本周|这周|下星期|上星期|下个月|上个月|本月|月底|月初"
+    r"|年前|年后|节前|节后|春节|国庆|过年|近期|最近|近日|日前|刚刚|刚|已经|已|才|都|也|就|将|要|会|准备|计划|打算|预计|还|再"
+    r"|早上|上午|中午|下午|晚上|凌晨|陆续|一起|全家|一家|家人|本人|我们|他们|她|他|我|均|共|今|明|昨)+"
+)
+# Provinces and cities that count as an origin written without 来自/从 (湖北返沪)
+_PLACE_WORDS = frozenset(
+    line.strip() for line in (DATA / "places.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
+
+def _origin(text: str) -> str | None:
+    for pattern in ORIGIN_PATTERNS:
+        for match in pattern.finditer(text):
+            place = _NOT_PLACE_PREFIX.sub("", match.group(1))
+            if len(place) >= 2 and place not in NOT_PLACES:
+                return place
+    for match in BARE_ORIGIN.finditer(text):
+        candidate = match.group(1)
+        for start in range(len(candidate) - 1):  # the longest known place that ends at 返沪
+            place = candidate[start:]
+            stem = re.sub(PLACE_SUFFIX + "$", "", place)
+            if place in _PLACE_WORDS or stem in _PLACE_WORDS:
+                return stem if stem in _PLACE_WORDS else place
+    return None
+
 
 
 @dataclass
@@ -87,6 +130,31 @@ def resolve_date(month: int, day: int, now: datetime, year: int | None = None) -
     return result
 
 
+# After a bare 号 (not 号楼): a facility of the estate or a time, not a building
+_NOT_BUILDING_AFTER = re.compile(
+    r"\s*(?:垃圾|门(?!牌|洞)|大门|线|岗|车库|车位|充电|桩|电梯|梯|机|窗口|床|仓|库|地块|地铁|出口|入口|通道|厢房|信箱|柜|桶|站"
+    r"|这天|那天|当天|晚上|夜里|早上|上午|下午|中午|凌晨|开始|之前|以前|之后|以后|前|后|起|左右|至|到|[~～]|星期|周)"
+)
+# A day of the month written alone: 3号晚上, 15号之前
+_DAY_OF_MONTH = re.compile(r"(?<![\d月])(\d{1,2})号(?=\s*(?:这天|那天|当天|晚上|夜里|早上|上午|下午|中午|凌晨|开始|之前|以前|之后|以后|起))")
+_BEFORE_BUILDING_NOT = re.compile(ROAD + r"\s*$")
+_BEFORE_UNIT_NOT = re.compile(NEIGHBOUR + r"\s*$")
+
+
+def _cut(text: str, match: re.Match[str]) -> str:
+    return text[: match.start()] + " " + text[match.end():]
+
+
+def _building_match(text: str) -> re.Match[str] | None:
+    for match in BUILDING.finditer(text):
+        if match.group(0).endswith("号") and _NOT_BUILDING_AFTER.match(text, match.end()):
+            continue
+        if _BEFORE_BUILDING_NOT.search(text, 0, match.start()) or not _building(match.group(1)):
+            continue
+        return match
+    return None
+
+
 def extract(text: str, now: datetime) -> Fields:
     """All fields found in ``text`` (already normalised)."""
     found = Fields()
@@ -105,45 +173,59 @@ def extract(text: str, now: datetime) -> Fields:
         if match and found.date is None:
             groups = [int(g) for g in match.groups()]
             found.date = resolve_date(groups[-2], groups[-1], now, groups[0] if len(groups) == 3 else None)
-            rest = rest[: match.start()] + " " + rest[match.end():]
+            rest = _cut(rest, match)
         elif match:
-            rest = rest[: match.start()] + " " + rest[match.end():]
+            rest = _cut(rest, match)
+    day = _DAY_OF_MONTH.search(rest)
+    if day:
+        if found.date is None:
+            found.date = resolve_date(now.month, int(day.group(1)), now)
+        rest = _cut(rest, day)
+    if found.date is None:
+        for word, weeks in RELATIVE_WEEKS.items():
+            if word in rest:
+                monday = now.date() - timedelta(days=now.weekday())
+                found.date = monday + timedelta(weeks=weeks)
+                break
 
-    pair = BUILDING_UNIT.search(rest)
-    if pair:
+    for pair in BUILDING_UNIT.finditer(rest):
         building, unit = (pair.group(1), pair.group(2)) if pair.group(1) else (pair.group(3), pair.group(4))
         unit_number = _number(unit)
+        if _BEFORE_BUILDING_NOT.search(rest, 0, pair.start()) or _BEFORE_UNIT_NOT.search(rest, 0, pair.start()):
+            continue
         if unit_number and len(unit_number) >= 3 and _building(building):
             found.building, found.unit = _building(building), unit_number
-            rest = rest[: pair.start()] + " " + rest[pair.end():]
+            rest = _cut(rest, pair)
+            break
     if found.unit is None:
-        unit = UNIT.search(rest)
-        if unit and _number(unit.group(1)):
-            found.unit = _number(unit.group(1))
-            rest = rest[: unit.start()] + " " + rest[unit.end():]
+        for unit in UNIT.finditer(rest):
+            if _BEFORE_UNIT_NOT.search(rest, 0, unit.start()):
+                continue
+            if _number(unit.group(1)):
+                found.unit = _number(unit.group(1))
+                rest = _cut(rest, unit)
+                break
     if found.building is None:
-        building = BUILDING.search(rest)
-        if building and _building(building.group(1)):
+        building = _building_match(rest)
+        if building:
             found.building = _building(building.group(1))
-            rest = rest[: building.start()] + " " + rest[building.end():]
+            rest = _cut(rest, building)
 
     households = HOUSEHOLDS.search(rest)
     if households:
         found.households = to_int(households.group(1))
-        rest = rest[: households.start()] + " " + rest[households.end():]
+        rest = _cut(rest, households)
     for pattern, fixed in PEOPLE:
         match = pattern.search(rest)
         if match:
             found.people = (fixed if fixed is not None else to_int(match.group(1))) or None  # 0位 counts nobody
-            rest = rest[: match.start()] + " " + rest[match.end():]
+            rest = _cut(rest, match)
             break
     if found.unit is None:
-        bare = BARE_UNIT.search(rest)
-        if bare:
+        for bare in BARE_UNIT.finditer(rest):
+            if _BEFORE_UNIT_NOT.search(rest, 0, bare.start()) or _BEFORE_BUILDING_NOT.search(rest, 0, bare.start()):
+                continue
             found.unit = str(int(bare.group(1)))
-    for pattern in ORIGIN_PATTERNS:
-        match = pattern.search(rest)
-        if match and match.group(1) not in NOT_PLACES:
-            found.origin = match.group(1)
             break
+    found.origin = _origin(rest)
     return found

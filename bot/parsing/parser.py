@@ -22,9 +22,12 @@ from bot.parsing.vocabulary import DATA, Vocabulary
 
 REQUIRED = {"family": ("building", "unit"), "building": ("building",), "area": ()}
 MAX_PARSE_CHARS = 2000  # a 50 KB paste is stored whole but parsed from its start only
-# A generic trigger must be followed by a separator, a number or a mention of a place: "报告3号楼"
-# is a report, "登记表在哪里下载" and "报告一下吗" are not.
-_GENERIC_FOLLOWER = re.compile(r"^(?:$|[\s:：,，。】\]#@\d]|[一二三四五六七八九十两]+[号幢栋])")
+# A generic trigger must be followed by a separator, a number, a place or a word of the vocabulary:
+# "报告3号楼" and "求助我家断粮了" are reports, "登记表在哪里下载", "报告一下吗" and "反映了" are not.
+_GENERIC_FOLLOWER = re.compile(r"^(?:$|[\s:：,，。!！?？、;；~～…】\]）)#@\d]|[一二三四五六七八九十两]+[号幢栋])")
+_SEPARATORS = re.compile(r"[\s:：,，。!！、;；~～…．.】\]）)#]*")
+# Words that open a report body right after a trigger without punctuation (反映我们小区…)
+_FOLLOWER_WORDS = ("我", "本楼", "有人", "小区", "楼上", "楼下", "隔壁", "家里", "家中")
 _CHAIN_LINE = re.compile(r"^\s*(\d{1,3})\s*[.、)）．:：]\s*(.+?)\s*$")
 _NAME_IN_LINE = re.compile(r"(?:^|\s)([\u4e00-\u9fff]{1,2}(?:先生|女士|阿姨|师傅|老师|老伯|阿婆|爷爷|奶奶)|[\u4e00-\u9fff]{2,3})(?=\s|$)")
 
@@ -107,10 +110,30 @@ class ReportParser:
             self.tokenizer.load_userdict(userdict)
         for word in vocabulary.all_words():
             self.tokenizer.add_word(word, freq=2000)
-        triggers = sorted(vocabulary.kind_triggers, key=len, reverse=True)
+        def alternatives(words: object) -> str:
+            return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))  # type: ignore[call-overload]
+
+        # 您好，紧急求助！ / 【求助】 / 反映一下， / 报修: — lead words, brackets and fillers around a trigger
+        lead = alternatives(vocabulary.trigger_lead)
+        fillers = alternatives(vocabulary.trigger_fillers)
+        triggers = alternatives(vocabulary.kind_triggers)
         self._trigger = re.compile(
-            r"^[#【\[]?\s*(%s)\s*[】\]]?\s*[:,，。\s]?\s*" % "|".join(map(re.escape, triggers))
+            (rf"^(?:(?:{lead})[\s,，!！。:：~～]*){{0,3}}" if lead else "^")
+            + rf"[#【\[（(]?\s*({triggers})(?:\s*[】\]）)#])?"
+            + (rf"(?:{fillers})?" if fillers else "")
         )
+        self._opening_words = tuple(sorted(vocabulary.all_words() - set(vocabulary.kind_triggers), key=len, reverse=True))
+        self._opening_words += _FOLLOWER_WORDS
+        self._word_sets = {
+            name: (frozenset(words), re.compile(alternatives([w for w in words if len(w) >= 2]) or "(?!)"))
+            for name, words in (
+                ("household", vocabulary.household_words),
+                ("building", vocabulary.building_part_words),
+                ("area", vocabulary.area_words),
+                ("weak_area", vocabulary.weak_area_words),
+                ("count", vocabulary.building_count_words),
+            )
+        }
         self._chain = re.compile(r"^[#【\[]?\s*%s\s*[】\]]?\s*[:,]?\s*" % re.escape(vocabulary.chain_trigger))
         self._category_of: dict[str, str] = {}
         self._category_rank = {c.code: i for i, c in enumerate(vocabulary.categories)}
@@ -129,28 +152,56 @@ class ReportParser:
     def _tokens(self, text: str) -> set[str]:
         return set(self.tokenizer.lcut(text, HMM=False))
 
-    def categorise(self, text: str, tokens: set[str] | None = None) -> str:
+    def categorise(self, text: str, tokens: set[str] | None = None, origin: str | None = None) -> str:
         tokens = tokens if tokens is not None else self._tokens(text)
         hits = {self._category_of[t] for t in tokens if t in self._category_of}
         # phrases jieba may cut differently ("从外地回来") still count when written out whole
         hits.update(self._category_of[w] for w in self._long_words if w in text)
+        if origin and "return" in self._category_rank:  # 从湖北回来: a place one came back from
+            hits.add("return")
         if not hits:
             return "other"
         return min(hits, key=lambda code: self._category_rank[code])
 
+    def _mentions(self, name: str, tokens: set[str], text: str) -> bool:
+        words, long_words = self._word_sets[name]
+        return bool(tokens & words) or long_words.search(text) is not None
+
     def _infer_kind(self, fields: Fields, category: str, tokens: set[str], text: str) -> str:
+        """What the message is about: a room → the household; a count for a whole building, or its
+        shared parts → the building; shared space of the estate → the area; else the household."""
         v = self.vocabulary
         if fields.unit:
             return "family"
-        if tokens & v.area_words or any(w in text for w in v.area_words if len(w) >= 2):
-            return "area"
-        if any(w in text for w in v.building_part_words) or (fields.households and not fields.unit):
+        household = self._mentions("household", tokens, text)
+        if fields.building and not household and (
+            fields.households or (fields.people and self._mentions("count", tokens, text))
+        ):
             return "building"
-        if tokens & v.household_words or category in v.household_categories:
+        if self._mentions("building", tokens, text):
+            return "building"
+        if self._mentions("area", tokens, text):
+            return "area"
+        if household or category in v.household_categories:
             return "family"
         if fields.building:
             return "building"
+        if self._mentions("weak_area", tokens, text):
+            return "area"
         return "family"
+
+    def _trigger_match(self, clean: str) -> tuple[str, str] | None:
+        """The trigger word and the body after it, or None when the message is not a report."""
+        trigger = self._trigger.match(clean)
+        if not trigger:
+            return None
+        word = trigger.group(1)
+        after = clean[trigger.end():]
+        if not self.vocabulary.kind_triggers[word] and not (
+            _GENERIC_FOLLOWER.match(after) or after.startswith(self._opening_words)
+        ):
+            return None  # 登记表在哪里下载, 反映了: a word that starts with a trigger
+        return word, after[_SEPARATORS.match(after).end():]  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ parse
 
@@ -159,17 +210,14 @@ class ReportParser:
         chain = self._chain.match(clean)
         if chain:
             return self._parse_chain(clean[chain.end():], now)
-        trigger = self._trigger.match(clean)
-        if not trigger:
+        found = self._trigger_match(clean)
+        if found is None:
             return ParseResult(is_report=False)
-        word = trigger.group(1)
+        word, body = found
         explicit = self.vocabulary.kind_triggers[word]
-        if not explicit and not _GENERIC_FOLLOWER.match(clean[trigger.end(1):]):
-            return ParseResult(is_report=False)  # 登记表在哪里下载: a word that starts with a trigger
-        body = clean[trigger.end():]
         fields = extract(body, now)
         tokens = self._tokens(body)
-        category = "proposal" if word == "建议" else self.categorise(body, tokens)
+        category = "proposal" if word == "建议" else self.categorise(body, tokens, fields.origin)
         kind = explicit or self._infer_kind(fields, category, tokens, body)
         fields.category = category
         missing = [name for name in required_fields(kind) if getattr(fields, name) is None]

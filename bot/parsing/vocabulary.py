@@ -27,9 +27,14 @@ class Vocabulary:
     building_part_words: frozenset[str]
     area_words: frozenset[str]
     categories: tuple[Category, ...]  # in priority order
+    weak_area_words: frozenset[str] = frozenset()
+    building_count_words: frozenset[str] = frozenset()
+    trigger_lead: tuple[str, ...] = ()
+    trigger_fillers: tuple[str, ...] = ()
 
     def all_words(self) -> set[str]:
         words = set(self.kind_triggers) | self.household_words | self.building_part_words | self.area_words
+        words |= self.weak_area_words
         for category in self.categories:
             words.update(category.words)
         return words
@@ -59,5 +64,9 @@ def load_vocabulary(path: str | Path | None = None, overrides: dict[str, Any] | 
         household_categories=frozenset(data["household_categories"]),
         building_part_words=frozenset(data["building_part_words"]),
         area_words=frozenset(data["area_words"]),
-        categories=tuple(Category(c["code"], c["label"], tuple(c.get("words") or ())) for c in categories),
+        categories=tuple(Category(c["code"], c["label"], tuple(str(w) for w in c.get("words") or ())) for c in categories),
+        weak_area_words=frozenset(data.get("weak_area_words") or ()),
+        building_count_words=frozenset(data.get("building_count_words") or ()),
+        trigger_lead=tuple(data.get("trigger_lead") or ()),
+        trigger_fillers=tuple(data.get("trigger_fillers") or ()),
     )
