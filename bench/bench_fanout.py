@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, update  # noqa: E402
 
-from bot.app import build_bot  # noqa: E402
 from bot.clock import SHANGHAI, VirtualClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.transports.simulated import Simulation  # noqa: E402
+from handlers import build_application  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 
@@ -53,7 +53,7 @@ def main() -> None:
     engine = make_engine(args.db or f"sqlite:///{folder / 'fanout.db'}")
     start = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
     clock = VirtualClock(start)
-    chat = Simulation(build_bot(config, engine, clock), clock)
+    chat = Simulation(build_application(config, engine, clock), clock)
     buildings = [f"江南新村{n}号楼" for n in range(1, args.rooms + 1)]
     for topic in [*buildings, "居委工作群"]:
         chat.say(topic, "某居民", "大家好")

@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bot.app import build_bot  # noqa: E402
 from bot.clock import SHANGHAI, SystemClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.message import IncomingMessage  # noqa: E402
+from handlers import build_application  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import IncomingRecord, Report  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="qinlin-bench-"))
     config = load_config(ROOT / "config.yaml").model_copy(update={"reminders": [], "exports_dir": str(folder / "exports")})
     engine = make_engine(args.db or f"sqlite:///{folder / 'intake.db'}")
-    bot = build_bot(config, engine, SystemClock(SHANGHAI))
+    bot = build_application(config, engine, SystemClock(SHANGHAI))
     messages = burst(args.messages)
     staff = IncomingMessage(message_id="notice", sent_at=datetime.now(SHANGHAI), sender_id="wxid_王社工", sender_name="王社工",
                             text="#通知 全体 明天上午核酸检测", room_id="room_staff", room_topic="居委工作群")

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bot.app import build_bot  # noqa: E402
 from bot.clock import SHANGHAI, VirtualClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.transports.simulated import Simulation  # noqa: E402
+from handlers import build_application  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Report  # noqa: E402
 
@@ -42,7 +42,7 @@ def main() -> None:
     engine = make_engine(url)
     now = datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)
     clock = VirtualClock(now)
-    chat = Simulation(build_bot(config, engine, clock), clock)
+    chat = Simulation(build_application(config, engine, clock), clock)
     rng = random.Random(7)
     started = time.perf_counter()
     with engine.begin() as connection:

@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.config import Config
 from bot.context import Ctx
+from bot.errors import UserError
 from bot.identity import resolve_identity, sync_config_people
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
+from bot.notices import sync_config_reminders
 from bot.outbox import OutboxWorker, enqueue
-from bot.parsing import ReportParser, load_vocabulary, shared_parser
+from bot.parsing import ReportParser
 from bot.rooms import rooms_with_role, see_room
-from bot.errors import UserError
 from bot.router import Router
-from storage.db import check_migrated, session_factory, unit_of_work, upgrade
+from storage.db import check_migrated, session_factory, unit_of_work
 from storage.models import IncomingRecord
 
 log = logging.getLogger(__name__)
@@ -260,26 +261,21 @@ class Bot:
         return queued
 
 
-def build_bot(config: Config, engine: Engine, clock: Clock, migrate: bool = True) -> Bot:
-    """Wire everything in one place: migrations, config people, parser, routes, jobs, outbox."""
-    from handlers import build_router, build_jobs
-
-    if migrate:
-        upgrade(engine)
-    check_migrated(engine)
+def build_bot(
+    config: Config,
+    engine: Engine,
+    clock: Clock,
+    *,
+    router: Router,
+    jobs: list[TimedJob],
+    parser: ReportParser,
+) -> Bot:
+    """Assemble a bot from its parts on a migrated database. The parts come from the caller
+    (``handlers.build_application`` wires the real ones), so this core never imports a handler."""
+    check_migrated(engine)  # a schema change is the operator's step (`qinlin db upgrade`), never a side effect
     factory = session_factory(engine)
-    from handlers.notices import sync_config_reminders
-
     with unit_of_work(factory) as session:
         sync_config_people(session, config, clock.now())
         sync_config_reminders(session, config, clock.now())
-    vocabulary = load_vocabulary(overrides=config.categories)
-    services = Services(
-        config=config,
-        clock=clock,
-        factory=factory,
-        parser=shared_parser(vocabulary),
-        router=build_router(),
-        jobs=build_jobs(),
-    )
+    services = Services(config=config, clock=clock, factory=factory, parser=parser, router=router, jobs=list(jobs))
     return Bot(services, OutboxWorker(factory, config.outbox, config.tzinfo))

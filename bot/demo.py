@@ -13,13 +13,13 @@ from typing import IO
 import yaml
 from sqlalchemy import func, select
 
-from bot.app import build_bot
 from bot.clock import VirtualClock
 from bot.config import Config
 from bot.reports import KIND_LABEL, STATUS_LABEL
 from bot.transports.console import format_delivery
 from bot.transports.simulated import Simulation
-from storage.db import make_engine
+from handlers import build_application
+from storage.db import make_engine, upgrade
 from storage.models import Notice, OutboxMessage, Report
 
 SCRIPT = Path(__file__).parent / "data" / "demo_day.yaml"
@@ -38,9 +38,10 @@ def run_demo(config: Config, sink: IO[str], keep: bool = False) -> Path:
         database.unlink()
     config = config.model_copy(update={"exports_dir": str(folder / "exports")})
     engine = make_engine(f"sqlite:///{database}")
+    upgrade(engine)  # the demo's own fresh file: migrating it is part of the demo
     start = datetime.combine(day, time(8, 0), config.tzinfo)
     clock = VirtualClock(start, config.tzinfo)
-    simulation = Simulation(build_bot(config, engine, clock), clock)
+    simulation = Simulation(build_application(config, engine, clock), clock)
     numbers: dict[str, str] = {}
 
     sink.write(f"亲邻助手 demo · {config.community} · {day:%Y-%m-%d}\n")

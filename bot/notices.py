@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_building_range
+from bot.errors import UserError
+from bot.message import Outgoing
 from bot.parsing.numerals import record_number, to_int
 from bot.rooms import building_rooms, rooms_with_role
-from bot.errors import UserError
-from storage.models import Notice, Room
+from bot.schedules import next_occurrence
+from storage.models import Notice, NoticeDelivery, Room
 
 ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")
 _ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS))
@@ -88,3 +92,42 @@ def resolve_targets(session: Session, config: Config, text: str) -> tuple[Target
 def relay_text(config: Config, notice: Notice) -> str:
     head = "【紧急通知】" if notice.urgent else "【通知】"
     return f"{head}{config.community} N{notice.id}\n{notice.text}\n——请回复“收到”确认"
+
+
+def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> tuple[list[Outgoing], str, int]:
+    """Deliveries and outbox messages for every target room (never back into the source room)."""
+    targets, _ = resolve_targets(session, config, notice.targets)
+    rooms = [room for room in targets.rooms if room.id != notice.source_room_id]
+    outgoing = []
+    text = relay_text(config, notice)
+    for room in rooms:
+        session.add(NoticeDelivery(notice_id=notice.id, room_id=room.id))
+        outgoing.append(
+            Outgoing(text=text, room_id=room.id, urgent=notice.urgent, notice_id=notice.id,
+                     dedupe_key=f"notice:{notice.id}:{room.id}")
+        )
+    notice.sent_at = now
+    notice.status = "sent"
+    return outgoing, targets.label, len(rooms)
+
+
+def sync_config_reminders(session: Session, config: Config, now: datetime) -> None:
+    """Recurring reminders declared in config.yaml become scheduled notices (sender: 居委会)."""
+    for reminder in config.reminders:
+        for at in reminder.times:
+            hour, minute = (int(part) for part in at.split(":"))
+            days = "daily" if reminder.days == "mon-sun" else reminder.days.replace(" ", "")
+            recurrence = f"{days} {hour:02d}:{minute:02d}"
+            key = f"config:{reminder.name}:{at}"
+            row = session.scalar(select(Notice).where(Notice.source_message_id == key))
+            if row is None:
+                row = Notice(sender_id="config", sender_name="居委会", source_message_id=key, created_at=now,
+                             scheduled_for=next_occurrence(recurrence, now), status="scheduled")
+                session.add(row)
+            if row.recurrence != recurrence:  # its days or time changed in config.yaml
+                row.scheduled_for = next_occurrence(recurrence, now)
+            row.text, row.targets, row.recurrence = reminder.text, reminder.targets, recurrence
+    known = {f"config:{r.name}:{at}" for r in config.reminders for at in r.times}
+    for row in session.scalars(select(Notice).where(Notice.sender_id == "config", Notice.status == "scheduled")):
+        if row.source_message_id not in known:
+            row.status = "cancelled"

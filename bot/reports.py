@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.identity import Identity
 from bot.parsing import Fields, required_fields
 from bot.privacy import mask_phones
-from storage.models import Report, ReportEvent
+from storage.models import PendingQuestion, Report, ReportEvent
 
 KIND_LABEL = {"family": "家庭报告", "building": "楼组报告", "area": "片区报告"}
 STATUS_LABEL = {
@@ -24,6 +24,7 @@ STATUS_LABEL = {
     "withdrawn": "已撤回",
     "resolved": "已办结",
 }
+SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")  # the actor of timed changes
 FIELD_LABEL = {"building": "楼号", "unit": "室号"}
 FIELD_EXAMPLE = {"building": "3号楼", "unit": "201"}
 # Fields a correction or follow-up may set, in the order they are shown.
@@ -149,3 +150,13 @@ def ask_for(missing: list[str]) -> str:
 def may_change(report: Report, actor: Identity) -> bool:
     """Only the reporter or staff may correct or withdraw a report."""
     return actor.is_staff or report.reporter_id == actor.wechat_id
+
+
+def expire_question(session: Session, question: PendingQuestion, now: datetime) -> None:
+    """The question lapses; a report still waiting for its answer stays in the ledger as incomplete."""
+    report = session.get(Report, question.report_id)
+    if report is not None and report.status == "pending":
+        report.status = "incomplete"
+        report.updated_at = now
+        record_event(session, report, "expire", SYSTEM, now, {"status": ("pending", "incomplete")})
+    session.delete(question)

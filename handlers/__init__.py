@@ -1,19 +1,26 @@
-"""All routes and timed jobs are wired here, in one place and one order.
+"""The one place that wires the application: routes, timed jobs and the parser into a bot.
 
 The order of ``register`` calls is the declaration order that breaks priority ties
-(see bot/router.py); tests/test_routing_table.py pins the resulting table.
+(see bot/router.py); tests/test_routing_table.py pins the resulting table. Every face that runs
+the bot (WeChat, console, replay, demo, tests, benchmarks) builds it with
+:func:`build_application`.
 """
 
 from __future__ import annotations
 
-from bot.app import TimedJob
+from sqlalchemy import Engine
+
+from bot.app import Bot, build_bot
+from bot.clock import Clock
+from bot.config import Config
+from bot.jobs import default_jobs
+from bot.parsing import ReportParser, load_vocabulary, shared_parser
 from bot.router import Router
+from handlers import admin, notices, reports, staff
+from handlers import help as help_routes
 
 
 def build_router() -> Router:
-    from handlers import help as help_routes
-    from handlers import admin, notices, reports, staff
-
     router = Router()
     help_routes.register(router)
     admin.register(router)
@@ -23,9 +30,14 @@ def build_router() -> Router:
     return router
 
 
-def build_jobs() -> list[TimedJob]:
-    from bot.digest import DailyDigest
-    from handlers.notices import RecallReports, ScheduledNotices, SilentRoomReminders
-    from handlers.reports import FollowupExpiry
-
-    return [FollowupExpiry(), ScheduledNotices(), SilentRoomReminders(), RecallReports(), DailyDigest()]
+def build_application(config: Config, engine: Engine, clock: Clock, *, parser: ReportParser | None = None) -> Bot:
+    """A bot with every route and job, on a database already migrated (`qinlin db upgrade`).
+    The parser defaults to the process's shared one for config's vocabulary."""
+    return build_bot(
+        config,
+        engine,
+        clock,
+        router=build_router(),
+        jobs=default_jobs(),
+        parser=parser or shared_parser(load_vocabulary(overrides=config.categories)),
+    )

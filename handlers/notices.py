@@ -1,24 +1,21 @@
-"""Notices: #通知 / #紧急通知 / #定时通知, 收到, /回执, /定时, /取消, and their timed jobs."""
+"""Notices in chat: #通知 / #紧急通知 / #定时通知, 收到, /回执, /定时, /取消, /撤回通知."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from bot import permissions as allow
-from bot.app import Services
-from bot.config import Config
 from bot.context import Ctx
+from bot.errors import UserError
 from bot.message import Outgoing, Reply
-from bot.notices import EXAMPLE, ack_number, relay_text, resolve_targets
+from bot.notices import EXAMPLE, ack_number, fan_out, resolve_targets
 from bot.outbox import Pacing
 from bot.parsing.numerals import record_number
 from bot.privacy import PHONE
-from bot.errors import UserError
 from bot.router import Router
-from bot.schedules import next_occurrence, parse_when, recurrence_label
+from bot.schedules import parse_when, recurrence_label
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 
 POSTING_ROOMS = ("general", "branch", "staff")
@@ -28,23 +25,6 @@ ACK_ROOMS = ("building", "area")
 def _check_posting_room(ctx: Ctx) -> None:
     if ctx.room is not None and ctx.room.role not in POSTING_ROOMS:
         raise UserError("通知请在党总支群、党支部群、工作群或私聊中发布。")
-
-
-def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> tuple[list[Outgoing], str, int]:
-    """Deliveries and outbox messages for every target room (never back into the source room)."""
-    targets, _ = resolve_targets(session, config, notice.targets)
-    rooms = [room for room in targets.rooms if room.id != notice.source_room_id]
-    outgoing = []
-    text = relay_text(config, notice)
-    for room in rooms:
-        session.add(NoticeDelivery(notice_id=notice.id, room_id=room.id))
-        outgoing.append(
-            Outgoing(text=text, room_id=room.id, urgent=notice.urgent, notice_id=notice.id,
-                     dedupe_key=f"notice:{notice.id}:{room.id}")
-        )
-    notice.sent_at = now
-    notice.status = "sent"
-    return outgoing, targets.label, len(rooms)
 
 
 def _quiet_hours_clause(ctx: Ctx) -> str:
@@ -211,14 +191,6 @@ def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
 
 # ------------------------------------------------------------------ recall
 
-RECALL_STATE_LABEL = {
-    "withdrawn": "尚未发出，已取消",
-    "too_late": "已超过{window}分钟，微信不允许撤回",
-    "recalled": "已撤回",
-    "refused": "微信未能撤回",
-}
-
-
 def recall_notice(ctx: Ctx, arguments: str) -> Reply:
     """/撤回通知 N12：从各楼组群撤回通知（发出2分钟内）"""
     number = record_number(arguments)
@@ -263,159 +235,6 @@ def recall_notice(ctx: Ctx, arguments: str) -> Reply:
     if not counts.get("requested"):
         notice.recall_reported_at = ctx.now  # nothing is left to try: this reply is the report
     return Reply(f"N{notice.id} 撤回：" + "；".join(parts or ["没有需要撤回的群"]) + follow + "。")
-
-
-class RecallReports:
-    """Once every recall of a notice has been tried, tell the person who asked which rooms
-    still show the notice."""
-
-    name = "recall-reports"
-
-    def _pending(self, session: Session) -> list[Notice]:
-        return list(session.scalars(select(Notice).where(
-            Notice.recall_requested_by.is_not(None), Notice.recall_reported_at.is_(None))))
-
-    def _recalls(self, session: Session, notice: Notice) -> dict[str, OutboxMessage]:
-        rows = session.scalars(select(OutboxMessage).where(
-            OutboxMessage.notice_id == notice.id, OutboxMessage.action == "recall"))
-        return {row.room_id or "": row for row in rows}
-
-    def _settled(self, session: Session, notice: Notice) -> bool:
-        return all(row.state in ("sent", "failed") for row in self._recalls(session, notice).values())
-
-    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
-        return now if any(self._settled(session, notice) for notice in self._pending(session)) else None
-
-    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
-        outgoing = []
-        window = f"{services.config.notices.recall_window_minutes:g}"
-        for notice in self._pending(session):
-            if not self._settled(session, notice):
-                continue
-            recalls = self._recalls(session, notice)
-            lines: dict[str, list[str]] = {}
-            rows = session.execute(
-                select(NoticeDelivery, Room.topic).join(Room, Room.id == NoticeDelivery.room_id)
-                .where(NoticeDelivery.notice_id == notice.id).order_by(Room.topic)).all()
-            for delivery, topic in rows:
-                recall = recalls.get(delivery.room_id)
-                if delivery.recall_state == "requested" and recall is not None:
-                    delivery.recall_state = "recalled" if recall.state == "sent" else "refused"
-                    delivery.recalled_at = now if recall.state == "sent" else None
-                label = RECALL_STATE_LABEL.get(delivery.recall_state or "", "").format(window=window)
-                lines.setdefault(label, []).append(topic)
-            notice.recall_reported_at = now
-            still_shown = [topic for delivery, topic in rows if delivery.recall_state in ("too_late", "refused")]
-            head = f"N{notice.id} 撤回结果：" + ("仍显示在 " + "、".join(still_shown) + "，请在这些群里另发更正。"
-                                              if still_shown else "所有群都已撤回或未发出。")
-            body = [f"· {label}：" + "、".join(topics) for label, topics in lines.items() if label]
-            outgoing.append(Outgoing(
-                text="\n".join([head, *body]),
-                room_id=notice.recall_reply_room_id,
-                person_id=None if notice.recall_reply_room_id else notice.recall_requested_by,
-                urgent=True, dedupe_key=f"recall-report:{notice.id}",
-            ))
-        return outgoing
-
-
-# ------------------------------------------------------------------ timed jobs
-
-
-class ScheduledNotices:
-    """Send what is due; a send missed while the bot was down goes out if less than an hour late,
-    otherwise the sender is told it was skipped."""
-
-    name = "scheduled-notices"
-
-    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
-        return session.scalar(select(func.min(Notice.scheduled_for)).where(Notice.status == "scheduled"))
-
-    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
-        config = services.config
-        grace = timedelta(minutes=config.notices.missed_grace_minutes)
-        outgoing: list[Outgoing] = []
-        due = session.scalars(select(Notice).where(Notice.status == "scheduled", Notice.scheduled_for <= now)).all()
-        for template in due:
-            moment = template.scheduled_for
-            late = now - moment
-            if late > grace:
-                outgoing.append(Outgoing(
-                    text=f"定时通知 N{template.id}（{moment.astimezone(config.tzinfo):%m-%d %H:%M}）因系统停机未能按时发送，已跳过。",
-                    person_id=template.sender_id, dedupe_key=f"skipped:{template.id}:{moment.isoformat()}",
-                ))
-            else:
-                if template.recurrence:
-                    sent = Notice(text=template.text, targets=template.targets, urgent=template.urgent,
-                                  sender_id=template.sender_id, sender_name=template.sender_name,
-                                  source_room_id=template.source_room_id, status="sent", created_at=now)
-                    session.add(sent)
-                    session.flush()
-                else:
-                    sent = template
-                rows, _, _ = fan_out(session, config, sent, now)
-                outgoing.extend(rows)
-            if template.recurrence:
-                template.scheduled_for = next_occurrence(template.recurrence, max(now, moment).astimezone(config.tzinfo))
-                template.status = "scheduled"
-            elif late > grace:
-                template.status = "skipped"
-        return outgoing
-
-
-class SilentRoomReminders:
-    """One reminder to each target room where nobody confirmed within remind_after_hours."""
-
-    name = "silent-room-reminders"
-
-    def _candidates(self, session: Session, services: Services, now: datetime) -> list[tuple[NoticeDelivery, Notice]]:
-        window = timedelta(hours=services.config.notices.ack_window_hours)
-        return list(session.execute(
-            select(NoticeDelivery, Notice).join(Notice, Notice.id == NoticeDelivery.notice_id)
-            .where(NoticeDelivery.reminded_at.is_(None), Notice.status == "sent", Notice.sent_at >= now - window)
-        ).all())  # type: ignore[arg-type]
-
-    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
-        after = timedelta(hours=services.config.notices.remind_after_hours)
-        moments = [notice.sent_at + after for _, notice in self._candidates(session, services, now)]
-        return min(moments) if moments else None
-
-    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
-        after = timedelta(hours=services.config.notices.remind_after_hours)
-        outgoing = []
-        for delivery, notice in self._candidates(session, services, now):
-            if notice.sent_at + after > now:
-                continue
-            delivery.reminded_at = now  # due: reminded or not needed, either way never again
-            acked = session.scalar(select(NoticeAck.id).where(
-                NoticeAck.notice_id == notice.id, NoticeAck.room_id == delivery.room_id).limit(1))
-            if acked is None:
-                outgoing.append(Outgoing(
-                    text=f"【提醒】N{notice.id} 通知还没有人确认：{notice.text[:60]}\n看到的居民请回复“收到”。",
-                    room_id=delivery.room_id, notice_id=notice.id, dedupe_key=f"remind:{notice.id}:{delivery.room_id}",
-                ))
-        return outgoing
-
-
-def sync_config_reminders(session: Session, config: Config, now: datetime) -> None:
-    """Recurring reminders declared in config.yaml become scheduled notices (sender: 居委会)."""
-    for reminder in config.reminders:
-        for at in reminder.times:
-            hour, minute = (int(part) for part in at.split(":"))
-            days = "daily" if reminder.days == "mon-sun" else reminder.days.replace(" ", "")
-            recurrence = f"{days} {hour:02d}:{minute:02d}"
-            key = f"config:{reminder.name}:{at}"
-            row = session.scalar(select(Notice).where(Notice.source_message_id == key))
-            if row is None:
-                row = Notice(sender_id="config", sender_name="居委会", source_message_id=key, created_at=now,
-                             scheduled_for=next_occurrence(recurrence, now), status="scheduled")
-                session.add(row)
-            if row.recurrence != recurrence:  # its days or time changed in config.yaml
-                row.scheduled_for = next_occurrence(recurrence, now)
-            row.text, row.targets, row.recurrence = reminder.text, reminder.targets, recurrence
-    known = {f"config:{r.name}:{at}" for r in config.reminders for at in r.times}
-    for row in session.scalars(select(Notice).where(Notice.sender_id == "config", Notice.status == "scheduled")):
-        if row.source_message_id not in known:
-            row.status = "cancelled"
 
 
 def register(router: Router) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.errors import UserError
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from bot.app import Services
 from bot.context import Ctx
-from bot.identity import Identity
+from bot.errors import UserError
 from bot.incidents import link_incident
-from bot.message import MessageType, Outgoing, Reply
+from bot.message import MessageType, Reply
 from bot.parsing import ParseResult
 from bot.parsing.numerals import record_number
 from bot.reports import (
@@ -22,6 +21,7 @@ from bot.reports import (
     ask_for,
     confirmation,
     describe,
+    expire_question,
     fields_to_columns,
     may_change,
     missing_fields,
@@ -33,7 +33,6 @@ from bot.router import Router
 from bot.services.reports import correct_report
 from storage.models import PendingQuestion, Report
 
-SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")
 CANCEL_WORDS = {"取消", "算了", "不报了"}
 MAX_RAW_TEXT = 20_000  # a 50 KB paste is kept, cut to a size a ledger cell can hold
 
@@ -168,7 +167,7 @@ def _ask(ctx: Ctx, report: Report) -> None:
         )
     ).all()
     for question in replaced:
-        _expire(ctx.session, question, ctx.now)
+        expire_question(ctx.session, question, ctx.now)
     ctx.session.flush()
     ctx.session.add(
         PendingQuestion(
@@ -278,33 +277,6 @@ def withdraw(ctx: Ctx, arguments: str) -> Reply:
     record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": (old, "withdrawn")})
     ctx.session.execute(delete(PendingQuestion).where(PendingQuestion.report_id == report.id))
     return Reply(f"已撤回 #{report.id}（记录保留）。")
-
-
-# ------------------------------------------------------------------ timed
-
-
-class FollowupExpiry:
-    """A question unanswered for 10 minutes: the report stays in the ledger as incomplete."""
-
-    name = "followup-expiry"
-
-    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
-        return session.scalar(select(PendingQuestion.expires_at).order_by(PendingQuestion.expires_at).limit(1))
-
-    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
-        expired = session.scalars(select(PendingQuestion).where(PendingQuestion.expires_at <= now)).all()
-        for question in expired:
-            _expire(session, question, now)
-        return []
-
-
-def _expire(session: Session, question: PendingQuestion, now: datetime) -> None:
-    report = session.get(Report, question.report_id)
-    if report is not None and report.status == "pending":
-        report.status = "incomplete"
-        report.updated_at = now
-        record_event(session, report, "expire", SYSTEM, now, {"status": ("pending", "incomplete")})
-    session.delete(question)
 
 
 def register(router: Router) -> None:

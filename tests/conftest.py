@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from bot.app import Bot, build_bot
+from bot.app import Bot
 from bot.clock import SHANGHAI, VirtualClock
 from bot.config import Config, load_config
 from bot.transports.simulated import Simulation
-from storage.db import make_engine
+from handlers import build_application
+from storage.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("QINLIN_TEST_PG_URL")
@@ -61,7 +62,9 @@ def config(shipped_config: Config, tmp_path: Path) -> Config:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
+    """The fresh database, migrated: bots refuse an unmigrated one."""
     engine = make_engine(db_url)
+    upgrade(engine)
     yield engine
     engine.dispose()
 
@@ -73,7 +76,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def bot(config: Config, engine: Engine, clock: VirtualClock) -> Bot:
-    return build_bot(config, engine, clock)
+    return build_application(config, engine, clock)
 
 
 @pytest.fixture

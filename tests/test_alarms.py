@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.alarms import JobAlarms, job_id
-from bot.app import build_bot
 from bot.clock import SHANGHAI, SystemClock
 from bot.message import IncomingMessage
+from handlers import build_application
 from storage.db import unit_of_work
 from storage.models import Notice, OutboxMessage
 
@@ -48,13 +48,13 @@ async def until(condition, seconds: float = 10) -> bool:
 
 async def test_a_schedule_made_before_a_restart_rings_after_it(config, engine) -> None:
     clock = SystemClock(SHANGHAI)
-    first = build_bot(config, engine, clock)
+    first = build_application(config, engine, clock)
     first.handle(IncomingMessage(message_id="m1", sent_at=clock.now(), sender_id="wxid_张阿姨", sender_name="张阿姨",
                                  text="大家好", room_id="room_3", room_topic="江南新村3号楼"))
     due = clock.now() + timedelta(seconds=1.5)
     number = schedule(first, "上午停水", due)
 
-    restarted = build_bot(config, engine, clock)  # a new process on the same database
+    restarted = build_application(config, engine, clock)  # a new process on the same database
     woken = []
     alarms = JobAlarms(restarted, on_queued=lambda: woken.append(True))
     await alarms.start()
@@ -71,7 +71,7 @@ async def test_a_schedule_made_before_a_restart_rings_after_it(config, engine) -
 
 async def test_at_start_a_send_missed_by_minutes_goes_out_and_one_missed_by_hours_is_reported(config, engine) -> None:
     clock = SystemClock(SHANGHAI)
-    bot = build_bot(config, engine, clock)
+    bot = build_application(config, engine, clock)
     bot.handle(IncomingMessage(message_id="m1", sent_at=clock.now(), sender_id="wxid_张阿姨", sender_name="张阿姨",
                                text="大家好", room_id="room_3", room_topic="江南新村3号楼"))
     late = schedule(bot, "十分钟前该发的", clock.now() - timedelta(minutes=10))
@@ -91,7 +91,7 @@ async def test_at_start_a_send_missed_by_minutes_goes_out_and_one_missed_by_hour
 
 async def test_a_message_that_schedules_something_re_arms_the_alarm(config, engine) -> None:
     clock = SystemClock(SHANGHAI)
-    bot = build_bot(config, engine, clock)
+    bot = build_application(config, engine, clock)
     alarms = JobAlarms(bot)
     await alarms.start()
     try:

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from openpyxl import load_workbook
+from sqlalchemy import inspect
+
+from storage.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 PARSE_KEYS = {"is_report", "kind", "category", "building", "unit", "people", "households", "origin", "date",
@@ -21,6 +24,15 @@ def qinlin(*args: str, stdin: str | None = None, cwd: Path = ROOT, env: dict[str
         [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=300,
         env={**__import__("os").environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
+
+
+def migrated(path: Path) -> str:
+    """A fresh SQLite database after `qinlin db upgrade` (done in-process: the same call, no start-up cost)."""
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
 
 
 def test_parse_one_message_prints_the_spec_schema() -> None:
@@ -52,7 +64,7 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
         "not json at all",
     ]
     recording.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records[:-1]) + "\n", encoding="utf-8")
-    result = qinlin("replay", str(recording), "--db", f"sqlite:///{tmp_path / 'r.db'}")
+    result = qinlin("replay", str(recording), "--db", migrated(tmp_path / 'r.db'))
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
     # the recurring 垃圾分类 reminder of config.yaml falls due at 18:00, between the recorded messages
@@ -71,7 +83,7 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(records[0], ensure_ascii=False) + "\nnot json at all\n", encoding="utf-8")
-    failed = qinlin("replay", str(bad), "--db", f"sqlite:///{tmp_path / 'b.db'}")
+    failed = qinlin("replay", str(bad), "--db", migrated(tmp_path / 'b.db'))
     assert failed.returncode == 2
     assert failed.stderr.strip() == "qinlin: line 2: not JSON (Expecting value)"
 
@@ -80,7 +92,7 @@ def test_impossible_recordings_are_one_line_not_a_traceback_or_a_hang(tmp_path: 
     def replay_of(name: str, content: bytes, *extra: str) -> subprocess.CompletedProcess:
         recording = tmp_path / name
         recording.write_bytes(content)
-        return qinlin("replay", str(recording), "--db", f"sqlite:///{tmp_path / (name + '.db')}", *extra)
+        return qinlin("replay", str(recording), "--db", migrated(tmp_path / (name + ".db")), *extra)
 
     def line(ts: str, text: str = "报告 3号楼201 返沪") -> bytes:
         record = {"ts": ts, "room": "江南新村3号楼", "from": "孙师傅", "text": text}
@@ -110,9 +122,24 @@ def test_missing_file_and_unknown_command_are_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in qinlin("export", "--period", "去年冬天", "--out", str(tmp_path / "x.xlsx")).stderr
 
 
+def test_start_up_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> None:
+    database = tmp_path / "new.db"
+    recording = tmp_path / "day.jsonl"
+    recording.write_text('{"ts": "2026-11-22T09:00:00+08:00", "room": "江南新村3号楼", "from": "孙师傅", "text": "早"}\n',
+                         encoding="utf-8")
+    for args, stdin in ((("replay", str(recording)), None), (("console",), ":quit\n")):
+        result = qinlin(*args, "--db", f"sqlite:///{database}", stdin=stdin)
+        assert (result.returncode, result.stderr.strip()) == (
+            1, "qinlin: database is at no revision, code expects 0002: run 'qinlin db upgrade'"), args
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:  # refused, not migrated on the side
+        assert not inspect(connection).get_table_names()
+    engine.dispose()
+
+
 def test_console_with_piped_stdin(tmp_path: Path) -> None:
     script = ":room 江南新村5号楼\n:as 孙师傅\n登记 新搬来租户 一家三口\n302\n:quit\n"
-    result = qinlin("console", "--db", f"sqlite:///{tmp_path / 'c.db'}", stdin=script)
+    result = qinlin("console", "--db", migrated(tmp_path / 'c.db'), stdin=script)
     assert result.returncode == 0, result.stderr
     assert "请补充室号" in result.stdout
     assert "已登记 家庭报告 #1：5号楼302室" in result.stdout
@@ -121,7 +148,7 @@ def test_console_with_piped_stdin(tmp_path: Path) -> None:
 def test_console_shows_a_recall_as_wechat_does(tmp_path: Path) -> None:
     script = (":room 江南新村3号楼\n:as 张阿姨\n大家好\n:room 居委工作群\n:as 王社工\n"
               "#通知 3号楼 明天停水\n/撤回通知 N3\n:quit\n")
-    result = qinlin("console", "--db", f"sqlite:///{tmp_path / 'c.db'}", stdin=script)
+    result = qinlin("console", "--db", migrated(tmp_path / 'c.db'), stdin=script)
     assert result.returncode == 0, result.stderr
     assert "[江南新村3号楼] 亲邻助手: 【通知】江南新村居民区 N3" in result.stdout
     assert "[江南新村3号楼] 「亲邻助手」撤回了一条消息" in result.stdout
@@ -147,7 +174,7 @@ def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:
 
 
 def test_export_writes_a_ledger(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'e.db'}"
+    database = migrated(tmp_path / "e.db")
     recording = tmp_path / "day.jsonl"
     recording.write_text(json.dumps({"ts": "2026-11-22T09:00:00+08:00", "room": "江南新村3号楼", "from": "孙师傅",
                                      "text": "#家庭报告 3号楼201 返沪2人"}, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -200,7 +227,7 @@ def test_operator_mistakes_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> 
 
 def test_console_bounds_waiting_and_names_unknown_speakers(tmp_path: Path) -> None:
     script = ":as 不存在的人\n:wait 99999d\n:wait 2d\n:quit\n"
-    result = qinlin("console", "--db", f"sqlite:///{tmp_path / 'c.db'}", stdin=script)
+    result = qinlin("console", "--db", migrated(tmp_path / 'c.db'), stdin=script)
     assert result.returncode == 0, result.stderr
     assert "→ 以 不存在的人 的身份发言（config.yaml 里没有此人：按普通居民）" in result.stdout
     assert "最多等 400 天（:wait 400d）" in result.stdout

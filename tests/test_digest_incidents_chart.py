@@ -62,12 +62,12 @@ def test_daily_digest_goes_to_staff_rooms_at_digest_time(chat: Simulation) -> No
 
 
 def test_an_unwritable_exports_folder_costs_the_picture_not_the_digest(config, engine, clock, tmp_path) -> None:
-    from bot.app import build_bot
+    from handlers import build_application
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the exports folder should be")
     broken = config.model_copy(update={"exports_dir": str(blocker / "exports")})
-    chat = Simulation(build_bot(broken, engine, clock), clock)
+    chat = Simulation(build_application(broken, engine, clock), clock)
     chat.say(STAFF, "王社工", "早")
     chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
     export = chat.say(STAFF, "王社工", "/导出")
@@ -81,7 +81,7 @@ def test_an_unwritable_exports_folder_costs_the_picture_not_the_digest(config, e
 
 
 def test_a_failing_job_waits_before_it_is_tried_again(chat: Simulation, monkeypatch) -> None:
-    import bot.digest
+    import bot.jobs
     from bot.app import JOB_RETRY
 
     tries: list[datetime] = []
@@ -90,7 +90,7 @@ def test_a_failing_job_waits_before_it_is_tried_again(chat: Simulation, monkeypa
         tries.append(chat.clock.now())
         raise RuntimeError("a bug in the digest")
 
-    monkeypatch.setattr(bot.digest, "rooms_with_role", broken)
+    monkeypatch.setattr(bot.jobs, "rooms_with_role", broken)
     chat.say(STAFF, "王社工", "早")
     chat.wait(hours=12)  # 09:00 → 21:00: the digest is due at 20:00 and keeps failing
     assert tries[0] == datetime(2026, 11, 23, 20, 0, tzinfo=SHANGHAI)

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build_bot
 from bot.clock import SHANGHAI
 from bot.config import RecurringReminder
 from bot.outbox import TransportError
 from bot.transports.simulated import Simulation
+from handlers import build_application
 from storage.models import NoticeAck
 
 BRANCH = "第2党支部"
@@ -124,7 +124,7 @@ def test_scheduled_notice_fires_after_a_restart(chat: Simulation, config, engine
     assert reply.startswith("已定时 N1：11月24日 08:00发送至3号楼")
     assert "N1" in chat.say(STAFF, "王社工", "/定时")[0].text
     # the bot is restarted: a new process on the same database
-    restarted = Simulation(build_bot(config, engine, clock), clock)
+    restarted = Simulation(build_application(config, engine, clock), clock)
     restarted.advance_to(datetime(2026, 11, 24, 8, 1, tzinfo=SHANGHAI))
     sent = [d for d in restarted.delivered if d.text.startswith("【通知】")]
     assert [(d.room_topic, d.at.astimezone(SHANGHAI).strftime("%H:%M")) for d in sent] == [("江南新村3号楼", "08:00")]
@@ -134,7 +134,7 @@ def test_a_send_missed_by_more_than_an_hour_is_skipped_and_the_sender_told(chat:
     meet_rooms(chat)
     chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")
     clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI))  # the bot was down from before 8:00 until 10:00
-    restarted = Simulation(build_bot(config, engine, clock), clock)
+    restarted = Simulation(build_application(config, engine, clock), clock)
     restarted.drain()
     assert not [d for d in restarted.delivered if d.text.startswith("【通知】")]
     told = [d for d in restarted.delivered if "已跳过" in d.text]
@@ -142,7 +142,7 @@ def test_a_send_missed_by_more_than_an_hour_is_skipped_and_the_sender_told(chat:
 
 
 def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
-    chat = Simulation(build_bot(shipped_config, engine, clock), clock)  # with the 垃圾分类 reminders
+    chat = Simulation(build_application(shipped_config, engine, clock), clock)  # with the 垃圾分类 reminders
     meet_rooms(chat)
     number = chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")[0].text.split("：")[0].split()[-1]
     assert chat.say(STAFF, "王社工", f"/取消 {number}")[0].text == f"已取消 {number}。"
@@ -158,7 +158,7 @@ def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
 def test_a_config_reminder_on_weekdays_skips_the_weekend(shipped_config, engine, clock) -> None:
     duty = RecurringReminder(name="值班", times=["8:30"], days="mon-fri", targets="3号楼", text="今日值班：请到岗")
     config = shipped_config.model_copy(update={"reminders": [duty]})
-    chat = Simulation(build_bot(config, engine, clock), clock)  # Monday 09:00: the first is Tuesday 08:30
+    chat = Simulation(build_application(config, engine, clock), clock)  # Monday 09:00: the first is Tuesday 08:30
     meet_rooms(chat)
     assert "周一至周五 11-24 08:30 3号楼：今日值班" in chat.say(STAFF, "王社工", "/定时")[0].text
     week = chat.wait(days=7)

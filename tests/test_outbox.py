@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_bot
 from bot.clock import SHANGHAI
 from bot.outbox import RateLimited, TransportError
 from bot.transports.simulated import Simulation
+from handlers import build_application
 from storage.models import OutboxMessage
 
 STAFF = "居委工作群"
@@ -82,7 +82,7 @@ def test_while_the_account_is_held_answers_wait_too(chat: Simulation) -> None:
 def test_the_daily_cap_holds_the_rest_until_tomorrow_morning(shipped_config, engine, clock, tmp_path) -> None:
     outbox = shipped_config.outbox.model_copy(update={"max_per_day": 10})
     config = shipped_config.model_copy(update={"reminders": [], "outbox": outbox})
-    chat = Simulation(build_bot(config, engine, clock), clock)
+    chat = Simulation(build_application(config, engine, clock), clock)
     meet(chat)  # 6 greetings, no answers; nothing sent yet
     chat.say(STAFF, "王社工", "#通知 全体 今晚消毒")  # receipt + 5 relays = 6
     chat.say(STAFF, "王社工", "#通知 全体 明早停水")  # receipt + 3 relays reach the cap of 10 ...

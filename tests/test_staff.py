@@ -7,8 +7,8 @@ import re
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.app import build_bot
 from bot.transports.simulated import Simulation
+from handlers import build_application
 from storage.models import QueryLog, Report
 
 STAFF = "居委工作群"
@@ -126,7 +126,7 @@ def test_help_lists_only_what_each_person_may_use(chat: Simulation) -> None:
 
 def test_a_ledger_too_large_for_wechat_is_kept_and_staff_told(config, engine, clock) -> None:
     small = config.model_copy(update={"wechaty": config.wechaty.model_copy(update={"max_file_bytes": 1000})})
-    chat = Simulation(build_bot(small, engine, clock), clock)
+    chat = Simulation(build_application(small, engine, clock), clock)
     morning(chat)
     reply = chat.say(STAFF, "王社工", "/导出")[0]
     assert reply.file_path is None

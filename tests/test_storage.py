@@ -9,10 +9,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 
-from bot.app import GENERIC_FAILURE, build_bot
+from bot.app import GENERIC_FAILURE
 from bot.clock import SHANGHAI, SystemClock
 from bot.message import IncomingMessage
 from bot.transports.simulated import Simulation
+from handlers import build_application
 from storage.db import check_migrated, upgrade
 from storage.models import Base, IncomingRecord, OutboxMessage, Report, ReportEvent
 
@@ -48,7 +49,7 @@ def test_a_message_delivered_twice_is_acted_on_once(chat: Simulation) -> None:
 def test_a_burst_on_worker_threads_stores_every_report_once(config, engine) -> None:
     """As `qinlin run` handles messages: concurrently, one unit of work each, on both databases.
     Nothing is lost to lock waits and nobody gets the generic failure line."""
-    bot = build_bot(config.model_copy(update={"reminders": []}), engine, SystemClock(SHANGHAI))
+    bot = build_application(config.model_copy(update={"reminders": []}), engine, SystemClock(SHANGHAI))
     now = SystemClock(SHANGHAI).now()
     messages = [IncomingMessage(message_id=f"b{n}", sent_at=now, sender_id=f"wxid_{n}", sender_name=f"居民{n}",
                                 text=f"#家庭报告 {n % 20 + 1}号楼{n % 6 + 1}01 返沪{n % 3 + 1}人",

@@ -13,10 +13,10 @@ from typing import IO
 
 from sqlalchemy import Engine, select
 
-from bot.app import build_bot
 from bot.clock import SystemClock, VirtualClock
 from bot.config import Config
 from bot.transports.simulated import Delivered, Simulation
+from handlers import build_application
 from storage.models import Room
 
 HELP = "命令：:room 群名（空=私聊） · :as 姓名 · :wait 10m · :rooms · :quit"
@@ -38,7 +38,7 @@ def format_delivery(item: Delivered) -> str:
 
 def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) -> None:
     clock = VirtualClock(SystemClock(config.tzinfo).now(), config.tzinfo)
-    simulation = Simulation(build_bot(config, engine, clock), clock)
+    simulation = Simulation(build_application(config, engine, clock), clock)
     room: str | None = None
     speaker = config.people[-1].name if config.people else "居民"
     interactive = source.isatty()

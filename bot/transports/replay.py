@@ -10,11 +10,11 @@ from typing import IO
 
 from sqlalchemy import Engine
 
-from bot.app import build_bot
 from bot.clock import FIRST_YEAR, LAST_YEAR, VirtualClock
 from bot.config import Config
 from bot.message import IncomingMessage, MessageType
 from bot.transports.simulated import Simulation
+from handlers import build_application
 
 
 class ReplayError(Exception):
@@ -99,7 +99,7 @@ def run_replay(
     for line_number, message in read_messages(source, config):
         if simulation is None:  # the clock starts at the first recorded message
             clock = VirtualClock(message.sent_at, config.tzinfo)
-            simulation = Simulation(build_bot(config, engine, clock), clock)
+            simulation = Simulation(build_application(config, engine, clock), clock)
         _check_gap(simulation.clock.now(), message.sent_at, f"line {line_number} ({message.sent_at:%Y-%m-%d})")
         simulation.feed(message)
         stats.read += 1

@@ -26,11 +26,12 @@ from datetime import datetime, timezone
 
 import bot.wechaty_compat  # noqa: F401  (must precede the SDK import)
 from bot.alarms import JobAlarms
-from bot.app import Bot, build_bot
+from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.message import IncomingMessage, MessageType
 from bot.outbox import RateLimited, TransportError
+from handlers import build_application
 from storage.db import make_engine
 from storage.models import OutboxMessage
 
@@ -332,5 +333,5 @@ def run(config: Config, config_path: str) -> int:
     """``qinlin run``: serve until SIGTERM; the outbox state is in the database at every step."""
     logging.getLogger("wechaty").setLevel(logging.WARNING)
     clock = SystemClock(config.tzinfo)
-    bot = build_bot(config, make_engine(config.database.url), clock)
+    bot = build_application(config, make_engine(config.database.url), clock)
     return asyncio.run(WechatyTransport(bot, config).serve())
