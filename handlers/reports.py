@@ -9,7 +9,6 @@ from sqlalchemy import delete, select
 
 from bot.app import Services
 from bot.context import Ctx
-from bot.errors import UserError
 from bot.incidents import link_incident
 from bot.message import MessageType, Reply
 from bot.parsing import ParseResult
