@@ -29,6 +29,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import Bot
+from storage.db import unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,15 @@ class JobAlarms:
         """One alarm per timed job at its next due moment; none for a job with nothing due."""
         self._rearm_pending = False
         now = self.bot.services.clock.now()
-        due = await asyncio.to_thread(self.bot.job_due_times, now)
+        try:
+            due = await asyncio.to_thread(self.bot.job_due_times, now)
+        except Exception as error:
+            if not unavailable_reason(error):
+                raise
+            # the database is away: the alarms already armed stay; the safety re-arm tries again
+            self.bot.outages.failed("alarms", error)
+            return
+        self.bot.outages.recovered("alarms")
         for name, moment in due.items():
             if moment is None:
                 if self.scheduler.get_job(job_id(name)) is not None:

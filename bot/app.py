@@ -22,11 +22,13 @@ from bot.errors import UserError
 from bot.identity import resolve_identity, sync_config_people
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
 from bot.notices import sync_config_reminders
+from bot.outages import Outages
 from bot.outbox import OutboxWorker, enqueue
 from bot.parsing import ReportParser
 from bot.rooms import rooms_with_role, see_room
 from bot.router import Router
-from storage.db import check_migrated, session_factory, unit_of_work
+from bot.spool import Spool
+from storage.db import check_migrated, session_factory, unavailable_reason, unit_of_work
 from storage.models import IncomingRecord
 
 log = logging.getLogger(__name__)
@@ -60,29 +62,86 @@ class Services:
 JOB_RETRY = timedelta(minutes=10)
 
 
+class DatabaseAway(Exception):
+    """The database could not be used (an outage, not a bad statement): nothing was stored."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+JOB_OUTAGE_RETRY = timedelta(seconds=30)  # the database is away: try again soon, without a traceback
+
+
 class Bot:
-    def __init__(self, services: Services, outbox: OutboxWorker) -> None:
+    def __init__(self, services: Services, outbox: OutboxWorker, spool: Spool, outages: Outages | None = None) -> None:
         self.services = services
         self.outbox = outbox
+        self.spool = spool
+        self.outages = outages or outbox.outages
         self.job_held_until: dict[str, datetime] = {}  # a job that failed waits JOB_RETRY
 
     # ------------------------------------------------------------ incoming
 
     def handle(self, message: IncomingMessage) -> list[int]:
-        """Handle one message; returns the ids of the outbox rows it queued."""
+        """Handle one message; returns the ids of the outbox rows it queued. While the database
+        is away the message goes to the spool instead (and so does every message after it, until
+        the spool has been replayed: order is kept)."""
         if message.is_self or (self.services.bot_id and message.sender_id == self.services.bot_id):
             return []  # WeChat echoes every bot message back: answering it would loop forever
         now = self.services.clock.now()
+        if len(self.spool):
+            with self.spool.lock:
+                queued = self.replay_spool()
+                if len(self.spool):
+                    self.spool.append(message, now)
+                    return queued
+                return queued + self._handle_at(message, now)
+        return self._handle_at(message, now)
+
+    def replay_spool(self) -> list[int]:
+        """Handle what the spool holds, oldest first, each at the time it arrived; stop at the
+        first message the database still cannot take. Returns the outbox rows queued."""
+        queued: list[int] = []
+        with self.spool.lock:
+            entries = self.spool.entries()
+            handled = 0
+            for entry in entries:
+                try:
+                    queued.extend(self._handle_or_raise(entry.message, entry.received_at))
+                except DatabaseAway as away:
+                    self.outages.failed("intake", away.error)
+                    break
+                handled += 1
+            if handled:
+                self.spool.forget_first(handled)
+                log.warning("replayed %d spooled message(s); %d still waiting", handled, len(self.spool))
+        return queued
+
+    def _handle_at(self, message: IncomingMessage, now: datetime) -> list[int]:
+        try:
+            return self._handle_or_raise(message, now)
+        except DatabaseAway as away:
+            self.outages.failed("intake", away.error)
+            self.spool.append(message, now)
+            return []
+
+    def _handle_or_raise(self, message: IncomingMessage, now: datetime) -> list[int]:
+        """One unit of work; raises DatabaseAway (nothing stored) when the database is unusable."""
         try:
             with unit_of_work(self.services.factory) as session:
-                return self._handle_in(session, message, now)
+                queued = self._handle_in(session, message, now)
         except IntegrityError:
             # the same WeChat message id was stored by a concurrent delivery: acted on once already
             log.info("duplicate delivery of %s ignored", message.message_id)
             return []
-        except Exception:
+        except Exception as error:
+            if unavailable_reason(error):
+                raise DatabaseAway(error) from None
             log.exception("failed to handle message %s", message.message_id)
             return self._keep_after_failure(message, now)
+        self.outages.recovered("intake")
+        return queued
 
     def _handle_in(self, session: Session, message: IncomingMessage, now: datetime) -> list[int]:
         seen = session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message.message_id))
@@ -205,7 +264,9 @@ class Bot:
                     dedupe_key=f"reply:{message.message_id}:failure",
                 )
                 return self._queue(session, [reply], now)
-        except Exception:
+        except Exception as error:
+            if unavailable_reason(error):
+                raise DatabaseAway(error) from None  # went away in between: spool it whole
             log.exception("could not even keep message %s", message.message_id)
             return []
 
@@ -223,6 +284,7 @@ class Bot:
     # ------------------------------------------------------------ time
 
     def job_due_times(self, now: datetime) -> dict[str, datetime | None]:
+        """When each job is next due. Raises the database's error when it is away."""
         with self.services.factory() as session:
             due = {job.name: job.next_due(session, self.services, now) for job in self.services.jobs}
         for name, moment in due.items():
@@ -237,8 +299,12 @@ class Bot:
 
     def run_due_jobs(self, names: set[str] | None = None) -> list[int]:
         """Run every job (or the named ones) due at the clock's now, each in its own unit of work."""
-        now = self.services.clock.now()
         queued: list[int] = []
+        if len(self.spool):
+            # what residents wrote during an outage comes first: a follow-up answered while the
+            # database was away must not be expired by the job that runs when it is back
+            queued.extend(self.replay_spool())
+        now = self.services.clock.now()
         for job in self.services.jobs:
             if names is not None and job.name not in names:
                 continue
@@ -251,13 +317,18 @@ class Bot:
                     if due is None or due > now:
                         continue
                     queued.extend(self._queue(session, job.run(session, self.services, now), now))
-            except Exception:
+            except Exception as error:
+                if unavailable_reason(error):
+                    self.outages.failed(f"job {job.name}", error)
+                    self.job_held_until[job.name] = now + JOB_OUTAGE_RETRY
+                    continue
                 # Still due after a failure (an unwritable exports_dir, say): without a pause the
                 # alarm would ring again at once, forever. Try again later; the rest run on.
                 log.exception("job %s failed; trying again in %s", job.name, JOB_RETRY)
                 self.job_held_until[job.name] = now + JOB_RETRY
             else:
                 self.job_held_until.pop(job.name, None)
+                self.outages.recovered(f"job {job.name}")
         return queued
 
 
@@ -278,4 +349,6 @@ def build_bot(
         sync_config_people(session, config, clock.now())
         sync_config_reminders(session, config, clock.now())
     services = Services(config=config, clock=clock, factory=factory, parser=parser, router=router, jobs=list(jobs))
-    return Bot(services, OutboxWorker(factory, config.outbox, config.tzinfo))
+    outages = Outages()
+    spool = Spool(config.database.spool_path(engine.url.render_as_string(hide_password=False)))
+    return Bot(services, OutboxWorker(factory, config.outbox, config.tzinfo, outages), spool, outages)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
 
 RoomRole = Literal["general", "branch", "building", "area", "staff"]
 PersonRole = Literal["resident", "leader", "party", "staff", "admin"]
@@ -75,6 +76,19 @@ class Strict(BaseModel):
 
 class DatabaseConfig(Strict):
     url: str = "sqlite:///data/qinlin.db"
+    # where messages wait while the database is away (bot/spool.py); default: next to the SQLite
+    # file, or data/spool.jsonl for a server database
+    spool: str | None = None
+
+    def spool_path(self, url: str | None = None) -> Path:
+        """The spool file for the database at ``url`` (default: this config's)."""
+        if self.spool:
+            return Path(self.spool)
+        parsed = make_url(url or self.url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            database = Path(parsed.database)
+            return database.with_name(database.stem + ".spool.jsonl")
+        return Path("data") / "spool.jsonl"
 
 
 class WechatyConfig(Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import OutboxConfig
 from bot.message import Outgoing
+from bot.outages import Outages
 from bot.privacy import for_group
 from storage.db import unit_of_work
 from storage.models import OutboxMessage
@@ -125,11 +127,35 @@ Sender = Callable[[OutboxMessage], "str | None"]
 class OutboxWorker:
     """Claims due rows one at a time; transports (sync or async) drive it."""
 
-    def __init__(self, factory: sessionmaker[Session], config: OutboxConfig, tz: tzinfo) -> None:
+    def __init__(self, factory: sessionmaker[Session], config: OutboxConfig, tz: tzinfo,
+                 outages: Outages | None = None) -> None:
         self.factory = factory
         self.config = config
         self.pacing = Pacing(config, tz)
         self.tz = tz
+        self.outages = outages or Outages()
+        # Outcomes of sends that happened but could not be written (the database went away
+        # between the send and its record). Written before anything else is sent: a row left in
+        # 'sending' would be sent again after a restart.
+        self._unrecorded: dict[int, Callable[[], None]] = {}
+        self._unrecorded_lock = threading.Lock()
+
+    def record_outcome(self, row_id: int, now: datetime, outcome: str | None | TransportError) -> None:
+        """Write what became of a claimed row; kept in memory and retried while the database is away."""
+        if isinstance(outcome, TransportError):
+            error = outcome
+            self._unrecorded[row_id] = lambda: self.fail(row_id, now, error)
+        else:
+            transport_id = outcome
+            self._unrecorded[row_id] = lambda: self.complete(row_id, now, transport_id)
+        self.write_unrecorded()
+
+    def write_unrecorded(self) -> None:
+        """Raises the database's error while it is still away (the outcomes stay in memory)."""
+        with self._unrecorded_lock:
+            for row_id, write in list(self._unrecorded.items()):
+                write()
+                del self._unrecorded[row_id]
 
     def recover(self, now: datetime) -> int:
         """After a crash: rows left in 'sending' were claimed but their send was not confirmed.
@@ -153,6 +179,7 @@ class OutboxWorker:
 
     def next_send(self, now: datetime) -> tuple[int, datetime] | None:
         """The queued row that may go first, and when. Urgent rows go before ordinary ones."""
+        self.write_unrecorded()
         with self.factory() as session:
             last, today = self._last_sent(session, now)
             # WeChat's "too frequent" is about the account, not one message: until the refused
@@ -231,9 +258,9 @@ class OutboxWorker:
         try:
             transport_id = sender(row)
         except TransportError as error:
-            self.fail(row_id, now, error)
+            self.record_outcome(row_id, now, error)
             return False
-        self.complete(row_id, now, transport_id)
+        self.record_outcome(row_id, now, transport_id)
         return True
 
     def pending_count(self) -> int:

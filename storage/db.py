@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -108,6 +108,24 @@ def check_migrated(engine: Engine) -> None:
         current = MigrationContext.configure(connection).get_current_revision()
     if current != head:
         raise DatabaseNotMigrated(f"database is at {current or 'no revision'}, code expects {head}: run 'qinlin db upgrade'")
+
+
+# SQLSTATEs that mean "the database is not usable right now" rather than "this statement is
+# wrong": a revoked privilege (42501), too many connections, a server shutting down, a full disk.
+_UNAVAILABLE_SQLSTATES = ("42501", "53", "57P", "08")
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """Why the database cannot be used right now (an outage: retry later), or None when the error
+    is about the statement or the data (retrying would fail the same way)."""
+    if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)) or isinstance(error, exc.DBAPIError) and (error.connection_invalidated or
+                                               str(getattr(error.orig, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES)):
+        pass
+    else:
+        return None
+    original = getattr(error, "orig", None) or error
+    first = str(original).strip().splitlines()
+    return first[0][:200] if first else type(original).__name__
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -57,7 +57,8 @@ def shipped_config() -> Config:
 @pytest.fixture
 def config(shipped_config: Config, tmp_path: Path) -> Config:
     """The shipped config.yaml, exports into a temporary folder."""
-    return shipped_config.model_copy(update={"exports_dir": str(tmp_path / "exports")})
+    database = shipped_config.database.model_copy(update={"spool": str(tmp_path / "spool.jsonl")})
+    return shipped_config.model_copy(update={"exports_dir": str(tmp_path / "exports"), "database": database})
 
 
 @pytest.fixture

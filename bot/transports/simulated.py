@@ -18,6 +18,7 @@ from bot.app import Bot
 from bot.clock import VirtualClock
 from bot.message import IncomingMessage, MessageType
 from bot.outbox import TransportError
+from storage.db import unavailable_reason
 from storage.models import OutboxMessage, Room
 
 RECALL_WINDOW = timedelta(minutes=2)  # WeChat's, not ours: the simulated WeChat enforces it
@@ -69,25 +70,47 @@ class Simulation:
     def advance_to(self, target: datetime) -> None:
         """Run every outbox send and job that falls due up to ``target``, in time order."""
         for _ in range(MAX_STEPS):
-            now = self.clock.now()
-            next_send = self.bot.outbox.next_send(now)
-            next_job = self.bot.next_job_due(now)
-            moments = [m for m in (next_send[1] if next_send else None, next_job) if m is not None]
-            if not moments or min(moments) > target:
+            try:
+                if not self._step(target):
+                    break
+            except Exception as error:
+                if not unavailable_reason(error):
+                    raise
+                # the database is away: nothing can move until it is back; the next call retries
+                self.bot.outages.failed("outbox", error)
                 break
-            self.clock.set(min(moments))
-            if next_job is not None and next_job <= self.clock.now():
-                self.bot.run_due_jobs()
-            elif next_send is not None:
-                self.bot.outbox.send_one(next_send[0], self.clock.now(), self._deliver)
+            self.bot.outages.recovered("outbox")
         self.clock.set(target)
+
+    def _step(self, target: datetime) -> bool:
+        """Run the first send or job due by ``target``; False when there is none."""
+        if len(self.bot.spool):
+            self.bot.replay_spool()
+        now = self.clock.now()
+        next_send = self.bot.outbox.next_send(now)
+        next_job = self.bot.next_job_due(now)
+        moments = [m for m in (next_send[1] if next_send else None, next_job) if m is not None]
+        if not moments or min(moments) > target:
+            return False
+        self.clock.set(min(moments))
+        if next_job is not None and next_job <= self.clock.now():
+            self.bot.run_due_jobs()
+        elif next_send is not None:
+            self.bot.outbox.send_one(next_send[0], self.clock.now(), self._deliver)
+        return True
 
     def drain(self, limit: timedelta = timedelta(days=2)) -> None:
         """Move on until the outbox is empty (quiet hours may hold messages until morning)."""
         deadline = self.clock.now() + limit
         self.advance_to(self.clock.now())  # whatever is due now (a job missed while down) runs first
         for _ in range(MAX_STEPS):
-            next_send = self.bot.outbox.next_send(self.clock.now())
+            try:
+                next_send = self.bot.outbox.next_send(self.clock.now())
+            except Exception as error:
+                if not unavailable_reason(error):
+                    raise
+                self.bot.outages.failed("outbox", error)
+                return
             if next_send is None or next_send[1] > deadline:
                 return
             self.advance_to(next_send[1])
@@ -138,13 +161,13 @@ class Simulation:
     # ---------------------------------------------------------------- sending
 
     def _deliver(self, row: OutboxMessage) -> str | None:
+        topic = None
+        if row.room_id is not None and row.action != "recall":
+            with self.bot.services.factory() as session:
+                topic = session.scalar(select(Room.topic).where(Room.id == row.room_id))
         transport_id = (self.send_hook(row) if self.send_hook else None) or f"sim-out-{row.id}"
         if row.action == "recall":
             return self._recall(row)
-        topic = None
-        if row.room_id is not None:
-            with self.bot.services.factory() as session:
-                topic = session.scalar(select(Room.topic).where(Room.id == row.room_id))
         self.delivered.append(
             Delivered(
                 at=self.clock.now(),
@@ -175,4 +198,3 @@ class Simulation:
         self.delivered.append(Delivered(at=self.clock.now(), text="", room_id=row.room_id, room_topic=original.room_topic,
                                       person_id=row.person_id, person_name=original.person_name,
                                       outbox_id=row.id, recalls=original.outbox_id))
-        return None

@@ -32,7 +32,7 @@ from bot.config import Config
 from bot.message import IncomingMessage, MessageType
 from bot.outbox import RateLimited, TransportError
 from handlers import build_application
-from storage.db import make_engine
+from storage.db import make_engine, unavailable_reason
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,12 @@ class WechatyTransport:
             with unit_of_work(services.factory) as session:
                 see_room(session, services.config, room.room_id, topic, services.clock.now())
 
-        await asyncio.to_thread(record)
+        try:
+            await asyncio.to_thread(record)
+        except Exception as error:
+            if not unavailable_reason(error):
+                log.exception("could not record room %s", room.room_id)
+            self.bot.outages.failed("rooms", error)
 
     async def _receive(self, msg) -> None:  # noqa: ANN001
         try:
@@ -230,36 +235,68 @@ class WechatyTransport:
             raise TransportError(str(error) or type(error).__name__, retry_after=30) from None
         if not recalled:
             raise TransportError("WeChat did not recall the message", retry_after=None)
-        return None
 
     async def pump(self) -> None:
-        """Send one outbox row at a time, paced by the outbox, only while logged in."""
+        """Send one outbox row at a time, paced by the outbox, only while logged in. The database
+        may go away at any step: the pump says so once, waits (1 s, doubling to a minute) and
+        picks up where it was — a send that happened is recorded before anything else goes."""
+        backoff = 1.0
+        while not self.stopping.is_set():
+            try:
+                await self._pump_step()
+            except Exception as error:
+                if not unavailable_reason(error):
+                    log.exception("outbox pump step failed; retrying in %.0f s", backoff)
+                self.bot.outages.failed("outbox", error)
+                await self._wait(self.stopping, backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            if backoff > 1.0:
+                self.bot.outages.recovered("outbox")
+                backoff = 1.0
+
+    async def _pump_step(self) -> None:
         worker = self.bot.outbox
         clock = self.bot.services.clock
+        if not self.logged_in.is_set():
+            await self._wait(self.logged_in, 5)
+            return
+        self.wake.clear()
+        upcoming = await asyncio.to_thread(worker.next_send, clock.now())
+        if upcoming is None:
+            await self._wait(self.wake, 30)
+            return
+        row_id, when = upcoming
+        delay = (when - clock.now()).total_seconds()
+        if delay > 0:
+            await self._wait(self.wake, min(delay, 30))
+            return
+        row = await asyncio.to_thread(worker.claim, row_id)
+        if row is None:
+            return
+        try:
+            outcome: str | None | TransportError = await self._send(row)
+        except TransportError as error:
+            outcome = error
+        await asyncio.to_thread(worker.record_outcome, row_id, clock.now(), outcome)
+        self.alarms.poke()  # a send can make a job due (the report after the last recall)
+
+    async def replay_spool(self) -> None:
+        """Messages kept while the database was away: handled as soon as it takes them again
+        (a new message or a timed job also replays them first)."""
+        backoff = 1.0
         while not self.stopping.is_set():
-            if not self.logged_in.is_set():
-                await self._wait(self.logged_in, 5)
-                continue
-            self.wake.clear()
-            upcoming = await asyncio.to_thread(worker.next_send, clock.now())
-            if upcoming is None:
-                await self._wait(self.wake, 30)
-                continue
-            row_id, when = upcoming
-            delay = (when - clock.now()).total_seconds()
-            if delay > 0:
-                await self._wait(self.wake, min(delay, 30))
-                continue
-            row = await asyncio.to_thread(worker.claim, row_id)
-            if row is None:
-                continue
-            try:
-                transport_id = await self._send(row)
-            except TransportError as error:
-                await asyncio.to_thread(worker.fail, row_id, clock.now(), error)
+            if len(self.bot.spool):
+                await asyncio.to_thread(self.bot.replay_spool)
+                if not len(self.bot.spool):
+                    self.wake.set()
+                    self.alarms.poke()
+                    backoff = 1.0
+                    continue
+                backoff = min(backoff * 2, 60)
             else:
-                await asyncio.to_thread(worker.complete, row_id, clock.now(), transport_id)
-            self.alarms.poke()  # a send can make a job due (the report after the last recall)
+                backoff = 5.0
+            await self._wait(self.stopping, backoff)
 
     async def _wait(self, event: asyncio.Event, seconds: float) -> None:
         try:
@@ -312,8 +349,10 @@ class WechatyTransport:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
         await asyncio.to_thread(self.bot.outbox.recover, self.bot.services.clock.now())
+        if len(self.bot.spool):
+            log.warning("replaying %d spooled message(s) from %s", len(self.bot.spool), self.bot.spool.path)
         await self.alarms.start()
-        workers = [asyncio.create_task(self.pump())]
+        workers = [asyncio.create_task(self.pump()), asyncio.create_task(self.replay_spool())]
         try:
             await self.supervise()
         except StartupFailure as failure:
