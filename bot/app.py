@@ -131,10 +131,14 @@ class Bot:
         try:
             with unit_of_work(self.services.factory) as session:
                 queued = self._handle_in(session, message, now)
-        except IntegrityError:
-            # the same WeChat message id was stored by a concurrent delivery: acted on once already
-            log.info("duplicate delivery of %s ignored", message.message_id)
-            return []
+        except IntegrityError as error:
+            if self._already_stored(message.message_id):
+                # a concurrent delivery of the same WeChat message stored it first: acted on once already
+                log.info("duplicate delivery of %s ignored", message.message_id)
+                return []
+            # any other constraint (a handler's own) is a failure like any other: keep the message
+            log.error("failed to handle message %s: %s", message.message_id, error.orig, exc_info=error)
+            return self._keep_after_failure(message, now)
         except Exception as error:
             if unavailable_reason(error):
                 raise DatabaseAway(error) from None
@@ -142,6 +146,10 @@ class Bot:
             return self._keep_after_failure(message, now)
         self.outages.recovered("intake")
         return queued
+
+    def _already_stored(self, message_id: str) -> bool:
+        with self.services.factory() as session:
+            return session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message_id)) is not None
 
     def _handle_in(self, session: Session, message: IncomingMessage, now: datetime) -> list[int]:
         seen = session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message.message_id))
