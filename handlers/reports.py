@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.errors import UserError
 from sqlalchemy import delete, select
 
 from bot.app import Services
 from bot.context import Ctx
+from bot.errors import UserError
 from bot.incidents import link_incident
 from bot.message import MessageType, Reply
 from bot.parsing import ParseResult
 from bot.parsing.numerals import record_number
+from bot.parsing.parser import MAX_CHAIN_LINES
 from bot.reports import (
     KIND_LABEL,
     Labels,
@@ -221,15 +222,17 @@ def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
         if report.status == "pending":  # a chain line cannot be asked about: keep it, flagged
             report.status = "incomplete"
         created.append(report)
+    unread = (f"\n另有 {result.unread_lines} 行超出一次可登记的 {MAX_CHAIN_LINES} 行，未读取，请分开发送。"
+              if result.unread_lines else "")
     if not created:
         if repeated:
-            return Reply(f"接龙{('「' + title + '」') if title else ''}的 {repeated} 行都已登记过，无新增。")
+            return Reply(f"接龙{('「' + title + '」') if title else ''}的 {repeated} 行都已登记过，无新增。" + unread)
         raise UserError("接龙里没有找到编号行，格式例如：\n#接龙 返沪登记\n1. 3号楼201 2人")
     label_set = labels(ctx)
     lines = [f"#{r.id} {describe(r, label_set)}" + ("（缺" + "、".join(_missing_labels(r)) + "）" if r.status == "incomplete" else "") for r in created]
     head = f"已登记接龙{('「' + title + '」') if title else ''} {len(created)} 条"
     tail = f"；已登记过的 {repeated} 行未重复记录" if repeated else ""
-    return Reply(head + tail + "：\n" + "\n".join(lines))
+    return Reply(head + tail + "：\n" + "\n".join(lines) + unread)
 
 
 def _missing_labels(report: Report) -> list[str]:

@@ -271,3 +271,33 @@ async def test_the_wechat_pump_and_alarms_outlive_an_outage(quiet_config: Config
     for where in ("outbox", "intake", "alarms"):
         assert len(database_warnings(caplog, where)) in (1, 2), where  # gone (and back): never per retry
     assert not [r for r in caplog.records if r.exc_info]  # an outage is no traceback
+
+
+# ---------------------------------------------------------------- no silent caps
+
+
+def chain_text(count: int) -> str:
+    return "#接龙 返沪登记\n" + "\n".join(f"{n}. {1 + n % 40}号楼{100 + n} 住户 {1 + n % 3}人" for n in range(1, count + 1))
+
+
+def test_a_300_line_chain_is_recorded_whole(chat: Simulation) -> None:
+    meet(chat)
+    reply = chat.say(B3, "钱组长", chain_text(300))
+    assert reply[0].text.startswith("已登记接龙「返沪登记」 300 条")
+    with chat.bot.services.factory() as session:
+        units = set(session.scalars(select(Report.unit)))
+    assert units == {str(100 + n) for n in range(1, 301)}
+    again = chat.say(B3, "钱组长", chain_text(300) + "\n301. 5号楼999 住户 1人")  # a repost adds one line
+    assert again[0].text.startswith("已登记接龙「返沪登记」 1 条；已登记过的 300 行未重复记录")
+
+
+def test_lines_beyond_the_limit_are_counted_in_the_reply(chat: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.parsing.parser
+    import handlers.reports
+
+    monkeypatch.setattr(bot.parsing.parser, "MAX_CHAIN_LINES", 50)
+    monkeypatch.setattr(handlers.reports, "MAX_CHAIN_LINES", 50)
+    meet(chat)
+    reply = chat.say(B3, "钱组长", chain_text(80))
+    assert reply[0].text.startswith("已登记接龙「返沪登记」 50 条")
+    assert "另有 30 行超出一次可登记的 50 行，未读取" in reply[0].text

@@ -21,7 +21,10 @@ from bot.parsing.fields import Fields, extract
 from bot.parsing.vocabulary import DATA, Vocabulary
 
 REQUIRED = {"family": ("building", "unit"), "building": ("building",), "area": ()}
-MAX_PARSE_CHARS = 2000  # a 50 KB paste is stored whole but parsed from its start only
+MAX_PARSE_CHARS = 2000  # a 50 KB paste is stored whole but a single report is parsed from its start only
+# A 接龙 is parsed whole up to this many lines (WeChat's longest message holds fewer); beyond it the
+# reply says how many lines were not read — never a silent cap.
+MAX_CHAIN_LINES = 2000
 # A generic trigger must be followed by a separator, a number, a place or a word of the vocabulary:
 # "报告3号楼" and "求助我家断粮了" are reports, "登记表在哪里下载", "报告一下吗" and "反映了" are not.
 _GENERIC_FOLLOWER = re.compile(r"^(?:$|[\s:：,，。!！?？、;；~～…】\]）)#@\d]|[一二三四五六七八九十两]+[号幢栋])")
@@ -50,6 +53,7 @@ class ParseResult:
     explicit_kind: bool = False
     body: str = ""
     contact_name: str | None = None
+    unread_lines: int = 0  # numbered lines of a 接龙 beyond MAX_CHAIN_LINES
 
     @property
     def line_key(self) -> str:
@@ -206,10 +210,11 @@ class ReportParser:
     # ------------------------------------------------------------ parse
 
     def parse(self, text: str, now: datetime) -> ParseResult:
-        clean = normalise_text(text)[:MAX_PARSE_CHARS]
-        chain = self._chain.match(clean)
+        whole = normalise_text(text)
+        chain = self._chain.match(whole)
         if chain:
-            return self._parse_chain(clean[chain.end():], now)
+            return self._parse_chain(whole[chain.end():], now)
+        clean = whole[:MAX_PARSE_CHARS]
         found = self._trigger_match(clean)
         if found is None:
             return ParseResult(is_report=False)
@@ -230,9 +235,13 @@ class ReportParser:
         source = rest if numbered else remainder
         title_category = self.categorise(title) if title else "other"
         lines: list[ParseResult] = []
+        unread = 0
         for raw_line in source.splitlines():
             match = _CHAIN_LINE.match(raw_line)
             if not match:
+                continue
+            if len(lines) >= MAX_CHAIN_LINES:
+                unread += 1
                 continue
             body = match.group(2)
             fields = extract(body, now)
@@ -245,7 +254,8 @@ class ReportParser:
             lines.append(ParseResult(True, "family", category, fields, missing, body=body,
                                      contact_name=name.group(1) if name else None))
         return ParseResult(True, "family", title_category, Fields(category=title_category), [], lines,
-                           is_chain=True, chain_title=title, trigger=self.vocabulary.chain_trigger, body=rest)
+                           is_chain=True, chain_title=title, trigger=self.vocabulary.chain_trigger, body=rest,
+                           unread_lines=unread)
 
     def extract_fields(self, text: str, now: datetime) -> Fields:
         clean = normalise_text(text)[:MAX_PARSE_CHARS]
