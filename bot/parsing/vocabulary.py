@@ -28,13 +28,15 @@ class Vocabulary:
     area_words: frozenset[str]
     categories: tuple[Category, ...]  # in priority order
     weak_area_words: frozenset[str] = frozenset()
+    estate_wide_words: frozenset[str] = frozenset()
+    area_categories: frozenset[str] = frozenset()
     building_count_words: frozenset[str] = frozenset()
     trigger_lead: tuple[str, ...] = ()
     trigger_fillers: tuple[str, ...] = ()
 
     def all_words(self) -> set[str]:
         words = set(self.kind_triggers) | self.household_words | self.building_part_words | self.area_words
-        words |= self.weak_area_words
+        words |= self.weak_area_words | self.estate_wide_words
         for category in self.categories:
             words.update(category.words)
         return words
@@ -66,6 +68,8 @@ def load_vocabulary(path: str | Path | None = None, overrides: dict[str, Any] | 
         area_words=frozenset(data["area_words"]),
         categories=tuple(Category(c["code"], c["label"], tuple(str(w) for w in c.get("words") or ())) for c in categories),
         weak_area_words=frozenset(data.get("weak_area_words") or ()),
+        estate_wide_words=frozenset(data.get("estate_wide_words") or ()),
+        area_categories=frozenset(data.get("area_categories") or ()),
         building_count_words=frozenset(data.get("building_count_words") or ()),
         trigger_lead=tuple(data.get("trigger_lead") or ()),
         trigger_fillers=tuple(data.get("trigger_fillers") or ()),
