@@ -34,7 +34,10 @@ from storage.db import unavailable_reason
 log = logging.getLogger(__name__)
 
 REARM_ID = "qinlin:rearm"
-REARM_EVERY_SECONDS = 60  # a safety net: anything a missed re-arm left behind rings within a minute
+# What is due is kept in memory and updated by this process's own changes (bot/due.py); another
+# process (the web workbench, `qinlin export`) changes rows behind its back, so every few seconds
+# the database is asked again. A handful of indexed queries: cheap at this pace.
+RECHECK_SECONDS = 5
 DEBOUNCE_SECONDS = 0.5  # a burst of 500 messages re-arms once, not 500 times
 
 
@@ -62,7 +65,7 @@ class JobAlarms:
 
     async def start(self) -> None:
         self.scheduler.start()
-        self.scheduler.add_job(self.rearm, IntervalTrigger(seconds=REARM_EVERY_SECONDS), id=REARM_ID,
+        self.scheduler.add_job(self.recheck, IntervalTrigger(seconds=RECHECK_SECONDS), id=REARM_ID,
                                replace_existing=True, coalesce=True, max_instances=1)
         await self.rearm()
 
@@ -92,6 +95,10 @@ class JobAlarms:
                 self.ring, DateTrigger(run_date=moment), args=[name], id=job_id(name), name=name,
                 replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
             )
+
+    async def recheck(self) -> None:
+        self.bot.due.recheck()
+        await self.rearm()
 
     def poke(self) -> None:
         """Something may have changed what is due (a message was handled): re-arm soon."""

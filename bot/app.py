@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.config import Config
 from bot.context import Ctx
+from bot.due import DueTimes, Watches
 from bot.errors import UserError
 from bot.identity import resolve_identity, sync_config_people
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
@@ -40,6 +41,8 @@ class TimedJob(Protocol):
     """Work that falls due on the clock: follow-up expiry, scheduled notices, reminders, digest."""
 
     name: str
+    # The tables whose rows decide next_due (see bot/due.py); a job without it is asked every time.
+    watches: ClassVar[Watches]
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None: ...
 
@@ -80,6 +83,14 @@ class Bot:
         self.spool = spool
         self.outages = outages or outbox.outages
         self.job_held_until: dict[str, datetime] = {}  # a job that failed waits JOB_RETRY
+        self.due = DueTimes(services.factory)
+        self.always_asked: set[str] = set()  # jobs that do not say what decides their due time
+        for job in services.jobs:
+            watches = getattr(job, "watches", None)
+            if watches is None:
+                self.always_asked.add(job.name)
+            else:
+                self.due.watch(job.name, watches)
 
     # ------------------------------------------------------------ incoming
 
@@ -292,9 +303,22 @@ class Bot:
     # ------------------------------------------------------------ time
 
     def job_due_times(self, now: datetime) -> dict[str, datetime | None]:
-        """When each job is next due. Raises the database's error when it is away."""
-        with self.services.factory() as session:
-            due = {job.name: job.next_due(session, self.services, now) for job in self.services.jobs}
+        """When each job is next due: known ones from memory, the rest from the database (raises
+        the database's error when it is away)."""
+        due: dict[str, datetime | None] = {}
+        unknown = []
+        for job in self.services.jobs:
+            hit, moment = self.due.known(job.name)
+            if hit and job.name not in self.always_asked:
+                due[job.name] = moment  # type: ignore[assignment]
+            else:
+                unknown.append(job)
+        if unknown:
+            with self.services.factory() as session:
+                for job in unknown:
+                    version = self.due.version(job.name)
+                    due[job.name] = job.next_due(session, self.services, now)
+                    self.due.store(job.name, version, due[job.name])
         for name, moment in due.items():
             held = self.job_held_until.get(name)
             if moment is not None and held is not None and held > moment:
@@ -305,6 +329,11 @@ class Bot:
         moments = [m for m in self.job_due_times(now).values() if m is not None]
         return min(moments) if moments else None
 
+    def recheck(self) -> None:
+        """Ask the database again what is due: another process may have changed it."""
+        self.due.recheck()
+        self.outbox.due.recheck()
+
     def run_due_jobs(self, names: set[str] | None = None) -> list[int]:
         """Run every job (or the named ones) due at the clock's now, each in its own unit of work."""
         queued: list[int] = []
@@ -313,12 +342,18 @@ class Bot:
             # database was away must not be expired by the job that runs when it is back
             queued.extend(self.replay_spool())
         now = self.services.clock.now()
+        try:
+            expected = self.job_due_times(now) if names is None else None
+        except Exception:  # noqa: BLE001 - the database is away: each job below asks and is held on its own
+            expected = None
         for job in self.services.jobs:
             if names is not None and job.name not in names:
                 continue
             held = self.job_held_until.get(job.name)
             if held is not None and held > now:
                 continue
+            if expected is not None and (expected[job.name] is None or expected[job.name] > now):  # type: ignore[operator]
+                continue  # not due by what is known; an alarm for a named job asks the database itself
             try:
                 with unit_of_work(self.services.factory) as session:
                     due = job.next_due(session, self.services, now)
@@ -337,6 +372,9 @@ class Bot:
             else:
                 self.job_held_until.pop(job.name, None)
                 self.outages.recovered(f"job {job.name}")
+            finally:
+                # what a run leaves due is asked again, even when it wrote nothing the job watches
+                self.due.forget([job.name])
         return queued
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.app import Services, TimedJob
 from bot.charts import write_chart
 from bot.config import parse_clock_time
+from bot.due import Watches
 from bot.message import Outgoing
 from bot.notices import fan_out
 from bot.periods import Period
@@ -45,6 +47,7 @@ class FollowupExpiry:
     """A question unanswered for 10 minutes: the report stays in the ledger as incomplete."""
 
     name = "followup-expiry"
+    watches: ClassVar[Watches] = {PendingQuestion: None}
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         return session.scalar(select(PendingQuestion.expires_at).order_by(PendingQuestion.expires_at).limit(1))
@@ -72,6 +75,7 @@ class RecallReports:
     still show the notice."""
 
     name = "recall-reports"
+    watches: ClassVar[Watches] = {Notice: None, OutboxMessage: lambda row: row.action == "recall"}
 
     def _pending(self, session: Session) -> list[Notice]:
         return list(session.scalars(select(Notice).where(
@@ -125,6 +129,7 @@ class ScheduledNotices:
     otherwise the sender is told it was skipped."""
 
     name = "scheduled-notices"
+    watches: ClassVar[Watches] = {Notice: None}
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         return session.scalar(select(func.min(Notice.scheduled_for)).where(Notice.status == "scheduled"))
@@ -165,6 +170,7 @@ class SilentRoomReminders:
     """One reminder to each target room where nobody confirmed within remind_after_hours."""
 
     name = "silent-room-reminders"
+    watches: ClassVar[Watches] = {Notice: None, NoticeDelivery: None}
 
     def _candidates(self, session: Session, services: Services, now: datetime) -> list[tuple[NoticeDelivery, Notice]]:
         window = timedelta(hours=services.config.notices.ack_window_hours)
@@ -202,6 +208,7 @@ DIGEST_JOB_ID = "daily-digest"
 
 class DailyDigest:
     name = DIGEST_JOB_ID
+    watches: ClassVar[Watches] = {JobRun: None}
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         tz = services.config.tzinfo

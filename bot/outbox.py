@@ -14,12 +14,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import OutboxConfig
+from bot.due import DueTimes
 from bot.message import Outgoing
 from bot.outages import Outages
 from bot.privacy import for_group
@@ -105,7 +107,7 @@ class Pacing:
         jitter = random.Random(last_sent_at.timestamp()).uniform(0, self.config.jitter_seconds)
         return timedelta(seconds=self.config.min_interval_seconds + jitter)
 
-    def earliest(self, row: OutboxMessage, last_sent_at: datetime | None, sent_today: int, now: datetime) -> datetime:
+    def earliest(self, row: OutboxMessage | Candidate, last_sent_at: datetime | None, sent_today: int, now: datetime) -> datetime:
         moment = max(row.next_attempt_at, now)
         if last_sent_at is not None:
             moment = max(moment, last_sent_at + self.spacing(last_sent_at))
@@ -117,6 +119,29 @@ class Pacing:
             if quiet_end is not None:
                 moment = quiet_end
         return moment
+
+
+class Candidate(NamedTuple):
+    """A queued row as pacing sees it."""
+
+    id: int
+    urgent: bool
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What pacing needs to know about the queue, read in two statements and kept until a row of
+    the outbox changes (bot/due.py) or the day turns."""
+
+    day_start: datetime
+    last_sent_at: datetime | None
+    sent_today: int
+    held_until: datetime | None  # risk control holds the whole account until then
+    candidates: tuple[Candidate, ...]
+
+
+QUEUE = "outbox"
 
 
 # Sends a "say" row (returns the transport's message id) or performs a "recall" row (returns
@@ -133,6 +158,8 @@ class OutboxWorker:
         self.config = config
         self.pacing = Pacing(config, tz)
         self.tz = tz
+        self.due = DueTimes(factory)
+        self.due.watch(QUEUE, {OutboxMessage: None})
         self.outages = outages or Outages()
         # Outcomes of sends that happened but could not be written (the database went away
         # between the send and its record). Written before anything else is sent: a row left in
@@ -168,40 +195,49 @@ class OutboxWorker:
                 row.next_attempt_at = now
             return len(rows)
 
-    def _last_sent(self, session: Session, now: datetime) -> tuple[datetime | None, int]:
-        last = session.scalar(select(func.max(OutboxMessage.sent_at)))
+    def _view(self, now: datetime) -> QueueView:
         local = now.astimezone(self.tz)
         day_start = datetime.combine(local.date(), time(0), self.tz)
-        count = session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start)
-        )
-        return last, int(count or 0)
+        hit, view = self.due.known(QUEUE)
+        if hit and view.day_start == day_start:  # type: ignore[union-attr]
+            return view  # type: ignore[return-value]
+        version = self.due.version(QUEUE)
+        queued = OutboxMessage.state == "queued"
+        with self.factory() as session:
+            # three indexed look-ups in one round trip (an aggregate over the whole table would scan it)
+            last, today, held_until = session.execute(select(
+                select(func.max(OutboxMessage.sent_at)).scalar_subquery(),
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start).scalar_subquery(),
+                # WeChat's "too frequent" is about the account, not one message: until the refused
+                # row's back-off is over, nothing else goes out either, urgent or not.
+                select(func.max(OutboxMessage.next_attempt_at)).where(
+                    queued, OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")).scalar_subquery(),
+            )).one()
+            candidates = session.execute(
+                select(OutboxMessage.id, OutboxMessage.urgent, OutboxMessage.next_attempt_at)
+                .where(queued)
+                .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(200)
+            ).all()
+        view = QueueView(day_start, last, int(today or 0), held_until,
+                         tuple(Candidate(*row) for row in candidates))
+        self.due.store(QUEUE, version, view)
+        return view
 
     def next_send(self, now: datetime) -> tuple[int, datetime] | None:
         """The queued row that may go first, and when. Urgent rows go before ordinary ones."""
         self.write_unrecorded()
-        with self.factory() as session:
-            last, today = self._last_sent(session, now)
-            # WeChat's "too frequent" is about the account, not one message: until the refused
-            # row's back-off is over, nothing else goes out either, urgent or not.
-            held_until = session.scalar(select(func.max(OutboxMessage.next_attempt_at)).where(
-                OutboxMessage.state == "queued", OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")))
-            candidates = session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.state == "queued")
-                .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(200)
-            ).all()
-            best: tuple[int, datetime] | None = None
-            for row in candidates:
-                moment = self.pacing.earliest(row, last, today, now)
-                if held_until is not None:
-                    moment = max(moment, held_until)
-                if best is None or moment < best[1]:
-                    best = (row.id, moment)
-                if moment <= now:
-                    break  # ordered by priority and age: the first one ready now wins
-            return best
+        view = self._view(now)
+        best: tuple[int, datetime] | None = None
+        for row in view.candidates:
+            moment = self.pacing.earliest(row, view.last_sent_at, view.sent_today, now)
+            if view.held_until is not None:
+                moment = max(moment, view.held_until)
+            if best is None or moment < best[1]:
+                best = (row.id, moment)
+            if moment <= now:
+                break  # ordered by priority and age: the first one ready now wins
+        return best
 
     def claim(self, row_id: int) -> OutboxMessage | None:
         with unit_of_work(self.factory) as session:

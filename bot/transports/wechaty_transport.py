@@ -25,7 +25,7 @@ import sys
 from datetime import datetime, timezone
 
 import bot.wechaty_compat  # noqa: F401  (must precede the SDK import)
-from bot.alarms import JobAlarms
+from bot.alarms import RECHECK_SECONDS, JobAlarms
 from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
@@ -81,14 +81,14 @@ class WechatyTransport:
 
     # ------------------------------------------------------------ SDK instance
 
-    def _new_sdk(self):  # noqa: ANN202 - a Wechaty subclass instance
+    def _new_sdk(self):
         from wechaty import Wechaty, WechatyOptions
         from wechaty_puppet import PuppetOptions
 
         transport = self
 
         class QinlinWechaty(Wechaty):
-            async def on_login(self, contact) -> None:  # noqa: ANN001
+            async def on_login(self, contact) -> None:
                 transport.bot.services.bot_id = contact.contact_id
                 await transport._see_rooms(self)
                 transport.ever_logged_in = True
@@ -96,16 +96,16 @@ class WechatyTransport:
                 transport.wake.set()
                 log.warning("logged in as %s", contact.name)
 
-            async def on_logout(self, contact) -> None:  # noqa: ANN001
+            async def on_logout(self, contact) -> None:
                 transport.logged_in.clear()
 
-            async def on_message(self, msg) -> None:  # noqa: ANN001
+            async def on_message(self, msg) -> None:
                 await transport._receive(msg)
 
-            async def on_room_join(self, room, invitees, inviter, date=None) -> None:  # noqa: ANN001
+            async def on_room_join(self, room, invitees, inviter, date=None) -> None:
                 await transport._see_room(room)
 
-            async def on_room_topic(self, room, new_topic, old_topic, changer, date=None) -> None:  # noqa: ANN001
+            async def on_room_topic(self, room, new_topic, old_topic, changer, date=None) -> None:
                 room.payload = None  # the SDK keeps the old topic cached for the life of the process
                 await transport._see_room(room)
 
@@ -131,11 +131,11 @@ class WechatyTransport:
                                  puppet_options=PuppetOptions(end_point=self.endpoint, token=self.token))
         return QinlinWechaty(options)
 
-    async def _see_rooms(self, sdk) -> None:  # noqa: ANN001
+    async def _see_rooms(self, sdk) -> None:
         for room in await sdk.Room.find_all():
             await self._see_room(room)
 
-    async def _see_room(self, room) -> None:  # noqa: ANN001
+    async def _see_room(self, room) -> None:
         """Known rooms are bound by topic at first sight (bot.rooms.see_room); kept by id."""
         from bot.rooms import see_room
         from storage.db import unit_of_work
@@ -159,7 +159,7 @@ class WechatyTransport:
                 log.exception("could not record room %s", room.room_id)
             self.bot.outages.failed("rooms", error)
 
-    async def _receive(self, msg) -> None:  # noqa: ANN001
+    async def _receive(self, msg) -> None:
         try:
             if msg.is_self():
                 return
@@ -263,14 +263,14 @@ class WechatyTransport:
             return
         self.wake.clear()
         upcoming = await asyncio.to_thread(worker.next_send, clock.now())
-        if upcoming is None:
-            await self._wait(self.wake, 30)
+        if upcoming is None or upcoming[1] > clock.now():
+            delay = RECHECK_SECONDS if upcoming is None else (upcoming[1] - clock.now()).total_seconds()
+            await self._wait(self.wake, min(delay, RECHECK_SECONDS))
+            if not self.wake.is_set():
+                # rows another process queued (the web workbench) are not known here until asked
+                worker.due.recheck()
             return
-        row_id, when = upcoming
-        delay = (when - clock.now()).total_seconds()
-        if delay > 0:
-            await self._wait(self.wake, min(delay, 30))
-            return
+        row_id = upcoming[0]
         row = await asyncio.to_thread(worker.claim, row_id)
         if row is None:
             return
