@@ -38,12 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, text
 
-from bot.app import build_bot
 from bot.clock import SHANGHAI, VirtualClock
 from bot.config import Config, load_config
 from bot.message import IncomingMessage
 from bot.transports.simulated import Simulation
-from storage.db import make_engine
+from handlers import build_application
+from storage.db import make_engine, upgrade
 from storage.models import IncomingRecord, OutboxMessage, Report
 
 BUILDINGS = 48
