@@ -181,6 +181,9 @@ class RecurringReminder(Strict):
     days: str = "mon-sun"  # APScheduler day names; never numbers (APScheduler counts Monday as 0)
     targets: str = "全体"
     text: str
+    # false: an announcement (no number, no 收到, no follow-up); true: a numbered notice that asks
+    # for 收到 and is counted and followed up like #通知 (bot/notices.py)
+    ack: bool = False
 
     @field_validator("times")
     @classmethod

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from bot.app import Services, TimedJob
@@ -19,7 +19,7 @@ from bot.charts import write_chart
 from bot.config import parse_clock_time
 from bot.due import Watches
 from bot.message import Outgoing
-from bot.notices import fan_out
+from bot.notices import READERS, delivered_relays, fan_out, resolve_targets, routine_slots
 from bot.periods import Period
 from bot.reports import KIND_LABEL, expire_question
 from bot.rooms import rooms_with_role
@@ -167,37 +167,73 @@ class ScheduledNotices:
 
 
 class SilentRoomReminders:
-    """One reminder to each target room where nobody confirmed within remind_after_hours."""
+    """One 【提醒】 to each room a notice was delivered to where nobody confirmed within
+    remind_after_hours of the delivery (bot/notices.py: what delivered means)."""
 
     name = "silent-room-reminders"
     watches: ClassVar[Watches] = {Notice: None, NoticeDelivery: None}
 
-    def _candidates(self, session: Session, services: Services, now: datetime) -> list[tuple[NoticeDelivery, Notice]]:
+    def _candidates(self, session: Session, services: Services, now: datetime) -> list[tuple[NoticeDelivery, Notice, str | None, datetime]]:
         window = timedelta(hours=services.config.notices.ack_window_hours)
+        delivered = delivered_relays()
         return list(session.execute(
-            select(NoticeDelivery, Notice).join(Notice, Notice.id == NoticeDelivery.notice_id)
-            .where(NoticeDelivery.reminded_at.is_(None), Notice.status == "sent", Notice.sent_at >= now - window)
+            select(NoticeDelivery, Notice, Room.role, delivered.c.delivered_at)
+            .join(delivered, and_(delivered.c.notice_id == NoticeDelivery.notice_id,
+                                  delivered.c.room_id == NoticeDelivery.room_id))
+            .join(Notice, Notice.id == NoticeDelivery.notice_id)
+            .outerjoin(Room, Room.id == NoticeDelivery.room_id)
+            .where(NoticeDelivery.reminded_at.is_(None), delivered.c.delivered_at >= now - window)
         ).all())  # type: ignore[arg-type]
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         after = timedelta(hours=services.config.notices.remind_after_hours)
-        moments = [notice.sent_at + after for _, notice in self._candidates(session, services, now)]
+        moments = [delivered_at + after for *_, delivered_at in self._candidates(session, services, now)]
         return min(moments) if moments else None
 
     def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
         after = timedelta(hours=services.config.notices.remind_after_hours)
         outgoing = []
-        for delivery, notice in self._candidates(session, services, now):
-            if notice.sent_at + after > now:
+        for delivery, notice, role, delivered_at in self._candidates(session, services, now):
+            if delivered_at + after > now:
                 continue
             delivery.reminded_at = now  # due: reminded or not needed, either way never again
             acked = session.scalar(select(NoticeAck.id).where(
                 NoticeAck.notice_id == notice.id, NoticeAck.room_id == delivery.room_id).limit(1))
             if acked is None:
                 outgoing.append(Outgoing(
-                    text=f"【提醒】N{notice.id} 通知还没有人确认：{notice.text[:60]}\n看到的居民请回复“收到”。",
+                    text=f"【提醒】N{notice.id} 通知还没有人确认：{notice.text[:60]}\n"
+                         f"看到的{READERS.get(role or '', '居民')}请回复“收到”。",
                     room_id=delivery.room_id, notice_id=notice.id, dedupe_key=f"remind:{notice.id}:{delivery.room_id}",
                 ))
+        return outgoing
+
+
+class RoutineReminders:
+    """Config reminders without ``ack: true`` (the daily 垃圾分类 times): announcements to their
+    rooms, with no number, no request for 收到 and no follow-up. Each time keeps its last run in
+    job_runs, so a restart neither repeats nor skips one; a time missed by more than the grace
+    while the bot was down is dropped (a 垃圾分类 call at noon helps nobody)."""
+
+    name = "routine-reminders"
+
+    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
+        moments = [due for *_, due in routine_slots(session, services.config)]
+        return min(moments) if moments else None
+
+    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
+        config = services.config
+        grace = timedelta(minutes=config.notices.missed_grace_minutes)
+        outgoing = []
+        for key, reminder, _, run, due in routine_slots(session, config):
+            if due > now:
+                continue
+            run.last_run_at = now
+            if now - due > grace:
+                continue
+            targets, _ = resolve_targets(session, config, reminder.targets)
+            for room in targets.rooms:
+                outgoing.append(Outgoing(text=f"【提示】{reminder.text}", room_id=room.id,
+                                         dedupe_key=f"routine:{key}:{due.isoformat()}:{room.id}"))
         return outgoing
 
 
@@ -242,13 +278,16 @@ class DailyDigest:
             Report.created_at >= start, Report.created_at < end, Report.status.in_(("open", "incomplete", "pending"))))
         all_open = session.scalar(select(func.count()).select_from(Report).where(
             Report.status.in_(("open", "incomplete", "pending"))))
+        # notices delivered within the window and not recalled (bot/notices.py), by rooms where
+        # nobody confirmed; relays still held by quiet hours are not silent rooms
+        delivered = delivered_relays()
         silent = session.execute(
-            select(Notice.id, func.count(NoticeDelivery.id))
-            .join(NoticeDelivery, NoticeDelivery.notice_id == Notice.id)
-            .where(Notice.sent_at >= now - timedelta(hours=config.notices.ack_window_hours),
-                   ~select(NoticeAck.id).where(NoticeAck.notice_id == Notice.id,
-                                               NoticeAck.room_id == NoticeDelivery.room_id).exists())
-            .group_by(Notice.id).order_by(Notice.id)
+            select(delivered.c.notice_id, func.count())
+            .where(delivered.c.delivered_at >= now - timedelta(hours=config.notices.ack_window_hours),
+                   delivered.c.delivered_at <= now,
+                   ~select(NoticeAck.id).where(NoticeAck.notice_id == delivered.c.notice_id,
+                                               NoticeAck.room_id == delivered.c.room_id).exists())
+            .group_by(delivered.c.notice_id).order_by(delivered.c.notice_id)
         ).all()
         total = sum(by_kind.values())
         lines = [f"【日报】{config.community} {day:%m月%d日}", f"今日报告 {total} 条"
@@ -279,4 +318,4 @@ class DailyDigest:
 
 def default_jobs() -> list[TimedJob]:
     """The jobs the application runs, checked in this order at every tick."""
-    return [FollowupExpiry(), ScheduledNotices(), SilentRoomReminders(), RecallReports(), DailyDigest()]
+    return [FollowupExpiry(), ScheduledNotices(), RoutineReminders(), SilentRoomReminders(), RecallReports(), DailyDigest()]

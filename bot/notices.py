@@ -1,26 +1,49 @@
-"""Notices downward: who a notice goes to, what the relayed text looks like, what counts as 收到."""
+"""Notices downward: who a notice goes to, what the relayed text looks like, what counts as 收到.
+
+Acknowledgement attribution (the rule /回执, the digest and the 【提醒】 follow-up all count by;
+docs/notices.md says the same for people):
+
+- A *notice* is what ``#通知``/``#紧急通知``/``#定时通知`` (or a config reminder with ``ack: true``)
+  relays: it has a number (N12), ends with "请回复“收到”确认" and has one delivery per target room.
+- A *routine reminder* (config.yaml ``reminders``, the daily 垃圾分类 times) is an announcement:
+  no number, no request for 收到, never counted, never followed up.
+- A notice is *delivered* to a room when its relay has left the outbox (a relay held by quiet
+  hours is not delivered yet; one withdrawn before sending never is). It is *live* in that room
+  from delivery until ``notices.ack_window_hours`` later, unless the notice was recalled.
+- 收到 (已阅, 好的收到, 收到👌 …) counts in every room a notice is delivered to — building and
+  area rooms, and the 第N党支部 and 党总支 rooms that 各支部/党员 notices go to — for the notice
+  most recently delivered and live in that room. ``收到 N12`` counts for N12 if N12 is live there.
+  Anything else (no live notice, the staff room, private chat) is chatter and stays silent.
+- Once per person per notice; routine reminders in between change nothing.
+- A delivered room with no 收到 after ``notices.remind_after_hours`` gets one 【提醒】.
+- /回执 and the digest count delivered rooms of notices that were not recalled; rooms still
+  waiting for the morning are named as not yet sent, never as silent.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, cast, func, literal, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
-from bot.config import Config, parse_building_range
+from bot.config import Config, RecurringReminder, parse_building_range
 from bot.errors import UserError
 from bot.message import Outgoing
+from bot.outbox import Pacing
 from bot.parsing.numerals import record_number, to_int
 from bot.rooms import building_rooms, rooms_with_role
 from bot.schedules import next_occurrence
-from storage.models import Notice, NoticeDelivery, Room
+from storage.models import JobRun, Notice, NoticeDelivery, OutboxMessage, Room
 
 ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")
 _ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS))
 _BUILDINGS = re.compile(r"^((?:\d+|[一二三四五六七八九十两]+)(?:\s*[-~～至]\s*\d+)?(?:\s*[、,，和及]\s*\d+(?:\s*[-~～]\s*\d+)?)*)\s*号楼")
 _BRANCH = re.compile(r"^第\s*(\d+|[一二三四五六七八九十]+)\s*支部")
+READERS = {"branch": "党员", "general": "党员"}  # who a 【提醒】 asks to confirm, by room role; else 居民
 EXAMPLE = "例如：#通知 3号楼 明天上午9点停水，请提前储水。"
 
 
@@ -94,6 +117,34 @@ def relay_text(config: Config, notice: Notice) -> str:
     return f"{head}{config.community} N{notice.id}\n{notice.text}\n——请回复“收到”确认"
 
 
+def relay_key(notice_id: int, room_id: str) -> str:
+    """The outbox key of a notice's relay to one room (one relay per room, ever)."""
+    return f"notice:{notice_id}:{room_id}"
+
+
+def delivered_relays() -> Subquery:
+    """(notice_id, room_id, delivered_at) for every delivery whose relay has left the outbox, of
+    notices not recalled: the deliveries a 收到 may count for and /回执 and the digest count."""
+    key = literal("notice:") + cast(NoticeDelivery.notice_id, String) + literal(":") + NoticeDelivery.room_id
+    return (
+        select(NoticeDelivery.notice_id, NoticeDelivery.room_id, OutboxMessage.sent_at.label("delivered_at"))
+        .join(OutboxMessage, and_(OutboxMessage.dedupe_key == key, OutboxMessage.state == "sent"))
+        .join(Notice, Notice.id == NoticeDelivery.notice_id)
+        .where(Notice.status == "sent")
+        .subquery("delivered")
+    )
+
+
+def live_notice(session: Session, room_id: str, now: datetime, window: timedelta, number: int | None = None) -> int | None:
+    """The notice a 收到 said in this room now counts for (see the module's rule), or None."""
+    delivered = delivered_relays()
+    query = select(delivered.c.notice_id).where(
+        delivered.c.room_id == room_id, delivered.c.delivered_at <= now, delivered.c.delivered_at >= now - window)
+    if number is not None:
+        query = query.where(delivered.c.notice_id == number)
+    return session.scalar(query.order_by(delivered.c.delivered_at.desc(), delivered.c.notice_id.desc()).limit(1))
+
+
 def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> tuple[list[Outgoing], str, int]:
     """Deliveries and outbox messages for every target room (never back into the source room)."""
     targets, _ = resolve_targets(session, config, notice.targets)
@@ -104,20 +155,68 @@ def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> 
         session.add(NoticeDelivery(notice_id=notice.id, room_id=room.id))
         outgoing.append(
             Outgoing(text=text, room_id=room.id, urgent=notice.urgent, notice_id=notice.id,
-                     dedupe_key=f"notice:{notice.id}:{room.id}")
+                     dedupe_key=relay_key(notice.id, room.id))
         )
+    held_until = _night_would_split(session, config, len(outgoing), now) if not notice.urgent else None
+    for out in outgoing:
+        out.not_before = held_until
     notice.sent_at = now
     notice.status = "sent"
     return outgoing, targets.label, len(rooms)
 
 
+def _night_would_split(session: Session, config: Config, count: int, now: datetime) -> datetime | None:
+    """When a fan-out started now would still be running as quiet hours begin, the morning it
+    should all wait for instead (docs/notices.md: quiet hours never split a notice). Counted at
+    the outbox's slowest pace, behind everything already queued."""
+    pacing = Pacing(config.outbox, config.tzinfo)
+    window = config.outbox.quiet_window()
+    if window is None or count == 0 or pacing.quiet_until(now) is not None:
+        return None  # no quiet hours, or already quiet: the outbox holds every relay anyway
+    local = now.astimezone(config.tzinfo)
+    quiet_start = datetime.combine(local.date(), window[0], config.tzinfo)
+    if quiet_start <= local:
+        quiet_start += timedelta(days=1)
+    queued = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "queued")) or 0
+    per_message = timedelta(seconds=config.outbox.min_interval_seconds + config.outbox.jitter_seconds)
+    if now + per_message * (queued + count) < quiet_start:
+        return None
+    return pacing.quiet_until(quiet_start)
+
+
+def reminder_recurrence(reminder: RecurringReminder, at: str) -> str:
+    """"daily 07:00" or "mon-fri 08:30" for one of a config reminder's times."""
+    hour, minute = (int(part) for part in at.split(":"))
+    days = "daily" if reminder.days == "mon-sun" else reminder.days.replace(" ", "")
+    return f"{days} {hour:02d}:{minute:02d}"
+
+
+def routine_keys(config: Config) -> list[tuple[str, RecurringReminder, str]]:
+    """(job_runs key, reminder, recurrence) for each time of each routine (not ack) reminder."""
+    return [(f"reminder:{reminder.name}:{reminder_recurrence(reminder, at)}", reminder, reminder_recurrence(reminder, at))
+            for reminder in config.reminders if not reminder.ack for at in reminder.times]
+
+
+def routine_slots(session: Session, config: Config) -> list[tuple[str, RecurringReminder, str, JobRun, datetime]]:
+    """Each routine reminder time with its last run and the next time it is due."""
+    found = []
+    for key, reminder, recurrence in routine_keys(config):
+        run = session.get(JobRun, key)
+        if run is not None:
+            found.append((key, reminder, recurrence, run, next_occurrence(recurrence, run.last_run_at.astimezone(config.tzinfo))))
+    return found
+
+
 def sync_config_reminders(session: Session, config: Config, now: datetime) -> None:
-    """Recurring reminders declared in config.yaml become scheduled notices (sender: 居委会)."""
-    for reminder in config.reminders:
+    """Recurring reminders declared in config.yaml: routine ones start counting their times from
+    now; those with ``ack: true`` become scheduled notices (sender: 居委会), numbered and confirmed."""
+    for key, _, _ in routine_keys(config):
+        if session.get(JobRun, key) is None:
+            session.add(JobRun(job_id=key, last_run_at=now))
+    asking = [reminder for reminder in config.reminders if reminder.ack]
+    for reminder in asking:
         for at in reminder.times:
-            hour, minute = (int(part) for part in at.split(":"))
-            days = "daily" if reminder.days == "mon-sun" else reminder.days.replace(" ", "")
-            recurrence = f"{days} {hour:02d}:{minute:02d}"
+            recurrence = reminder_recurrence(reminder, at)
             key = f"config:{reminder.name}:{at}"
             row = session.scalar(select(Notice).where(Notice.source_message_id == key))
             if row is None:
@@ -127,7 +226,7 @@ def sync_config_reminders(session: Session, config: Config, now: datetime) -> No
             if row.recurrence != recurrence:  # its days or time changed in config.yaml
                 row.scheduled_for = next_occurrence(recurrence, now)
             row.text, row.targets, row.recurrence = reminder.text, reminder.targets, recurrence
-    known = {f"config:{r.name}:{at}" for r in config.reminders for at in r.times}
+    known = {f"config:{r.name}:{at}" for r in asking for at in r.times}  # a routine one is no notice any more
     for row in session.scalars(select(Notice).where(Notice.sender_id == "config", Notice.status == "scheduled")):
         if row.source_message_id not in known:
             row.status = "cancelled"

@@ -10,7 +10,7 @@ from bot import permissions as allow
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.message import Outgoing, Reply
-from bot.notices import EXAMPLE, ack_number, fan_out, resolve_targets
+from bot.notices import EXAMPLE, ack_number, fan_out, live_notice, resolve_targets, routine_slots
 from bot.outbox import Pacing
 from bot.parsing.numerals import record_number
 from bot.privacy import PHONE
@@ -19,7 +19,9 @@ from bot.schedules import parse_when, recurrence_label
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 
 POSTING_ROOMS = ("general", "branch", "staff")
-ACK_ROOMS = ("building", "area")
+# every kind of room a notice is delivered to: building and area rooms, and the party rooms that
+# 各支部/党员 notices go to (bot/notices.py states the whole attribution rule)
+ACK_ROOMS = ("building", "area", "branch", "general")
 
 
 def _check_posting_room(ctx: Ctx) -> None:
@@ -64,6 +66,10 @@ def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
     for out in outgoing:
         ctx.send(out)
     held = "" if urgent else _quiet_hours_clause(ctx)
+    if outgoing and outgoing[0].not_before is not None:
+        start = ctx.config.outbox.quiet_hours.split("-")[0] if ctx.config.outbox.quiet_hours else ""
+        held = (f"（{start} 前发不完，为免一半群今晚收到、一半明早收到，"
+                f"将于 {outgoing[0].not_before.astimezone(ctx.config.tzinfo):%H:%M} 起统一发出）")
     if PHONE.search(text):
         held += "（群里的手机号会隐去中间四位，请留座机或到居委会联系）"
     return Reply(f"已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。")
@@ -103,26 +109,16 @@ def scheduled_notice(ctx: Ctx, arguments: str) -> Reply:
 # ------------------------------------------------------------------ acknowledgements
 
 
-def _latest_notice_for_room(ctx: Ctx, number: int | None) -> int | None:
-    window = timedelta(hours=ctx.config.notices.ack_window_hours)
-    query = (
-        select(Notice.id)
-        .join(NoticeDelivery, NoticeDelivery.notice_id == Notice.id)
-        .where(NoticeDelivery.room_id == ctx.room_key, Notice.sent_at >= ctx.now - window, Notice.status == "sent")
-    )
-    if number is not None:
-        query = query.where(Notice.id == number)
-    return ctx.session.scalar(query.order_by(Notice.id.desc()).limit(1))
-
-
 def is_ack(ctx: Ctx) -> str | None:
-    """收到 in a target room with a live notice; anywhere else it is chatter and stays silent."""
+    """收到 in a room where a notice is live (bot/notices.py: delivered, not recalled, within the
+    window); anywhere else it is chatter and stays silent."""
     if ctx.room is None or ctx.room.role not in ACK_ROOMS:
         return None
     is_ack_text, number = ack_number(ctx.text)
     if not is_ack_text:
         return None
-    notice_id = _latest_notice_for_room(ctx, number)
+    window = timedelta(hours=ctx.config.notices.ack_window_hours)
+    notice_id = live_notice(ctx.session, ctx.room_key, ctx.now, window, number)
     if notice_id is None:
         return None
     ctx.memo["notice_id"] = notice_id
@@ -147,32 +143,49 @@ def receipts(ctx: Ctx, arguments: str) -> Reply:
     if number is None:
         raise UserError("格式：/回执 N12")
     row = ctx.session.get(Notice, number)
-    if row is None or row.status == "scheduled":
+    if row is None or row.status in ("scheduled", "cancelled", "skipped"):
         raise UserError(f"没有找到已发送的通知 N{number}。")
     counts = dict(ctx.session.execute(
         select(NoticeAck.room_id, func.count()).where(NoticeAck.notice_id == row.id).group_by(NoticeAck.room_id)
     ).all())
-    deliveries = ctx.session.execute(
+    if row.status == "recalled":
+        return Reply(f"N{row.id} 已撤回，不再统计确认（撤回前 {sum(counts.values())} 人确认）。")
+    relays = dict(ctx.session.execute(
+        select(OutboxMessage.room_id, OutboxMessage.state).where(
+            OutboxMessage.notice_id == row.id, OutboxMessage.dedupe_key.like(f"notice:{row.id}:%"))
+    ).all())
+    rooms = sorted(ctx.session.execute(
         select(Room.topic, Room.id).join(NoticeDelivery, NoticeDelivery.room_id == Room.id)
-        .where(NoticeDelivery.notice_id == row.id).order_by(Room.topic)
-    ).all()
-    lines = [f"N{row.id} 回执（共 {len(deliveries)} 个群，{sum(counts.values())} 人确认）："]
-    lines += [f"· {topic}：{counts.get(room_id, 0)} 人" for topic, room_id in deliveries if counts.get(room_id)]
-    silent = [topic for topic, room_id in deliveries if not counts.get(room_id)]
+        .where(NoticeDelivery.notice_id == row.id)
+    ).all())
+    shown = [(topic, room_id) for topic, room_id in rooms if relays.get(room_id) == "sent"]
+    waiting = [topic for topic, room_id in rooms if relays.get(room_id) in ("queued", "sending")]
+    failed = [topic for topic, room_id in rooms if relays.get(room_id) == "failed"]
+    confirmed = sum(counts.get(room_id, 0) for _, room_id in shown)
+    lines = [f"N{row.id} 回执（共 {len(shown)} 个群，{confirmed} 人确认）："]
+    lines += [f"· {topic}：{counts[room_id]} 人" for topic, room_id in shown if counts.get(room_id)]
+    silent = [topic for topic, room_id in shown if not counts.get(room_id)]
     if silent:
         lines.append("无人确认：" + "、".join(silent))
+    if waiting:
+        lines.append("尚未发出：" + "、".join(waiting) + _quiet_hours_clause(ctx))
+    if failed:
+        lines.append("发送失败：" + "、".join(failed))
     return Reply("\n".join(lines))
 
 
 def list_scheduled(ctx: Ctx, _: str) -> Reply:
     """/定时：查看待发送的定时通知"""
     rows = ctx.session.scalars(select(Notice).where(Notice.status == "scheduled").order_by(Notice.scheduled_for)).all()
-    if not rows:
-        return Reply("没有待发送的定时通知。")
     tz = ctx.config.tzinfo
     lines = [f"N{r.id} {recurrence_label(r.recurrence)}{r.scheduled_for.astimezone(tz):%m-%d %H:%M} {r.targets}：{r.text[:30]}"
              for r in rows if r.scheduled_for]
-    return Reply("待发送的定时通知：\n" + "\n".join(lines))
+    text = "待发送的定时通知：\n" + "\n".join(lines) if lines else "没有待发送的定时通知。"
+    routine = [f"{recurrence_label(recurrence)}{due.astimezone(tz):%m-%d %H:%M} {reminder.targets}：{reminder.text[:30]}"
+               for _, reminder, recurrence, _, due in routine_slots(ctx.session, ctx.config)]
+    if routine:
+        text += "\n例行提示（config.yaml，不需回复收到）：\n" + "\n".join(routine)
+    return Reply(text)
 
 
 def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:

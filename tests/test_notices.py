@@ -150,7 +150,7 @@ def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
     days = chat.wait(hours=48)
     exercise = [d for d in days if "早锻炼" in d.text and d.text.startswith("【通知】")]
     assert [d.at.astimezone(SHANGHAI).strftime("%d %H:%M") for d in exercise] == ["24 07:00", "25 07:00"]  # quiet until 7
-    garbage = [d for d in days if d.text.startswith("【通知】") and "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
+    garbage = [d for d in days if d.text.startswith("【提示】") and "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
     assert [d.at.astimezone(SHANGHAI).strftime("%H:%M") for d in garbage][:3] == ["18:00", "07:00", "18:00"]
     assert not [d for d in days if "上午停水" in d.text]
 
@@ -162,7 +162,7 @@ def test_a_config_reminder_on_weekdays_skips_the_weekend(shipped_config, engine,
     meet_rooms(chat)
     assert "周一至周五 11-24 08:30 3号楼：今日值班" in chat.say(STAFF, "王社工", "/定时")[0].text
     week = chat.wait(days=7)
-    sent = [d.at.astimezone(SHANGHAI).strftime("%a %H:%M") for d in week if d.text.startswith("【通知】") and "今日值班" in d.text]
+    sent = [d.at.astimezone(SHANGHAI).strftime("%a %H:%M") for d in week if d.text.startswith("【提示】") and "今日值班" in d.text]
     assert sent == ["Tue 08:30", "Wed 08:30", "Thu 08:30", "Fri 08:30", "Mon 08:30"]
 
 
@@ -240,3 +240,120 @@ def test_a_phone_in_a_notice_is_masked_in_the_groups_and_the_sender_told(chat: S
     assert "手机号会隐去中间四位" in out[0].text
     relay = next(d for d in out if d.text.startswith("【通知】"))
     assert "139****5678" in relay.text and "13912345678" not in relay.text
+
+
+# ------------------------------------------------------------------ numbers staff can trust (issue: 收到 attribution)
+
+GENERAL = "江南新村党总支"
+AT = SHANGHAI
+
+
+def at_once(chat: Simulation, room: str, sender: str, text: str) -> list:
+    """Say something and see what the bot says within a minute (without waiting for the morning)."""
+    before = len(chat.delivered)
+    chat.feed(chat.message(text, sender, room))
+    chat.wait(minutes=1)
+    return chat.delivered[before:]
+
+
+def shipped_chat(shipped_config, engine, clock, tmp_path) -> Simulation:
+    """The repository's own config.yaml, 垃圾分类 reminders included, as a new user runs it."""
+    config = shipped_config.model_copy(update={"exports_dir": str(tmp_path / "exports")})
+    chat = Simulation(build_application(config, engine, clock), clock)
+    for topic in [BRANCH, GENERAL, STAFF, *BUILDINGS]:
+        chat.say(topic, "某居民", "大家好")
+    return chat
+
+
+def test_a_routine_reminder_takes_no_number_and_steals_no_acknowledgement(shipped_config, engine, clock, tmp_path) -> None:
+    chat = shipped_chat(shipped_config, engine, clock, tmp_path)
+    chat.advance_to(datetime(2026, 11, 23, 17, 50, tzinfo=AT))
+    posted = chat.say(STAFF, "王社工", "#通知 3号楼 今晚8点停电检修")
+    assert posted[0].text.startswith("已排队发送 N1 至 1 个楼组群")  # the reminders took no numbers
+    chat.advance_to(datetime(2026, 11, 23, 18, 5, tzinfo=AT))
+    reminder = [d for d in chat.delivered if "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
+    assert len(reminder) == 1 and "收到" not in reminder[0].text and "N" not in reminder[0].text.split("\n")[0]
+    chat.say("江南新村3号楼", "张阿姨", "收到")
+    chat.say("江南新村3号楼", "郑老伯", "收到", at=datetime(2026, 11, 23, 18, 6, tzinfo=AT))
+    assert chat.say(STAFF, "王社工", "/回执 N1")[0].text == "N1 回执（共 1 个群，2 人确认）：\n· 江南新村3号楼：2 人"
+    days = chat.wait(days=2)
+    # two routine reminders a day per building room, and no "还没有人确认" about them
+    per_room = [d for d in days if d.room_topic == "江南新村5号楼"]
+    assert [d.text.startswith("【提示】") for d in per_room] == [True] * 4
+    assert not [d for d in days if d.text.startswith("【提醒】")]
+    digest = [d for d in days if d.text.startswith("【日报】")]
+    assert digest and not [d for d in digest if "未确认的通知" in d.text]
+
+
+def test_a_reminder_that_asks_for_acknowledgement_is_a_numbered_notice(shipped_config, engine, clock, tmp_path) -> None:
+    duty = RecurringReminder(name="值班", times=["8:30"], targets="3号楼", text="今日值班：请到岗", ack=True)
+    config = shipped_config.model_copy(update={"reminders": [duty], "exports_dir": str(tmp_path / "exports")})
+    chat = Simulation(build_application(config, engine, clock), clock)
+    for topic in [STAFF, *BUILDINGS]:
+        chat.say(topic, "某居民", "大家好")
+    sent = [d for d in chat.wait(days=1) if "今日值班" in d.text]
+    assert sent[0].text.startswith("【通知】江南新村居民区 N") and "收到" in sent[0].text
+    number = sent[0].text.split()[1]
+    chat.say("江南新村3号楼", "钱组长", "收到")
+    assert "1 人确认" in chat.say(STAFF, "王社工", f"/回执 {number}")[0].text
+
+
+def test_acknowledgements_in_party_rooms_count(shipped_config, engine, clock, tmp_path) -> None:
+    chat = shipped_chat(shipped_config, engine, clock, tmp_path)
+    out = chat.say(STAFF, "王社工", "#通知 各支部 周五下午党员学习，请准时参加")
+    assert sorted(d.room_topic for d in out if d.text.startswith("【通知】")) == sorted([BRANCH, GENERAL])
+    chat.say(BRANCH, "赵党员", "收到")
+    chat.say(GENERAL, "李书记", "收到")
+    receipt = chat.say(STAFF, "王社工", "/回执 N1")[0].text
+    assert receipt == f"N1 回执（共 2 个群，2 人确认）：\n· {GENERAL}：1 人\n· {BRANCH}：1 人"
+    assert not [d for d in chat.wait(days=2) if d.text.startswith("【提醒】")]
+
+
+def test_recalled_and_withdrawn_notices_are_not_chased(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.say(STAFF, "王社工", "#通知 3号楼 5号楼 明天停水（写错了）")
+    chat.wait(seconds=30)
+    chat.say(STAFF, "王社工", "/撤回通知 N1")
+    chat.advance_to(datetime(2026, 11, 23, 23, 0, tzinfo=AT))
+    at_once(chat, STAFF, "王社工", "#通知 8号楼 明早检修")  # held by quiet hours ...
+    assert at_once(chat, STAFF, "王社工", "/撤回通知 N2")[0].text.startswith("N2 撤回：1 个群尚未发出，已取消")  # ... never sent
+    for number in ("N1", "N2"):
+        receipt = chat.say(STAFF, "王社工", f"/回执 {number}")[0].text
+        assert "无人确认" not in receipt and "已撤回" in receipt
+    days = chat.wait(days=2)
+    assert not [d for d in days if d.text.startswith("【提醒】")]
+    digests = [d.text for d in days if d.text.startswith("【日报】")]
+    assert digests and not [text for text in digests if "未确认的通知" in text]
+
+
+def test_a_notice_still_held_by_quiet_hours_is_not_yet_unconfirmed(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.advance_to(datetime(2026, 11, 23, 23, 0, tzinfo=AT))
+    at_once(chat, STAFF, "王社工", "#通知 3号楼 明早检修")
+    chat.advance_to(datetime(2026, 11, 24, 6, 0, tzinfo=AT))
+    at_once(chat, "江南新村3号楼", "张阿姨", "收到")  # the room has not seen it yet: chatter
+    receipt = at_once(chat, STAFF, "王社工", "/回执 N1")
+    text = [d.text for d in receipt if d.room_topic == STAFF and d.text.startswith("N1 回执")][0]
+    assert "0 人确认" in text and "无人确认" not in text and "尚未发出：江南新村3号楼" in text
+
+
+def test_a_notice_posted_just_before_quiet_hours_is_not_split(shipped_config, engine, clock, tmp_path) -> None:
+    config = shipped_config.model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+    chat = Simulation(build_application(config, engine, clock), clock)
+    rooms = [f"江南新村{n}号楼" for n in range(1, 49)]
+    for topic in [STAFF, *rooms]:
+        chat.feed(chat.message("大家好", "某居民", topic))
+    chat.advance_to(datetime(2026, 11, 23, 21, 58, tzinfo=AT))
+    out = chat.say(STAFF, "王社工", "#通知 全体 明天上午电梯检修")
+    assert out[0].text == ("已排队发送 N1 至 48 个楼组群（全体楼组）（22:00 前发不完，为免一半群今晚收到、一半明早收到，"
+                           "将于 07:00 起统一发出）。用 /回执 N1 查看确认情况。")
+    relays = [d for d in out if d.text.startswith("【通知】")]
+    assert len(relays) == 48 and {d.at.astimezone(AT).strftime("%d %H") for d in relays} == {"24 07"}
+
+
+def test_a_notice_that_fits_before_quiet_hours_goes_tonight(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.advance_to(datetime(2026, 11, 23, 21, 58, tzinfo=AT))
+    out = chat.say(STAFF, "王社工", "#通知 全体 明天上午电梯检修")
+    assert "统一发出" not in out[0].text
+    assert {d.at.astimezone(AT).strftime("%d %H") for d in out if d.text.startswith("【通知】")} == {"23 21"}
