@@ -19,17 +19,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, update  # noqa: E402
+from sqlalchemy import insert, update
 
-from bot.clock import SHANGHAI, VirtualClock  # noqa: E402
-from bot.config import load_config  # noqa: E402
-from bot.transports.simulated import Simulation  # noqa: E402
-from handlers import build_application  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.models import OutboxMessage  # noqa: E402
+from bot.clock import SHANGHAI, VirtualClock
+from bot.config import load_config
+from bot.transports.simulated import Simulation
+from handlers import build_application
+from storage.db import make_engine
+from storage.models import OutboxMessage
 
 
-def bare_sql_seconds(engine, rows: int) -> float:  # noqa: ANN001
+def bare_sql_seconds(engine, rows: int) -> float:
     """The least a durable send costs: queue the row, then mark it sent, one transaction each."""
     moment = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
     started = time.perf_counter()

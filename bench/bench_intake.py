@@ -23,14 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from bot.clock import SHANGHAI, SystemClock  # noqa: E402
-from bot.config import load_config  # noqa: E402
-from bot.message import IncomingMessage  # noqa: E402
-from handlers import build_application  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.models import IncomingRecord, Report  # noqa: E402
+from bot.clock import SHANGHAI, SystemClock
+from bot.config import load_config
+from bot.message import IncomingMessage
+from handlers import build_application
+from storage.db import make_engine
+from storage.models import IncomingRecord, Report
 
 ROOMS = 20
 

@@ -21,8 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.clock import SHANGHAI  # noqa: E402
-from bot.parsing import ReportParser, load_vocabulary  # noqa: E402
+from bot.clock import SHANGHAI
+from bot.parsing import ReportParser, load_vocabulary
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)
 
@@ -33,7 +33,7 @@ def corpus(size: int = 3000) -> list[str]:
     return [f"{texts[i % len(texts)]} {i % 97}" if i % 3 else texts[i % len(texts)] for i in range(size)]
 
 
-def best_of(rounds: int, work) -> float:  # noqa: ANN001
+def best_of(rounds: int, work) -> float:
     best = float("inf")
     for _ in range(rounds):
         started = time.perf_counter()

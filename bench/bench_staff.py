@@ -19,14 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select
 
-from bot.clock import SHANGHAI, VirtualClock  # noqa: E402
-from bot.config import load_config  # noqa: E402
-from bot.transports.simulated import Simulation  # noqa: E402
-from handlers import build_application  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.models import Report  # noqa: E402
+from bot.clock import SHANGHAI, VirtualClock
+from bot.config import load_config
+from bot.transports.simulated import Simulation
+from handlers import build_application
+from storage.db import make_engine
+from storage.models import Report
 
 CATEGORIES = ["return", "visitor", "health", "assistance", "elderly", "repair", "environment", "parking", "other"]
 
@@ -62,7 +62,7 @@ def main() -> None:
     print(f"database: {url} with {args.reports:,} reports, built in {time.perf_counter() - started:.1f} s")
     chat.say("居委工作群", "王社工", "早")
 
-    def timed(work) -> float:  # noqa: ANN001
+    def timed(work) -> float:
         best = float("inf")
         for _ in range(3):
             begin = time.perf_counter()

@@ -344,7 +344,7 @@ class Bot:
         now = self.services.clock.now()
         try:
             expected = self.job_due_times(now) if names is None else None
-        except Exception:  # noqa: BLE001 - the database is away: each job below asks and is held on its own
+        except Exception:  # the database is away: each job below asks and is held on its own
             expected = None
         for job in self.services.jobs:
             if names is not None and job.name not in names:

@@ -14,15 +14,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from matplotlib import font_manager
+from matplotlib import pyplot as plt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from bot.config import Config  # noqa: E402
-from bot.parsing.vocabulary import load_vocabulary  # noqa: E402
-from bot.periods import Period  # noqa: E402
-from storage.models import Report  # noqa: E402
+from bot.config import Config
+from bot.parsing.vocabulary import load_vocabulary
+from bot.periods import Period
+from storage.models import Report
 
 FONT_FILE = "NotoSansCJKsc-Regular.otf"
 

@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -47,7 +47,7 @@ def _config(path: Path) -> Config:
         raise fail(str(error)) from None
 
 
-def _engine(config: Config, url: str | None = None):  # noqa: ANN202
+def _engine(config: Config, url: str | None = None):
     from storage.db import make_engine
 
     try:
@@ -84,9 +84,9 @@ def _parse_moment(text: str, config: Config) -> datetime:
 
 @app.command()
 def parse(
-    text: Annotated[Optional[str], typer.Argument(help="one message; omit with --jsonl")] = None,
+    text: Annotated[str | None, typer.Argument(help="one message; omit with --jsonl")] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="parse each stdin line")] = False,
-    now: Annotated[Optional[str], typer.Option(help="the message time, ISO (default: now)")] = None,
+    now: Annotated[str | None, typer.Option(help="the message time, ISO (default: now)")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Print the parse of one message (or of each stdin line) as JSON."""
@@ -114,9 +114,9 @@ def parse(
 @app.command()
 def replay(
     file: Annotated[Path, typer.Argument(help="recorded messages, one JSON object a line")],
-    db: Annotated[Optional[str], typer.Option("--db", help="database URL (overrides config)")] = None,
-    until: Annotated[Optional[str], typer.Option(help="move the clock on to this timestamp")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="write outgoing JSON lines here")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="database URL (overrides config)")] = None,
+    until: Annotated[str | None, typer.Option(help="move the clock on to this timestamp")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write outgoing JSON lines here")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Feed recorded messages through the whole bot (no network); print what it sends."""
@@ -159,7 +159,7 @@ def replay(
 
 @app.command()
 def console(
-    db: Annotated[Optional[str], typer.Option("--db", help="database URL (overrides config)")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="database URL (overrides config)")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Chat with the bot in the terminal: ':room 3号楼', ':as 张阿姨', then type."""
@@ -210,7 +210,7 @@ def run(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    db: Annotated[Optional[str], typer.Option("--db", help="database URL (overrides config)")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="database URL (overrides config)")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Apply all migrations."""
@@ -225,7 +225,7 @@ def db_upgrade(
     typer.echo("database is up to date")
 
 
-def _session(config: Config, db: str | None):  # noqa: ANN202
+def _session(config: Config, db: str | None):
     from storage.db import check_migrated, session_factory, upgrade
 
     engine = _engine(config, db)
@@ -237,7 +237,7 @@ def _session(config: Config, db: str | None):  # noqa: ANN202
 @roster_app.command("import")
 def roster_import(
     file: Annotated[Path, typer.Argument(help="CSV or XLSX with 姓名, 微信名, 角色, 楼号, 室号, 支部")],
-    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Load people and roles from a roster file."""
@@ -264,14 +264,14 @@ def roster_import(
 def export(
     period: Annotated[str, typer.Option(help="今天, 本月, 2026-11, 2026-11-01~2026-11-15 …")] = "本月",
     out: Annotated[Path, typer.Option("--out", help="the .xlsx file to write")] = Path("台帐.xlsx"),
-    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Write the Excel ledger (台帐) for a period."""
     from bot.clock import SystemClock
+    from bot.errors import UserError
     from bot.ledger import write_ledger
     from bot.periods import parse_period
-    from bot.errors import UserError
 
     config = _config(config_path)
     if out.suffix.lower() != ".xlsx":
@@ -293,15 +293,14 @@ def export(
 def purge(
     older_than: Annotated[str, typer.Option("--older-than", help="e.g. 28d")] = "28d",
     categories: Annotated[str, typer.Option(help="category codes, comma separated")] = "return,health",
-    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Remove personal fields from old epidemic-era records, keeping the counts."""
     from bot.clock import SystemClock
+    from bot.parsing import load_vocabulary
     from bot.purge import purge_personal_fields
     from storage.db import unit_of_work
-
-    from bot.parsing import load_vocabulary
 
     config = _config(config_path)
     days = re.fullmatch(r"([0-9]{1,5})d", older_than.strip())

@@ -307,7 +307,7 @@ class Config(Strict):
         return None
 
     @property
-    def tzinfo(self):  # noqa: ANN201 - ZoneInfo
+    def tzinfo(self):  # ZoneInfo
         from zoneinfo import ZoneInfo
 
         return ZoneInfo(self.timezone)
@@ -380,7 +380,7 @@ def load_config(path: str | Path | None = None) -> Config:
     except OSError as error:
         raise ConfigError(f"config: cannot read {config_path}: {error.strerror or error}") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except DuplicateKey as duplicate:
         raise ConfigError(f"config: key '{duplicate.key}' appears twice (line {duplicate.line})") from None
     except yaml.YAMLError as error:

@@ -48,14 +48,14 @@ COLUMNS: list[tuple[str, int, str]] = [
 ]
 
 
-def _styled(sheet, value, **style) -> WriteOnlyCell:  # noqa: ANN001 - openpyxl sheet and cell value
+def _styled(sheet, value, **style) -> WriteOnlyCell:  # openpyxl sheet and cell value
     cell = WriteOnlyCell(sheet, value=value)
     for name, setting in style.items():
         setattr(cell, name, setting)
     return cell
 
 
-def _header(sheet, titles: list[str], widths: list[int]) -> None:  # noqa: ANN001 - openpyxl sheet
+def _header(sheet, titles: list[str], widths: list[int]) -> None:  # openpyxl sheet
     # write-only sheets (fast for a month of an epidemic) take widths and panes before any row
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
@@ -63,7 +63,7 @@ def _header(sheet, titles: list[str], widths: list[int]) -> None:  # noqa: ANN00
     sheet.append([_styled(sheet, title, font=HEADER_FONT, fill=HEADER_FILL) for title in titles])
 
 
-def _value(report: Report, key: str, labels: dict[str, str], config: Config):  # noqa: ANN202 - cell value
+def _value(report: Report, key: str, labels: dict[str, str], config: Config):  # cell value
     tz = config.tzinfo
     match key:
         case "number":

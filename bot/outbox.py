@@ -167,7 +167,7 @@ class OutboxWorker:
         self._unrecorded: dict[int, Callable[[], None]] = {}
         self._unrecorded_lock = threading.Lock()
 
-    def record_outcome(self, row_id: int, now: datetime, outcome: str | None | TransportError) -> None:
+    def record_outcome(self, row_id: int, now: datetime, outcome: str | TransportError | None) -> None:
         """Write what became of a claimed row; kept in memory and retried while the database is away."""
         if isinstance(outcome, TransportError):
             error = outcome

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.clock import FIRST_YEAR, LAST_YEAR
-from bot.parsing.numerals import to_int
 from bot.errors import UserError
+from bot.parsing.numerals import to_int
 
 PERIOD_EXAMPLE = "今天、昨天、本周、上周、本月、上月、近7天、2026-11 或 2026-11-01~2026-11-15"
 

@@ -86,7 +86,7 @@ def _read_xlsx(path: Path) -> _Table:
         # A formula saved by a program rather than Excel has no calculated value: with data_only it
         # reads as an empty cell. The second read tells such a cell from one left blank.
         written = _sheet_values(path, data_only=False)
-    except Exception as error:  # noqa: BLE001 - zip, XML and openpyxl's own errors all mean "not a workbook"
+    except Exception as error:  # zip, XML and openpyxl's own errors all mean "not a workbook"
         raise RosterFileError(f"cannot read {path.name} as an Excel file: {error}") from None
     rows = [["" if value is None else str(value).strip() for value in row] for row in values]
     formulas = {(r, c) for r, (shown, raw) in enumerate(zip(values, written))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.errors import UserError  # noqa: F401 - re-exported while callers move to bot.errors
+from bot.errors import UserError as UserError  # re-exported while callers move to bot.errors
 from bot.message import Reply
 
 if TYPE_CHECKING:

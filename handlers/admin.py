@@ -10,11 +10,11 @@ from sqlalchemy import select
 from bot import permissions as allow
 from bot.config import parse_building_range
 from bot.context import Ctx
-from bot.identity import ROLE_LABEL, find_person
-from bot.parsing.numerals import record_number
-from bot.message import Reply
-from bot.rooms import Binding, apply_binding
 from bot.errors import UserError
+from bot.identity import ROLE_LABEL, find_person
+from bot.message import Reply
+from bot.parsing.numerals import record_number
+from bot.rooms import Binding, apply_binding
 from bot.router import Router
 from storage.models import Delegation, Person
 

@@ -7,7 +7,7 @@ from bot.message import Reply
 from bot.router import Router
 
 
-def make_help(router: Router):  # noqa: ANN201 - returns a handler bound to this router
+def make_help(router: Router):  # returns a handler bound to this router
     def help_command(ctx: Ctx, _: str) -> Reply:
         """/帮助：查看您可以使用的功能"""
         lines = []

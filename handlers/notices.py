@@ -43,7 +43,7 @@ def _room_word(rooms_label: str) -> str:
 
 def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
     _check_posting_room(ctx)
-    targets, text = resolve_targets(ctx.session, ctx.config, arguments)
+    _, text = resolve_targets(ctx.session, ctx.config, arguments)
     if not text:
         raise UserError(f"通知内容是空的。{EXAMPLE}")
     text = ctx.as_typed(text)

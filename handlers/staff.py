@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from bot.errors import UserError
 from sqlalchemy import case, func, select
 
 from bot import permissions as allow
 from bot.charts import write_chart
 from bot.context import Ctx
+from bot.errors import UserError
 from bot.ledger import write_ledger
 from bot.message import Reply
 from bot.parsing.numerals import record_number

@@ -31,7 +31,7 @@ class DatabaseUnavailable(Exception):
     """The database cannot even be opened (its folder cannot be created): the operator's to fix."""
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI connection
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # DBAPI connection
     # We issue BEGIN ourselves (below): pysqlite's own deferred BEGIN lets two writers both start
     # as readers and then deadlock on the upgrade, failing at once instead of waiting.
     dbapi_connection.isolation_level = None
@@ -53,7 +53,7 @@ class _SQLiteTurns:
     def __init__(self) -> None:
         self.lock = threading.RLock()
 
-    def begin(self, connection) -> None:  # noqa: ANN001 - SQLAlchemy connection
+    def begin(self, connection) -> None:  # SQLAlchemy connection
         self.lock.acquire()
         try:
             # BEGIN IMMEDIATE: take the write lock at the start of every unit of work; pysqlite's
@@ -64,7 +64,7 @@ class _SQLiteTurns:
             raise
         connection.info["qinlin_turn"] = True
 
-    def end(self, connection) -> None:  # noqa: ANN001 - SQLAlchemy connection
+    def end(self, connection) -> None:  # SQLAlchemy connection
         if connection.info.pop("qinlin_turn", False):
             self.lock.release()
 
@@ -118,8 +118,8 @@ _UNAVAILABLE_SQLSTATES = ("42501", "53", "57P", "08")
 def unavailable_reason(error: BaseException) -> str | None:
     """Why the database cannot be used right now (an outage: retry later), or None when the error
     is about the statement or the data (retrying would fail the same way)."""
-    if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)) or isinstance(error, exc.DBAPIError) and (error.connection_invalidated or
-                                               str(getattr(error.orig, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES)):
+    if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)) or (isinstance(error, exc.DBAPIError) and (error.connection_invalidated or
+                                               str(getattr(error.orig, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES))):
         pass
     else:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from datetime import datetime
 
@@ -94,5 +95,5 @@ def test_a_failing_job_waits_before_it_is_tried_again(chat: Simulation, monkeypa
     chat.say(STAFF, "王社工", "早")
     chat.wait(hours=12)  # 09:00 → 21:00: the digest is due at 20:00 and keeps failing
     assert tries[0] == datetime(2026, 11, 23, 20, 0, tzinfo=SHANGHAI)
-    assert [b - a for a, b in zip(tries, tries[1:])] == [JOB_RETRY] * (len(tries) - 1)
+    assert [b - a for a, b in itertools.pairwise(tries)] == [JOB_RETRY] * (len(tries) - 1)
     assert len(tries) == 7  # 20:00, 20:10 … 21:00: not thousands of tries in a tight loop

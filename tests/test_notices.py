@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -70,7 +71,7 @@ def test_fan_out_is_paced_and_quiet_hours_hold_ordinary_notices(chat: Simulation
     out = chat.say(STAFF, "王社工", "#通知 今晚消毒")
     assert "静默" not in out[0].text  # by day the receipt says nothing about the night
     times = [d.at for d in out if d.text.startswith("【通知】")]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     assert gaps and all(2.0 <= gap <= 3.0 for gap in gaps)
     chat.advance_to(datetime(2026, 11, 23, 23, 0, tzinfo=SHANGHAI))
     urgent = chat.say(STAFF, "王社工", "#紧急通知 3号楼 煤气泄漏，请立即开窗")
@@ -184,7 +185,7 @@ def test_recall_takes_the_notice_back_from_every_room_within_two_minutes(chat: S
     answer = chat.say(STAFF, "王社工", "/撤回通知 N1")
     recalls = [d for d in answer if d.recalls is not None]
     # the recalls go first: WeChat's two minutes are running
-    assert [d.text for d in answer if d.recalls is None][0] == "N1 撤回：3 个群正在撤回，结果稍后告知。"
+    assert next(d.text for d in answer if d.recalls is None) == "N1 撤回：3 个群正在撤回，结果稍后告知。"
     assert answer[:3] == recalls
     assert sorted(d.recalls for d in recalls) == sorted(d.outbox_id for d in relays)
     assert all(d.recalled for d in chat.delivered if d.text.startswith("【通知】"))
@@ -333,7 +334,7 @@ def test_a_notice_still_held_by_quiet_hours_is_not_yet_unconfirmed(chat: Simulat
     chat.advance_to(datetime(2026, 11, 24, 6, 0, tzinfo=AT))
     at_once(chat, "江南新村3号楼", "张阿姨", "收到")  # the room has not seen it yet: chatter
     receipt = at_once(chat, STAFF, "王社工", "/回执 N1")
-    text = [d.text for d in receipt if d.room_topic == STAFF and d.text.startswith("N1 回执")][0]
+    text = next(d.text for d in receipt if d.room_topic == STAFF and d.text.startswith("N1 回执"))
     assert "0 人确认" in text and "无人确认" not in text and "尚未发出：江南新村3号楼" in text
 
 

@@ -4,6 +4,7 @@ and how the WeChat transport turns SDK errors into those decisions."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -50,7 +51,7 @@ def test_risk_control_backs_off_and_retries_instead_of_dropping(chat: Simulation
     assert sorted(d.room_topic for d in relays(chat)) == sorted(BUILDINGS)  # every room, once
     # the same row refused three times: 60 s, then 120 s later (doubling), then it went
     # WeChat refused three times in a row: the whole outbox waited 60 s, 120 s, 240 s
-    gaps = [(b - a).total_seconds() for a, b in zip(refusals, refusals[1:])]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(refusals)]
     assert 60 <= gaps[0] <= 61 and 120 <= gaps[1] <= 121
     assert relays(chat)[0].at - refusals[-1] >= timedelta(seconds=240)
     assert relays(chat)[0].at - posted >= timedelta(seconds=420)

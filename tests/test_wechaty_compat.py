@@ -18,7 +18,7 @@ def test_the_sdk_imports_after_the_compat_module() -> None:
 
 
 def test_puppet_options_is_hashable_so_dataclass_defaults_work() -> None:
-    import bot.wechaty_compat  # noqa: F401
+    import bot.wechaty_compat  # noqa: F401 - before the SDK: it patches what the SDK needs at import
     from wechaty_puppet.schemas.puppet import PuppetOptions
 
     assert PuppetOptions.__hash__ is not None
@@ -26,7 +26,7 @@ def test_puppet_options_is_hashable_so_dataclass_defaults_work() -> None:
 
 
 def test_pyee_exports_the_asyncio_emitter() -> None:
-    import bot.wechaty_compat  # noqa: F401
+    import bot.wechaty_compat  # noqa: F401 - before the SDK: it patches what the SDK needs at import
     import pyee
     from pyee.asyncio import AsyncIOEventEmitter
 
@@ -34,7 +34,7 @@ def test_pyee_exports_the_asyncio_emitter() -> None:
 
 
 def test_urllib3_get_host_is_back() -> None:
-    import bot.wechaty_compat  # noqa: F401
+    import bot.wechaty_compat  # noqa: F401 - before the SDK: it patches what the SDK needs at import
     import urllib3
 
     assert urllib3.get_host("https://weixin.qq.com:8443/x") == ("https", "weixin.qq.com", 8443)

@@ -128,7 +128,7 @@ _DEFAULT_MODEL = object()
 
 
 class ReportParser:
-    def __init__(self, vocabulary: Vocabulary, model: Model | None | object = _DEFAULT_MODEL) -> None:
+    def __init__(self, vocabulary: Vocabulary, model: Model | object | None = _DEFAULT_MODEL) -> None:
         self.vocabulary = vocabulary
         self.model: Model | None = load_model() if model is _DEFAULT_MODEL else model  # type: ignore[assignment]
         self.tokenizer = jieba.Tokenizer()

@@ -24,7 +24,7 @@ import socket
 import sys
 from datetime import datetime, timezone
 
-import bot.wechaty_compat  # noqa: F401  (must precede the SDK import)
+import bot.wechaty_compat  # noqa: F401 - must precede the SDK import
 from bot.alarms import RECHECK_SECONDS, JobAlarms
 from bot.app import Bot
 from bot.clock import SystemClock
@@ -81,7 +81,7 @@ class WechatyTransport:
 
     # ------------------------------------------------------------ SDK instance
 
-    def _new_sdk(self):
+    def _new_sdk(self):  # a Wechaty subclass instance
         from wechaty import Wechaty, WechatyOptions
         from wechaty_puppet import PuppetOptions
 
@@ -214,7 +214,7 @@ class WechatyTransport:
                 contact = sdk.Contact.load(row.person_id)
                 await contact.ready()
                 sent = await contact.say(payload)
-        except Exception as error:  # noqa: BLE001 - every SDK failure becomes a retry decision
+        except Exception as error:  # every SDK failure becomes a retry decision
             text = str(error)
             if row.file_path and "RESOURCE_EXHAUSTED" in text:
                 # the file is larger than the service takes (~3 MiB): no retry makes it smaller
@@ -231,7 +231,7 @@ class WechatyTransport:
             raise TransportError("the message to recall has no WeChat id", retry_after=None)
         try:
             recalled = await self.sdk.Message.load(row.recall_message_id).recall()
-        except Exception as error:  # noqa: BLE001 - a dropped connection is worth another try
+        except Exception as error:  # a dropped connection is worth another try
             raise TransportError(str(error) or type(error).__name__, retry_after=30) from None
         if not recalled:
             raise TransportError("WeChat did not recall the message", retry_after=None)
@@ -275,7 +275,7 @@ class WechatyTransport:
         if row is None:
             return
         try:
-            outcome: str | None | TransportError = await self._send(row)
+            outcome: str | TransportError | None = await self._send(row)
         except TransportError as error:
             outcome = error
         await asyncio.to_thread(worker.record_outcome, row_id, clock.now(), outcome)
@@ -339,7 +339,7 @@ class WechatyTransport:
                 started.cancel()
             try:
                 await asyncio.wait_for(self.sdk.stop(), timeout=5)
-            except Exception:  # noqa: BLE001 - a dead connection may not stop cleanly
+            except Exception:  # a dead connection may not stop cleanly
                 log.info("SDK stop after disconnect did not finish cleanly")
             if not self.stopping.is_set():
                 log.warning("connection to %s lost; reconnecting", self.endpoint)

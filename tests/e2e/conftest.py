@@ -81,7 +81,7 @@ class Gateway:
                 raise AssertionError(f"gateway error: {event}")
         raise AssertionError(f"gateway: no '{name}' within {timeout} s")
 
-    def wait_for_reply(self, predicate, timeout: float = 20) -> dict:  # noqa: ANN001
+    def wait_for_reply(self, predicate, timeout: float = 20) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in list(self.said):

@@ -41,7 +41,7 @@ def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
         login(gateway, bot)
         login_seconds = time.monotonic() - started
 
-        def said(room: str | None, starts: str, to: str | None = None):  # noqa: ANN202
+        def said(room: str | None, starts: str, to: str | None = None):
             return gateway.wait_for_reply(lambda e: e["room"] == room and e["text"].startswith(starts)
                                           and (to is None or e["to"] == to))
 

@@ -58,7 +58,7 @@ def test_table_is_big_and_covers_the_grammar() -> None:
     vocabulary = load_vocabulary()
     for trigger in vocabulary.kind_triggers:
         assert trigger in texts, trigger
-    categories = {c.get("category") for c in CASES} | {l.get("category") for c in CASES for l in c.get("chain", [])}
+    categories = {c.get("category") for c in CASES} | {line.get("category") for c in CASES for line in c.get("chain", [])}
     assert {c.code for c in vocabulary.categories} <= categories
     assert {c.get("kind") for c in CASES} >= {"family", "building", "area"}
 
