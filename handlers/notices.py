@@ -13,7 +13,7 @@ from bot.message import Outgoing, Reply
 from bot.notices import EXAMPLE, ack_number, fan_out, live_notice, resolve_targets, routine_slots
 from bot.outbox import Pacing
 from bot.parsing.numerals import record_number
-from bot.privacy import PHONE
+from bot.phones import has_number
 from bot.router import Router
 from bot.schedules import parse_when, recurrence_label
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
@@ -70,7 +70,7 @@ def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
         start = ctx.config.outbox.quiet_hours.split("-")[0] if ctx.config.outbox.quiet_hours else ""
         held = (f"（{start} 前发不完，为免一半群今晚收到、一半明早收到，"
                 f"将于 {outgoing[0].not_before.astimezone(ctx.config.tzinfo):%H:%M} 起统一发出）")
-    if PHONE.search(text):
+    if has_number(text):
         held += "（群里的手机号会隐去中间四位，请留座机或到居委会联系）"
     return Reply(f"已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。")
 

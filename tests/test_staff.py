@@ -164,7 +164,7 @@ def test_resolve_note_loses_phones_rooms_and_other_residents_names_in_the_group(
     done = chat.say(STAFF, "王社工", "/办结 1 已联系电工王师傅13912345678，张阿姨3号楼201室家里也修了")
     assert done[0].text == "已办结 #1，已告知报告人（说明里的电话、室号和其他居民姓名在群里已隐去）。"
     told = next(d for d in done if d.room_topic == B3)
-    assert told.text == "@孙师傅 您反映的#1（设施报修）已处理：已联系电工王师傅139****5678，某居民3号楼***室家里也修了"
+    assert told.text == "@孙师傅 您反映的#1（设施报修）已处理：已联系电工某师傅139****5678，某居民3号楼***室家里也修了"
     with chat.bot.services.factory() as session:
         kept = session.scalar(select(Report.resolution).where(Report.id == 1))
     assert kept == "已联系电工王师傅13912345678，张阿姨3号楼201室家里也修了"  # the record keeps it whole

@@ -9,11 +9,11 @@ from datetime import date, datetime, timedelta
 
 from bot.parsing.numerals import NUMERAL_CHARS, to_int
 from bot.parsing.vocabulary import DATA
+from bot.phones import find_phone
 
 N = rf"(?:\d+|[{NUMERAL_CHARS}]+)"  # a number, Arabic or Chinese
 CJK = r"[\u4e00-\u9fff]"
 
-PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 ISO_DATE = re.compile(r"(?<!\d)(20\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 MONTH_DAY = re.compile(r"(?<![\d.])(\d{1,2})月(\d{1,2})[日号]?")
 SHORT_DATE = re.compile(r"(?<![\d./-])(\d{1,2})[./](\d{1,2})(?![\d./])")
@@ -159,10 +159,10 @@ def extract(text: str, now: datetime) -> Fields:
     """All fields found in ``text`` (already normalised)."""
     found = Fields()
     rest = text
-    phone = PHONE.search(rest)
+    phone = find_phone(rest)  # first: "电话 138 1234 5678" is a phone, not room 138
     if phone:
-        found.phone = phone.group(1)
-        rest = rest.replace(phone.group(1), " ")
+        found.phone = phone.number
+        rest = rest[: phone.start] + " " + rest[phone.end:]
 
     for word, offset in RELATIVE_DAYS.items():
         if word in rest:
