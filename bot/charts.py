@@ -34,31 +34,34 @@ def cjk_font_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "fonts" / FONT_FILE
 
 
-def write_chart(session: Session, config: Config, period: Period, out_path: str | Path) -> Path:
+def write_chart(session: Session, config: Config, period: Period, out_path: str | Path,
+                buildings: list[str] | None = None, scope_label: str = "") -> Path:
+    """Reports per building in the period, stacked by category; ``buildings`` narrows the scope."""
     font = font_manager.FontProperties(fname=str(cjk_font_path()))
     labels = {c.code: c.label for c in load_vocabulary(overrides=config.categories).categories}
     start, end = period.bounds(config.tzinfo)
+    conditions = [Report.created_at >= start, Report.created_at < end, Report.status != "withdrawn"]
+    if buildings is not None:
+        conditions.append(Report.building.in_(buildings))
     rows = session.execute(
-        select(Report.building, Report.category, func.count())
-        .where(Report.created_at >= start, Report.created_at < end, Report.status != "withdrawn")
-        .group_by(Report.building, Report.category)
+        select(Report.building, Report.category, func.count()).where(*conditions).group_by(Report.building, Report.category)
     ).all()
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for building, category, count in rows:
         counts[f"{building}号楼" if building else "片区/未填"][category] = count
-    buildings = sorted(counts, key=lambda b: (not b[0].isdigit(), int(b.split("号")[0]) if b[0].isdigit() else 0))
+    columns = sorted(counts, key=lambda b: (not b[0].isdigit(), int(b.split("号")[0]) if b[0].isdigit() else 0))
     categories = sorted({c for per in counts.values() for c in per})
-    figure, axes = plt.subplots(figsize=(max(6, 0.5 * len(buildings) + 3), 4.5), dpi=100)
-    bottom = [0] * len(buildings)
+    figure, axes = plt.subplots(figsize=(max(6, 0.5 * len(columns) + 3), 4.5), dpi=100)
+    bottom = [0] * len(columns)
     for category in categories:
-        values = [counts[b].get(category, 0) for b in buildings]
-        axes.bar(buildings, values, bottom=bottom, label=labels.get(category, category))
+        values = [counts[b].get(category, 0) for b in columns]
+        axes.bar(columns, values, bottom=bottom, label=labels.get(category, category))
         bottom = [a + b for a, b in zip(bottom, values)]
-    axes.set_title(f"{config.community} 报告分布 · {period.label}", fontproperties=font)
+    axes.set_title(f"{config.community}{' ' + scope_label if scope_label else ''} 报告分布 · {period.label}", fontproperties=font)
     axes.set_ylabel("报告数", fontproperties=font)
     for tick in axes.get_xticklabels():
         tick.set_fontproperties(font)
-        tick.set_rotation(45 if len(buildings) > 8 else 0)
+        tick.set_rotation(45 if len(columns) > 8 else 0)
     if categories:
         axes.legend(prop=font, fontsize=8, loc="upper right")
     else:

@@ -189,8 +189,43 @@ def demo(
 # ------------------------------------------------------------------ WeChat
 
 
+HostOption = Annotated[str | None, typer.Option("--host", help="address to listen on (default: web.host, 127.0.0.1)")]
+PortOption = Annotated[int | None, typer.Option("--port", help="port (default: web.port, 8080)")]
+
+
+def _listen(config: Config, host: str | None, port: int | None):
+    from web.serve import PortTaken, bind
+
+    try:
+        return bind(host or config.web.host, port or config.web.port)
+    except PortTaken as error:
+        raise fail(str(error), 1) from None
+
+
 @app.command()
-def run(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+def web(host: HostOption = None, port: PortOption = None, config_path: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Serve the staff workbench in the browser (same config and database as the bot)."""
+    from bot.clock import SystemClock
+    from web.serve import serve_forever, server_for
+
+    config = _config(config_path)
+    engine = _engine(config)
+    from storage.db import check_migrated
+
+    check_migrated(engine)  # as for the bot: migrating is the operator's step (qinlin db upgrade)
+    sock = _listen(config, host, port)
+    address = sock.getsockname()
+    typer.echo(f"工作台：http://{address[0]}:{address[1]}/ （微信私聊亲邻助手发送 /登录 取得登录码；Ctrl+C 停止）", err=True)
+    serve_forever(server_for(config, engine, SystemClock(config.tzinfo)), sock)
+
+
+@app.command()
+def run(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    with_web: Annotated[bool, typer.Option("--web", help="also serve the staff workbench in this process")] = False,
+    host: HostOption = None,
+    port: PortOption = None,
+) -> None:
     """Connect to WeChat through a Wechaty puppet service and serve."""
     config = _config(config_path)
     if not config.puppet_endpoint() or not config.puppet_token():
@@ -202,7 +237,8 @@ def run(config_path: ConfigOption = DEFAULT_CONFIG) -> None:
         raise fail(f"the puppet service endpoint should be HOST:PORT (e.g. 127.0.0.1:8788), not {config.puppet_endpoint()!r}")
     from bot.transports.wechaty_transport import run as run_wechaty
 
-    raise typer.Exit(run_wechaty(config, str(config_path)))
+    sock = _listen(config, host, port) if with_web else None
+    raise typer.Exit(run_wechaty(config, str(config_path), web_socket=sock))
 
 
 # ------------------------------------------------------------------ database and roster

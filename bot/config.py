@@ -238,6 +238,16 @@ class IntakeConfig(Strict):
     followup_minutes: float = Field(10, gt=0, le=60 * 24 * 7)
 
 
+class WebConfig(Strict):
+    """The staff workbench (qinlin web)."""
+
+    host: str = "127.0.0.1"  # the office PC only, unless the operator opens it up
+    port: int = Field(8080, ge=1, le=65535)
+    overdue_days: int = Field(3, ge=1, le=365)  # the board's 超期 list: open longer than this
+    code_minutes: int = Field(5, ge=1, le=60)
+    page_size: int = Field(50, ge=10, le=500)
+
+
 class Config(Strict):
     community: str = "江南新村居民区"
     timezone: str = "Asia/Shanghai"
@@ -254,6 +264,7 @@ class Config(Strict):
     reminders: list[RecurringReminder] = []
     categories: dict[str, CategoryEntry | None] | None = None  # optional override of the packaged vocabulary
     exports_dir: str = "exports"
+    web: WebConfig = WebConfig()
 
     @field_validator("branches", "areas")
     @classmethod

@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.jobs import default_jobs
 from bot.parsing import ReportParser, load_vocabulary, shared_parser
 from bot.router import Router
-from handlers import admin, notices, reports, staff
+from handlers import admin, login, notices, reports, staff
 from handlers import help as help_routes
 
 
@@ -25,6 +25,7 @@ def build_router() -> Router:
     help_routes.register(router)
     admin.register(router)
     staff.register(router)
+    login.register(router)
     notices.register(router)
     reports.register(router)
     return router

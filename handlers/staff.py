@@ -17,19 +17,18 @@ from datetime import timedelta
 from sqlalchemy import case, func, select
 
 from bot import permissions as allow
-from bot.charts import write_chart
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.ledger import write_ledger
 from bot.message import Reply
 from bot.parsing.numerals import record_number
 from bot.periods import Period, parse_period
 from bot.privacy import mask_phones
 from bot.reports import KIND_LABEL, STATUS_LABEL, describe
 from bot.router import Router
+from bot.services import queries
 from bot.services.reports import resolve_report
 from handlers.reports import labels
-from storage.models import QueryLog, Report
+from storage.models import Report
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,8 @@ OPEN_STATUSES = ("open", "incomplete", "pending")
 
 
 def log_query(ctx: Ctx, command: str, arguments: str) -> None:
-    ctx.session.add(QueryLog(at=ctx.now, person_id=ctx.message.sender_id, person_name=ctx.message.sender_name[:128],
-                             room_id=ctx.room.id if ctx.room else None, command=command, arguments=arguments[:500]))
+    queries.log_query(ctx.session, ctx.message.sender_id, ctx.message.sender_name, ctx.room.id if ctx.room else None,
+                      command, arguments, ctx.now)
 
 
 def private_place(ctx: Ctx) -> bool:
@@ -201,10 +200,8 @@ def chart(ctx: Ctx, arguments: str) -> Reply:
     """/图表 [本周/本月]：各楼报告数量图"""
     period = parse_period(arguments or "本月", ctx.now)
     log_query(ctx, "/图表", arguments)
-    stamp = ctx.now.astimezone(ctx.config.tzinfo)
     with _saving(ctx, "图表"):
-        path = write_chart(ctx.session, ctx.config, period,
-                           f"{ctx.config.exports_dir}/图表_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.png")
+        path = queries.chart_file(ctx.session, ctx.config, period, ctx.now)
     return Reply(f"报告分布图（{period.label}）", file_path=str(path))
 
 
@@ -212,10 +209,8 @@ def export(ctx: Ctx, arguments: str) -> list[Reply]:
     """/导出 [本月/2026-11]：导出 Excel 台帐"""
     period = parse_period(arguments or "本月", ctx.now)
     log_query(ctx, "/导出", arguments)
-    stamp = ctx.now.astimezone(ctx.config.tzinfo)
     with _saving(ctx, "台帐"):
-        path = write_ledger(ctx.session, ctx.config, period,
-                            f"{ctx.config.exports_dir}/台帐_{period.start:%Y%m%d}-{period.end:%Y%m%d}_{stamp:%H%M%S}.xlsx")
+        path = queries.ledger_file(ctx.session, ctx.config, period, ctx.now)
     size = path.stat().st_size
     if size > ctx.config.wechaty.max_file_bytes:
         return personal(ctx, f"台帐（{period.label}）已生成：{path.name}（{size / 1_000_000:.1f} MB），超过微信能发送的大小，"

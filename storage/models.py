@@ -347,3 +347,55 @@ class JobRun(Base):
 
     job_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------- the web workbench
+
+
+class WebLoginCode(Base):
+    """A one-time code sent by the bot after /登录: kept hashed, valid minutes, used once."""
+
+    __tablename__ = "web_login_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wechat_id: Mapped[str] = mapped_column(String(128), index=True)
+    code_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebLoginLock(Base):
+    """Wrong codes typed for one person; five lock that person's logins for a while."""
+
+    __tablename__ = "web_login_locks"
+
+    subject: Mapped[str] = mapped_column(String(160), primary_key=True)  # the person's WeChat id, or the name typed
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(Base):
+    """A browser logged in as a person; the cookie carries the token, signed; the row ends it."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    wechat_id: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)  # report filters: kept here, not in URLs
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AppSecret(Base):
+    """Secrets the program makes for itself on first use (the cookie signing key)."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))

@@ -24,8 +24,10 @@ import socket
 import sys
 from datetime import datetime, timezone
 
+from sqlalchemy import Engine
+
 import bot.wechaty_compat  # noqa: F401 - must precede the SDK import
-from bot.alarms import RECHECK_SECONDS, JobAlarms
+from bot.alarms import JobAlarms
 from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 
 RISK_CONTROL_WORDS = ("频繁", "frequent", "risk", "风控", "RESOURCE_EXHAUSTED")  # the service's own rate limit too
 WATCHDOG_SECONDS = 2.0
+# Another process (qinlin web, the CLI) may queue a message at any moment and cannot set our
+# wake event: an idle pump looks at the outbox this often, so such a message goes out within it.
+OUTBOX_POLL_SECONDS = 2.0
 
 
 class StartupFailure(Exception):
@@ -264,8 +269,8 @@ class WechatyTransport:
         self.wake.clear()
         upcoming = await asyncio.to_thread(worker.next_send, clock.now())
         if upcoming is None or upcoming[1] > clock.now():
-            delay = RECHECK_SECONDS if upcoming is None else (upcoming[1] - clock.now()).total_seconds()
-            await self._wait(self.wake, min(delay, RECHECK_SECONDS))
+            delay = OUTBOX_POLL_SECONDS if upcoming is None else (upcoming[1] - clock.now()).total_seconds()
+            await self._wait(self.wake, min(delay, OUTBOX_POLL_SECONDS))
             if not self.wake.is_set():
                 # rows another process queued (the web workbench) are not known here until asked
                 worker.due.recheck()
@@ -368,9 +373,29 @@ class WechatyTransport:
         return 0
 
 
-def run(config: Config, config_path: str) -> int:
-    """``qinlin run``: serve until SIGTERM; the outbox state is in the database at every step."""
+def run(config: Config, config_path: str, web_socket: socket.socket | None = None) -> int:
+    """``qinlin run``: serve until SIGTERM; the outbox state is in the database at every step.
+    With ``web_socket`` (``qinlin run --web``) the workbench is served beside the bot."""
     logging.getLogger("wechaty").setLevel(logging.WARNING)
     clock = SystemClock(config.tzinfo)
-    bot = build_application(config, make_engine(config.database.url), clock)
-    return asyncio.run(WechatyTransport(bot, config).serve())
+    engine = make_engine(config.database.url)
+    bot = build_application(config, engine, clock)
+    return asyncio.run(_serve_with_web(WechatyTransport(bot, config), config, engine, clock, web_socket))
+
+
+async def _serve_with_web(transport: WechatyTransport, config: Config, engine: Engine, clock: SystemClock,
+                          web_socket: socket.socket | None) -> int:
+    if web_socket is None:
+        return await transport.serve()
+    from web.serve import serve_in_thread, server_for
+
+    loop = asyncio.get_running_loop()
+    # a page that queued a message wakes the pump at once instead of at its next poll
+    server = server_for(config, engine, clock, on_queued=lambda: loop.call_soon_threadsafe(transport.wake.set),
+                        factory=transport.bot.services.factory)
+    thread = serve_in_thread(server, web_socket)
+    try:
+        return await transport.serve()
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)

@@ -1,0 +1,111 @@
+"""The workbench application: login, logout, static files and every page's route."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+
+from itsdangerous import Signer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.errors import UserError
+from bot.parsing import load_vocabulary
+from bot.reports import Labels
+from bot.services.login import check_login, live_session, next_midnight, signing_secret, start_session
+from storage.db import check_migrated, session_factory, unit_of_work
+from web import board, charts, notices, people, reports
+from web.desk import HERE, LOGIN_COOKIE, SESSION_COOKIE, Desk, see_other
+
+
+def _cookie_seconds(desk: Desk, now: datetime) -> int:
+    return max(60, int((next_midnight(desk.config, now) - now).total_seconds()))
+
+
+def _login_page(desk: Desk, request: Request, error: str = "", status_code: int = 200) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    response = desk.templates.TemplateResponse(request, "login.html", {
+        "community": desk.config.community, "csrf": nonce, "error": error, "minutes": desk.config.web.code_minutes,
+    }, status_code=status_code)
+    response.set_cookie(LOGIN_COOKIE, desk.sign(nonce), max_age=3600, httponly=True, samesite="strict")
+    return response
+
+
+def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable[[], None] | None = None,
+               factory: sessionmaker[Session] | None = None) -> Starlette:
+    """The workbench on the bot's database; ``on_queued`` is called after a page queues messages.
+    Beside the bot in one process, pass the bot's ``factory``: its outbox then sees the rows a page
+    queues at once (bot/due.py listens to that factory's sessions)."""
+    check_migrated(engine)
+    factory = factory or session_factory(engine)
+    with unit_of_work(factory) as session:
+        secret = signing_secret(session)
+    labels = Labels({c.code: c.label for c in load_vocabulary(overrides=config.categories).categories})
+    desk = Desk(config=config, factory=factory, clock=clock, labels=labels, signer=Signer(secret, salt="qinlin-web"),
+                on_queued=on_queued)
+
+    def desk_of(request: Request) -> Desk:
+        return desk
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return _login_page(desk, request)
+        form = await request.form()
+        nonce = desk.unsign(request.cookies.get(LOGIN_COOKIE))
+        if not nonce or not secrets.compare_digest(str(form.get("csrf", "")), nonce):
+            return _login_page(desk, request, "页面已过期，请重新输入。", 403)
+        name, code = str(form.get("name", "")), str(form.get("code", ""))
+
+        def check() -> tuple[str | None, str]:
+            with unit_of_work(desk.factory) as session:  # a wrong code is counted even though it fails
+                now = desk.clock.now()
+                try:
+                    who = check_login(session, name, code, now)
+                except UserError as mistake:
+                    return None, str(mistake)
+                token, _ = start_session(session, desk.config, who, now)
+                return token, ""
+
+        token, error = await run_in_threadpool(check)
+        if token is None:
+            return _login_page(desk, request, error, 400)
+        response = see_other("/")
+        response.set_cookie(SESSION_COOKIE, desk.sign(token), max_age=_cookie_seconds(desk, clock.now()),
+                            httponly=True, samesite="lax")
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    async def logout(request: Request) -> Response:
+        form = await request.form()
+
+        def end() -> None:
+            token = desk.unsign(request.cookies.get(SESSION_COOKIE))
+            with unit_of_work(desk.factory) as session:
+                row = live_session(session, token, desk.clock.now()) if token else None
+                if row is not None and secrets.compare_digest(str(form.get("csrf", "")), row.csrf_token):
+                    row.ended_at = desk.clock.now()
+
+        await run_in_threadpool(end)
+        response = see_other("/login")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    routes: list[Route | Mount] = [
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    for module in (board, reports, notices, people, charts):
+        routes.extend(module.routes(desk_of))
+    app = Starlette(routes=routes)
+    app.state.desk = desk
+    return app
