@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from starlette.requests import Request
@@ -77,7 +78,7 @@ def show_board(page: Page) -> Response:
     new_today = page.session.scalar(select(func.count()).select_from(Report).where(Report.created_at >= today, *scope)) or 0
     overdue_count = page.session.scalar(select(func.count()).select_from(Report).where(
         Report.status.in_(OPEN_STATUSES), Report.created_at < cutoff, *scope)) or 0
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "cells": cells, "new_today": new_today, "overdue_count": overdue_count, "overdue_days": config.web.overdue_days,
         "open_total": sum(cell.open for cell in cells), "kind_label": KIND_LABEL,
     }

@@ -120,9 +120,11 @@ def live_session(session: Session, token: str, now: datetime) -> WebSession | No
 
 def end_sessions(session: Session, wechat_id: str, now: datetime) -> Outcome:
     """/退出登录: every browser logged in as this person is logged out."""
-    ended = session.execute(update(WebSession).where(
-        WebSession.wechat_id == wechat_id, WebSession.ended_at.is_(None), WebSession.expires_at > now,
-    ).values(ended_at=now)).rowcount
+    live = session.scalars(select(WebSession).where(
+        WebSession.wechat_id == wechat_id, WebSession.ended_at.is_(None), WebSession.expires_at > now)).all()
+    for row in live:
+        row.ended_at = now
+    ended = len(live)
     return Outcome(f"已退出工作台登录（{ended} 个浏览器）。" if ended else "您目前没有登录工作台。")
 
 

@@ -390,9 +390,11 @@ async def _serve_with_web(transport: WechatyTransport, config: Config, engine: E
     from web.serve import serve_in_thread, server_for
 
     loop = asyncio.get_running_loop()
-    # a page that queued a message wakes the pump at once instead of at its next poll
-    server = server_for(config, engine, clock, on_queued=lambda: loop.call_soon_threadsafe(transport.wake.set),
-                        factory=transport.bot.services.factory)
+
+    def wake_pump() -> None:  # a page that queued a message: the pump goes at once, not at its next poll
+        loop.call_soon_threadsafe(transport.wake.set)
+
+    server = server_for(config, engine, clock, on_queued=wake_pump, factory=transport.bot.services.factory)
     thread = serve_in_thread(server, web_socket)
     try:
         return await transport.serve()
