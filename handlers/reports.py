@@ -124,6 +124,9 @@ def _store(ctx: Ctx, result: ParseResult, dedupe_key: str | None, raw_text: str 
     area = None
     if room is not None and room.role == "area":
         area = room.area
+    elif kind == "area" and "building" not in values:
+        # an area report from elsewhere (staff room, private chat) carries the area it names
+        area = next((name for name in sorted(ctx.config.areas, key=len, reverse=True) if name in ctx.text), None)
     report = Report(
         kind=kind,
         category=values.pop("category", None) or result.category or "other",

@@ -14,26 +14,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 
 from bot import permissions as allow
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.message import Reply
 from bot.parsing.numerals import record_number
-from bot.periods import Period, parse_period
+from bot.periods import Period, Scope, parse_period, parse_scope
 from bot.privacy import mask_phones
 from bot.reports import KIND_LABEL, STATUS_LABEL, describe
 from bot.router import Router
 from bot.services import queries
 from bot.services.reports import resolve_report
 from handlers.reports import labels
-from storage.models import Report
+from storage.models import Report, Room
 
 log = logging.getLogger(__name__)
 
 _BUILDING = re.compile(r"^(\d+)号楼(\d{3,4})?室?$")
-_BRANCH = re.compile(r"^第(\d+)支部$")
 _NUMBER = re.compile(r"^#?(\d+)$")
 POINTER = "详细结果含个人信息，已私信发给您。"
 OPEN_STATUSES = ("open", "incomplete", "pending")
@@ -55,40 +54,34 @@ def personal(ctx: Ctx, text: str, file_path: str | None = None) -> list[Reply]:
     return [Reply(text, file_path=file_path, private=True), Reply(POINTER)]
 
 
-def _scope(ctx: Ctx, words: list[str]) -> tuple[list[str] | None, str, list[str]]:
-    """Buildings named by a scope word (N号楼, X片区, 第N支部), its label, and the other words."""
-    rest = []
-    buildings: list[str] | None = None
-    label = "全居民区"
-    for word in words:
-        building = _BUILDING.match(word)
-        branch = _BRANCH.match(word)
-        if building and not building.group(2):
-            buildings, label = [building.group(1)], word
-        elif word in ctx.config.areas:
-            buildings, label = ctx.config.area_buildings(word), word
-        elif branch and int(branch.group(1)) in ctx.config.branches:
-            buildings, label = ctx.config.branch_buildings(int(branch.group(1))), word
-        else:
-            rest.append(word)
-    return buildings, label, rest
+def scope_condition(ctx: Ctx, scope: Scope) -> ColumnElement[bool]:
+    """The reports a scope covers (bot/periods.py): its buildings, plus an area's own area
+    reports, plus the reports made in a branch's own party room."""
+    covered = [Report.building.in_(scope.buildings)]
+    if scope.area is not None:
+        covered.append(Report.area == scope.area)
+    if scope.branch is not None:
+        rooms = select(Room.id).where(Room.role == "branch", Room.branch == scope.branch)
+        covered.append(Report.room_id.in_(rooms))
+    return or_(*covered)
 
 
 def summary(ctx: Ctx, arguments: str) -> Reply:
     """/汇总 [今天/本周/本月/近7天/2026-11] [3号楼/一片区/第2支部]：统计报告数量"""
-    buildings, scope_label, rest = _scope(ctx, arguments.split())
-    period = parse_period(" ".join(rest), ctx.now)
+    scope, rest = parse_scope(ctx.config, arguments)
+    period = parse_period(rest, ctx.now)
     if not ctx.identity.is_staff:  # a leader sees aggregates of their own buildings only
         own = list(ctx.identity.led_buildings)
-        if buildings is None:
-            buildings, scope_label = own, "、".join(f"{b}号楼" for b in own) or "本楼组"
-        elif not set(buildings) <= set(own):
+        if scope is None:
+            scope = Scope("、".join(f"{b}号楼" for b in own) or "本楼组", own)
+        elif not set(scope.buildings) <= set(own):
             raise UserError("抱歉，楼组长只能查看自己楼组的汇总。")
     log_query(ctx, "/汇总", arguments)
     start, end = period.bounds(ctx.config.tzinfo)
     conditions = [Report.created_at >= start, Report.created_at < end]
-    if buildings is not None:
-        conditions.append(Report.building.in_(buildings))
+    if scope is not None:
+        conditions.append(scope_condition(ctx, scope))
+    scope_label = scope.label if scope is not None else "全居民区"
 
     # one scan of the period, grouped three ways at once; the per-kind/category/status totals
     # are folded from its few dozen rows

@@ -173,3 +173,16 @@ def test_resolve_note_loses_phones_rooms_and_other_residents_names_in_the_group(
     assert plain[0].text == "已办结 #2，已告知报告人。"
     assert plain[1].text.endswith("已处理：2026年11月23日已修好")
     never_a_full_phone_in_a_group(chat)
+
+
+def test_summary_scopes_cover_area_reports_in_any_order_with_chinese_numerals(chat: Simulation) -> None:
+    morning(chat)  # the 二片区群 report is an area report of 二片区 with no building
+    chat.say(STAFF, "王社工", "片区报告 二片区 车棚电瓶车乱停")  # the area is named in the words
+    chat.say("第2党支部", "赵党员", "片区报告 车棚顶漏雨")  # made in the branch's own room
+    for asked in ("/汇总 本月 二片区", "/汇总 二片区 本月", "/汇总 本月二片区"):
+        assert chat.say(STAFF, "王社工", asked)[0].text.startswith("二片区 · 2026年11月（11-01至11-30）报告 2 条"), asked
+    assert chat.say(STAFF, "王社工", "/汇总 三号楼 11月")[0].text.startswith("3号楼 · 2026年11月（11-01至11-30）报告 2 条")
+    assert chat.say(STAFF, "王社工", "/汇总 十一月 3号楼")[0].text.startswith("3号楼 · 2026年11月")
+    assert chat.say(STAFF, "王社工", "/汇总 第二支部")[0].text.startswith("第2支部 · 今天（11-23至11-23）报告 1 条")
+    assert chat.say(STAFF, "王社工", "/汇总 第9支部")[0].text == "没有第9支部：本居民区有第1至第8支部。"
+    assert chat.say(STAFF, "王社工", "/汇总 三片区 本月")[0].text == "没有三片区：本居民区有一片区、二片区。"
