@@ -171,7 +171,9 @@ class SilentRoomReminders:
     remind_after_hours of the delivery (bot/notices.py: what delivered means)."""
 
     name = "silent-room-reminders"
-    watches: ClassVar[Watches] = {Notice: None, NoticeDelivery: None}
+    # a relay leaving the outbox is a delivery: its reminder falls due from then
+    watches: ClassVar[Watches] = {Notice: None, NoticeDelivery: None,
+                                  OutboxMessage: lambda row: (row.dedupe_key or "").startswith("notice:")}
 
     def _candidates(self, session: Session, services: Services, now: datetime) -> list[tuple[NoticeDelivery, Notice, str | None, datetime]]:
         window = timedelta(hours=services.config.notices.ack_window_hours)
@@ -183,7 +185,7 @@ class SilentRoomReminders:
             .join(Notice, Notice.id == NoticeDelivery.notice_id)
             .outerjoin(Room, Room.id == NoticeDelivery.room_id)
             .where(NoticeDelivery.reminded_at.is_(None), delivered.c.delivered_at >= now - window)
-        ).all())  # type: ignore[arg-type]
+        ).all())
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         after = timedelta(hours=services.config.notices.remind_after_hours)
@@ -215,6 +217,7 @@ class RoutineReminders:
     while the bot was down is dropped (a 垃圾分类 call at noon helps nobody)."""
 
     name = "routine-reminders"
+    watches: ClassVar[Watches] = {JobRun: lambda row: row.job_id.startswith("reminder:")}
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         moments = [due for *_, due in routine_slots(session, services.config)]

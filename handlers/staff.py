@@ -57,7 +57,7 @@ def personal(ctx: Ctx, text: str, file_path: str | None = None) -> list[Reply]:
 def scope_condition(ctx: Ctx, scope: Scope) -> ColumnElement[bool]:
     """The reports a scope covers (bot/periods.py): its buildings, plus an area's own area
     reports, plus the reports made in a branch's own party room."""
-    covered = [Report.building.in_(scope.buildings)]
+    covered: list[ColumnElement[bool]] = [Report.building.in_(scope.buildings)]
     if scope.area is not None:
         covered.append(Report.area == scope.area)
     if scope.branch is not None:
