@@ -9,13 +9,12 @@ from sqlalchemy import func, select
 from bot import permissions as allow
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.message import Outgoing, Reply
-from bot.notices import EXAMPLE, ack_number, fan_out, live_notice, resolve_targets, routine_slots
-from bot.outbox import Pacing
+from bot.message import Reply
+from bot.notices import ack_number, live_notice, routine_slots
 from bot.parsing.numerals import record_number
-from bot.phones import has_number
 from bot.router import Router
-from bot.schedules import parse_when, recurrence_label
+from bot.schedules import recurrence_label
+from bot.services import Outcome, notices
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 
 POSTING_ROOMS = ("general", "branch", "staff")
@@ -29,50 +28,20 @@ def _check_posting_room(ctx: Ctx) -> None:
         raise UserError("通知请在党总支群、党支部群、工作群或私聊中发布。")
 
 
-def _quiet_hours_clause(ctx: Ctx) -> str:
-    """Tell the sender when a notice posted at night will really go out (the rooms see nothing yet)."""
-    quiet_end = Pacing(ctx.config.outbox, ctx.config.tzinfo).quiet_until(ctx.now)
-    if quiet_end is None:
-        return ""
-    return f"（现在是夜间静默时段 {ctx.config.outbox.quiet_hours}，将于 {quiet_end.astimezone(ctx.config.tzinfo):%H:%M} 起发出）"
+def _origin(ctx: Ctx) -> notices.Origin:
+    return notices.Origin(ctx.room.id if ctx.room else None, ctx.message.message_id, ctx.as_typed)
 
 
-def _room_word(rooms_label: str) -> str:
-    return "群" if rooms_label == "各支部" else "楼组群"
+def _replied(ctx: Ctx, done: Outcome) -> Reply:
+    for out in done.outgoing:
+        ctx.send(out)
+    return Reply(done.text)
 
 
 def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
     _check_posting_room(ctx)
-    _, text = resolve_targets(ctx.session, ctx.config, arguments)
-    if not text:
-        raise UserError(f"通知内容是空的。{EXAMPLE}")
-    text = ctx.as_typed(text)
-    notice = Notice(
-        text=text[:2000],
-        targets=arguments[: len(arguments) - len(text)].strip() or "全体",
-        urgent=urgent,
-        sender_id=ctx.message.sender_id,
-        sender_name=ctx.message.sender_name,
-        source_room_id=ctx.room.id if ctx.room else None,
-        source_message_id=ctx.message.message_id,
-        status="sent",
-        created_at=ctx.now,
-    )
-    ctx.session.add(notice)
-    ctx.session.flush()
-    outgoing, label, count = fan_out(ctx.session, ctx.config, notice, ctx.now)
-    if count == 0:
-        raise UserError(f"没有找到{label}对应的群（机器人需要先在群里）。")
-    for out in outgoing:
-        ctx.send(out)
-    held = "" if urgent else _quiet_hours_clause(ctx)
-    if outgoing and outgoing[0].not_before is not None:
-        start = ctx.config.outbox.quiet_hours.split("-")[0] if ctx.config.outbox.quiet_hours else ""
-        held = (f"（{start} 前发不完，为免一半群今晚收到、一半明早收到，"
-                f"将于 {outgoing[0].not_before.astimezone(ctx.config.tzinfo):%H:%M} 起统一发出）")
-    if has_number(text):
-        held += "（群里的手机号会隐去中间四位，请留座机或到居委会联系）"
-    return Reply(f"已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。")
+    return _replied(ctx, notices.post_notice(ctx.session, ctx.config, ctx.identity, arguments, urgent, ctx.now,
+                                             _origin(ctx)))
 
 
 def notice(ctx: Ctx, arguments: str) -> Reply:
@@ -88,22 +57,7 @@ def urgent_notice(ctx: Ctx, arguments: str) -> Reply:
 def scheduled_notice(ctx: Ctx, arguments: str) -> Reply:
     """#定时通知 明天 8:00 [范围] 内容：定时发送（也可“每天 7:00”）"""
     _check_posting_room(ctx)
-    when, rest = parse_when(arguments, ctx.now)
-    targets, text = resolve_targets(ctx.session, ctx.config, rest)
-    if not text:
-        raise UserError(f"通知内容是空的。{EXAMPLE}")
-    text = ctx.as_typed(text)
-    row = Notice(
-        text=text[:2000], targets=rest[: len(rest) - len(text)].strip() or "全体", urgent=False,
-        sender_id=ctx.message.sender_id, sender_name=ctx.message.sender_name,
-        source_room_id=ctx.room.id if ctx.room else None, source_message_id=ctx.message.message_id,
-        status="scheduled", scheduled_for=when.first, recurrence=when.recurrence, created_at=ctx.now,
-    )
-    ctx.session.add(row)
-    ctx.session.flush()
-    local = when.first.astimezone(ctx.config.tzinfo)
-    repeat = "每天" if when.recurrence else ""
-    return Reply(f"已定时 N{row.id}：{repeat}{local:%m月%d日 %H:%M}发送至{targets.label}。取消请回复 /取消 N{row.id}")
+    return _replied(ctx, notices.schedule_notice(ctx.session, ctx.config, ctx.identity, arguments, ctx.now, _origin(ctx)))
 
 
 # ------------------------------------------------------------------ acknowledgements
@@ -168,7 +122,7 @@ def receipts(ctx: Ctx, arguments: str) -> Reply:
     if silent:
         lines.append("无人确认：" + "、".join(silent))
     if waiting:
-        lines.append("尚未发出：" + "、".join(waiting) + _quiet_hours_clause(ctx))
+        lines.append("尚未发出：" + "、".join(waiting) + notices.quiet_hours_clause(ctx.config, ctx.now))
     if failed:
         lines.append("发送失败：" + "、".join(failed))
     return Reply("\n".join(lines))
@@ -193,13 +147,7 @@ def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
     number = record_number(arguments)
     if number is None:
         raise UserError("格式：/取消 N13")
-    row = ctx.session.get(Notice, number)
-    if row is None or row.status != "scheduled":
-        raise UserError(f"N{number} 不是待发送的定时通知。")
-    if row.sender_id != ctx.message.sender_id and not ctx.identity.is_staff:
-        raise UserError(f"抱歉，只有发布人或社工可以取消 N{number}。")
-    row.status = "cancelled"
-    return Reply(f"已取消 N{row.id}。")
+    return _replied(ctx, notices.cancel_scheduled(ctx.session, ctx.identity, number))
 
 
 # ------------------------------------------------------------------ recall
@@ -209,45 +157,8 @@ def recall_notice(ctx: Ctx, arguments: str) -> Reply:
     number = record_number(arguments)
     if number is None:
         raise UserError("格式：/撤回通知 N12")
-    notice = ctx.session.get(Notice, number)
-    if notice is None or notice.status not in ("sent", "recalled"):
-        raise UserError(f"没有找到已发出的通知 N{number}（待发的定时通知请用 /取消 N{number}）。")
-    if notice.sender_id != ctx.message.sender_id and not ctx.identity.is_staff:
-        raise UserError(f"抱歉，只有发布人或社工可以撤回 N{number}。")
-    if notice.recall_requested_by is not None:
-        raise UserError(f"N{number} 已经在撤回了，结果会另行告知。")
-    window = timedelta(minutes=ctx.config.notices.recall_window_minutes)
-    notice.status = "recalled"
-    notice.recall_requested_by = ctx.message.sender_id
-    notice.recall_reply_room_id = ctx.room.id if ctx.room else None
-    counts: dict[str, int] = {}
-    for delivery in ctx.session.scalars(select(NoticeDelivery).where(NoticeDelivery.notice_id == notice.id)):
-        relay = ctx.session.scalar(select(OutboxMessage).where(
-            OutboxMessage.dedupe_key == f"notice:{notice.id}:{delivery.room_id}"))
-        if relay is None or relay.state in ("queued", "failed"):
-            if relay is not None and relay.state == "queued":
-                relay.state = "withdrawn"  # never leaves the outbox: nothing to take back
-            delivery.recall_state = "withdrawn"
-        elif relay.sent_at is not None and ctx.now - relay.sent_at > window:
-            delivery.recall_state = "too_late"
-        else:  # sent within the window, or being sent right now: recall it as soon as it has gone
-            delivery.recall_state = "requested"
-            ctx.send(Outgoing(text="", room_id=delivery.room_id, urgent=True, notice_id=notice.id,
-                              recall_message_id=relay.transport_message_id or f"outbox:{relay.id}",
-                              dedupe_key=f"recall:{notice.id}:{delivery.room_id}"))
-        counts[delivery.recall_state] = counts.get(delivery.recall_state, 0) + 1
-    parts = []
-    if counts.get("requested"):
-        parts.append(f"{counts['requested']} 个群正在撤回")
-    if counts.get("withdrawn"):
-        parts.append(f"{counts['withdrawn']} 个群尚未发出，已取消")
-    if counts.get("too_late"):
-        minutes = f"{ctx.config.notices.recall_window_minutes:g}"
-        parts.append(f"{counts['too_late']} 个群已超过{minutes}分钟，微信不允许撤回，请在这些群里另发更正")
-    follow = "，结果稍后告知" if counts.get("requested") else ""
-    if not counts.get("requested"):
-        notice.recall_reported_at = ctx.now  # nothing is left to try: this reply is the report
-    return Reply(f"N{notice.id} 撤回：" + "；".join(parts or ["没有需要撤回的群"]) + follow + "。")
+    return _replied(ctx, notices.recall_notice(ctx.session, ctx.config, ctx.identity, number, ctx.now,
+                                               ctx.room.id if ctx.room else None))
 
 
 def register(router: Router) -> None:
