@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.config import Config
 from bot.context import Ctx
-from bot.due import DueTimes, Watches
+from bot.due import DueTimes
 from bot.errors import UserError
 from bot.identity import resolve_identity, sync_config_people
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
@@ -40,9 +40,9 @@ GENERIC_FAILURE = "抱歉，这条消息处理出错了，已记录原文，工�
 class TimedJob(Protocol):
     """Work that falls due on the clock: follow-up expiry, scheduled notices, reminders, digest."""
 
+    # A job may also declare ``watches: ClassVar[Watches]``, the tables whose rows decide next_due
+    # (see bot/due.py); a job without it is asked every time. Optional, so not part of the protocol.
     name: str
-    # The tables whose rows decide next_due (see bot/due.py); a job without it is asked every time.
-    watches: ClassVar[Watches]
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None: ...
 
@@ -224,10 +224,11 @@ class Bot:
     @staticmethod
     def reply_to(ctx: Ctx, reply: Reply, index: int) -> Outgoing:
         message = ctx.message
-        private = reply.private or ctx.room is None
+        room = None if reply.private else ctx.room
+        private = room is None
         return Outgoing(
             text=reply.text,
-            room_id=None if private else ctx.room.id,
+            room_id=room.id if room is not None else None,
             person_id=message.sender_id if private else None,
             file_path=reply.file_path,
             mention_ids=[message.sender_id] if reply.mention_sender and not private else [],

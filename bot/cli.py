@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -62,7 +62,7 @@ def _first_line(error: BaseException) -> str:
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
-def _stdin() -> object:
+def _stdin() -> TextIO:
     # Bytes that are not UTF-8 become U+FFFD instead of a UnicodeDecodeError mid-stream.
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")
@@ -289,8 +289,8 @@ def roster_import(
             result = import_roster_file(session, file, SystemClock(config.tzinfo).now())
     except RosterFileError as error:
         raise fail(str(error)) from None
-    for error in result.errors:
-        typer.echo(f"  {error}", err=True)
+    for row_error in result.errors:
+        typer.echo(f"  {row_error}", err=True)
     typer.echo(f"imported {result.imported} people, {len(result.errors)} rows with errors")
     if result.errors:
         raise typer.Exit(1)

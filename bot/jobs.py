@@ -141,6 +141,8 @@ class ScheduledNotices:
         due = session.scalars(select(Notice).where(Notice.status == "scheduled", Notice.scheduled_for <= now)).all()
         for template in due:
             moment = template.scheduled_for
+            if moment is None:  # the query asked for scheduled_for <= now: never None here
+                continue
             late = now - moment
             if late > grace:
                 outgoing.append(Outgoing(

@@ -199,8 +199,8 @@ class OutboxWorker:
         local = now.astimezone(self.tz)
         day_start = datetime.combine(local.date(), time(0), self.tz)
         hit, view = self.due.known(QUEUE)
-        if hit and view.day_start == day_start:  # type: ignore[union-attr]
-            return view  # type: ignore[return-value]
+        if hit and isinstance(view, QueueView) and view.day_start == day_start:
+            return view
         version = self.due.version(QUEUE)
         queued = OutboxMessage.state == "queued"
         with self.factory() as session:
@@ -246,9 +246,10 @@ class OutboxWorker:
                 return None
             row.state = "sending"
             row.attempts += 1
-            if row.action == "recall" and (row.recall_message_id or "").startswith("outbox:"):
+            recalls = row.recall_message_id or ""
+            if row.action == "recall" and recalls.startswith("outbox:"):
                 # queued while the message it takes back was still being sent: its id is known now
-                target = session.get(OutboxMessage, int(row.recall_message_id.split(":", 1)[1]))
+                target = session.get(OutboxMessage, int(recalls.split(":", 1)[1]))
                 if target is not None and target.transport_message_id:
                     row.recall_message_id = target.transport_message_id
             session.flush()

@@ -12,9 +12,10 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
 from bot.config import parse_building_range
@@ -164,8 +165,8 @@ def _check_row(values: dict[str, str], titles: dict[str, str]) -> _Entry | str:
                    role=role, building=building, unit=values.get("unit", "").removesuffix("室") or None,
                    branch=branch, phone=values.get("phone"), buildings=buildings)
     for key in SIZED:
-        value, limit = getattr(entry, key), Person.__table__.c[key].type.length
-        if value and len(value) > limit:
+        value, limit = getattr(entry, key), cast(String, Person.__table__.c[key].type).length
+        if value and limit and len(value) > limit:
             return f"{titles[key]}太长（最多 {limit} 个字）" if key != "buildings" else f"负责楼号太多“{leads_text}”"
     return entry
 

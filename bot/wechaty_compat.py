@@ -24,7 +24,7 @@ def _patch_puppet_options() -> None:
     from wechaty_puppet.schemas.puppet import PuppetOptions
 
     if PuppetOptions.__hash__ is None:
-        PuppetOptions.__hash__ = object.__hash__  # type: ignore[method-assign,assignment]
+        PuppetOptions.__hash__ = object.__hash__
 
 
 def _patch_pyee() -> None:

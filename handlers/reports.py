@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import delete, select
 
@@ -11,7 +12,7 @@ from bot.context import Ctx
 from bot.errors import UserError
 from bot.incidents import link_incident
 from bot.message import MessageType, Reply
-from bot.parsing import ParseResult
+from bot.parsing import Fields, ParseResult
 from bot.parsing.numerals import record_number
 from bot.parsing.parser import MAX_CHAIN_LINES
 from bot.reports import (
@@ -195,7 +196,7 @@ def followup_answer(ctx: Ctx, _: str) -> Reply:
         report.updated_at = ctx.now
         record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": ("pending", "withdrawn")})
         return Reply(f"好的，#{report.id} 已取消（记录保留为已撤回）。")
-    answer = ctx.memo["answer"]
+    answer = cast(Fields, ctx.memo["answer"])
     values = {k: v for k, v in fields_to_columns(answer).items() if k in missing_fields(report) or not getattr(report, k)}
     changes = apply_changes(report, values)
     refresh_status(report, ctx.config)

@@ -160,7 +160,7 @@ def open_items(ctx: Ctx, _: str) -> list[Reply]:
     rows = ctx.session.scalars(select(Report).where(Report.status.in_(OPEN_STATUSES)).order_by(Report.created_at, Report.id).limit(30)).all()
     if not rows:
         return [Reply("没有待办，辛苦了！")]
-    total = ctx.session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(OPEN_STATUSES)))
+    total = ctx.session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(OPEN_STATUSES))) or 0
     head = f"待办 {total} 条" + ("（显示最早的 30 条）" if total > len(rows) else "") + "："
     return personal(ctx, head + "\n" + "\n".join(_line(ctx, r, False) for r in rows))
 

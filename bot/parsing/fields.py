@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from bot.parsing.numerals import NUMERAL_CHARS, to_int
 from bot.parsing.vocabulary import DATA
@@ -103,7 +104,7 @@ class Fields:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
-    def copy(self, **changes: object) -> Fields:
+    def copy(self, **changes: Any) -> Fields:
         return replace(self, **changes)
 
 

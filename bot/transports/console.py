@@ -70,7 +70,7 @@ def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) 
                     continue
                 amount = int(found.group(1)) if len(found.group(1)) <= 9 else None
                 step = timedelta(**{_UNITS[found.group(2)]: amount}) if amount is not None else None
-                if step is None or step > MAX_WAIT:
+                if amount is None or step is None or step > MAX_WAIT:
                     sink.write(f"最多等 {MAX_WAIT.days} 天（:wait {MAX_WAIT.days}d）\n")
                     continue
                 for item in simulation.wait(**{_UNITS[found.group(2)]: amount}):
@@ -78,8 +78,8 @@ def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) 
                 sink.write(f"→ 现在 {clock.now():%Y-%m-%d %H:%M}\n")
             elif command == "rooms":
                 with simulation.bot.services.factory() as session:
-                    for known in session.scalars(select(Room).order_by(Room.topic)):
-                        sink.write(f"  {known.topic}  ({known.role or '未绑定'})\n")
+                    for seen in session.scalars(select(Room).order_by(Room.topic)):
+                        sink.write(f"  {seen.topic}  ({seen.role or '未绑定'})\n")
             else:
                 sink.write(HELP + "\n")
             continue

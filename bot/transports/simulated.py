@@ -167,7 +167,8 @@ class Simulation:
                 topic = session.scalar(select(Room.topic).where(Room.id == row.room_id))
         transport_id = (self.send_hook(row) if self.send_hook else None) or f"sim-out-{row.id}"
         if row.action == "recall":
-            return self._recall(row)
+            self._recall(row)
+            return None
         self.delivered.append(
             Delivered(
                 at=self.clock.now(),

@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -81,7 +82,7 @@ class WechatyTransport:
         self.alarms = JobAlarms(bot, on_queued=self.wake.set)
         self.stopping = asyncio.Event()
         self.stream_ended = asyncio.Event()  # the current SDK instance's event stream is gone
-        self.sdk = None  # the current Wechaty instance
+        self.sdk: Any = None  # the current Wechaty instance (the SDK has no type information)
         self.ever_logged_in = False
 
     # ------------------------------------------------------------ SDK instance
@@ -203,7 +204,8 @@ class WechatyTransport:
         if sdk is None or not self.logged_in.is_set():
             raise TransportError("not connected", retry_after=5)
         if row.action == "recall":
-            return await self._recall(row)
+            await self._recall(row)
+            return None
         try:
             if row.file_path:
                 payload = FileBox.from_file(row.file_path)
