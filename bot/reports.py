@@ -107,7 +107,7 @@ def refresh_status(report: Report, config: Config) -> None:
         report.status = "pending"
 
 
-def describe(report: Report, labels: Labels) -> str:
+def describe(report: Report, labels: Labels, phones_whole: bool = False) -> str:
     """3号楼201室｜返沪登记｜2人｜来自武汉 — what the bot understood, without names or phones."""
     parts = []
     place = ""
@@ -129,7 +129,7 @@ def describe(report: Report, labels: Labels) -> str:
     if report.event_date:
         parts.append(f"{report.event_date.month}月{report.event_date.day}日")
     if report.phone:
-        parts.append(mask_phones(report.phone))
+        parts.append(report.phone if phones_whole else mask_phones(report.phone))
     return "｜".join(parts)
 
 

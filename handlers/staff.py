@@ -28,7 +28,7 @@ from bot.router import Router
 from bot.services import queries
 from bot.services.reports import resolve_report
 from handlers.reports import labels
-from storage.models import Report, Room
+from storage.models import QueryLog, Report, Room
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ POINTER = "详细结果含个人信息，已私信发给您。"
 OPEN_STATUSES = ("open", "incomplete", "pending")
 
 
-def log_query(ctx: Ctx, command: str, arguments: str) -> None:
-    queries.log_query(ctx.session, ctx.message.sender_id, ctx.message.sender_name, ctx.room.id if ctx.room else None,
-                      command, arguments, ctx.now)
+def log_query(ctx: Ctx, command: str, arguments: str) -> QueryLog:
+    return queries.log_query(ctx.session, ctx.message.sender_id, ctx.message.sender_name,
+                             ctx.room.id if ctx.room else None, command, arguments, ctx.now)
 
 
 def private_place(ctx: Ctx) -> bool:
@@ -113,16 +113,19 @@ def summary(ctx: Ctx, arguments: str) -> Reply:
 
 
 def _line(ctx: Ctx, report: Report, with_people: bool) -> str:
+    """One report; with_people: the reporter's name and the whole phone, for answers that go only
+    to staff in the staff room or in private chat (see personal())."""
     when = report.created_at.astimezone(ctx.config.tzinfo)
-    text = f"#{report.id} {when:%m-%d %H:%M} {KIND_LABEL[report.kind]}｜{describe(report, labels(ctx))}｜{STATUS_LABEL[report.status]}"
+    described = describe(report, labels(ctx), phones_whole=with_people)
+    text = f"#{report.id} {when:%m-%d %H:%M} {KIND_LABEL[report.kind]}｜{described}｜{STATUS_LABEL[report.status]}"
     if with_people:
-        text += f"｜{report.reporter_name}"
+        return f"{text}｜{report.reporter_name}"
     return mask_phones(text)
 
 
 def query(ctx: Ctx, arguments: str) -> list[Reply]:
     """/查询 [类别/3号楼/3号楼201/#7] [时间段]：查看报告明细（最多20条）"""
-    log_query(ctx, "/查询", arguments)
+    logged = log_query(ctx, "/查询", arguments)
     conditions = []
     rest = []
     names = labels(ctx)
@@ -150,7 +153,10 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
     rows = ctx.session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc()).limit(20)).all()
     if not rows:
         return [Reply(f"没有找到符合条件的报告（{period.label}）。")]
+    # SPEC §6: staff see whole phones, and personal() sends this only to the staff room or to the
+    # asker privately; the outbox masks any group but the staff room whatever is queued
     text = f"查询结果（最新 {len(rows)} 条）：\n" + "\n".join(_line(ctx, r, True) for r in rows)
+    logged.phones_whole = any(r.phone for r in rows)
     return personal(ctx, text)
 
 

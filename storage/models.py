@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -338,6 +339,8 @@ class QueryLog(Base):
     room_id: Mapped[str | None] = mapped_column(String(128))
     command: Mapped[str] = mapped_column(String(32))
     arguments: Mapped[str] = mapped_column(Text, default="")
+    # whole phone numbers were in the answer (SPEC §6: staff, in the staff room or private chat)
+    phones_whole: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class JobRun(Base):

@@ -24,8 +24,9 @@ def morning(chat: Simulation) -> None:
 
 
 def never_a_full_phone_in_a_group(chat: Simulation) -> None:
+    """SPEC §6: staff see whole phones in the staff room and in private chat, nowhere else."""
     for delivered in chat.delivered:
-        if delivered.room_id is not None:
+        if delivered.room_id is not None and delivered.room_topic != STAFF:
             assert not FULL_PHONE.search(delivered.text), delivered.text
 
 
@@ -50,10 +51,10 @@ def test_leader_sees_only_own_buildings_and_residents_are_refused(chat: Simulati
     assert chat.say(B3, "钱组长", "/导出")[0].text == "抱歉，/导出 仅限社工使用。"
 
 
-def test_query_in_staff_room_shows_names_with_masked_phones(chat: Simulation) -> None:
+def test_query_in_staff_room_shows_names_and_whole_phones(chat: Simulation) -> None:
     morning(chat)
     text = chat.say(STAFF, "王社工", "/查询 3号楼")[0].text
-    assert "#1" in text and "孙师傅" in text and "138****5678" in text and "#3" in text
+    assert "#1" in text and "孙师傅" in text and "13812345678" in text and "#3" in text
     assert "#2" not in text
     assert "#1" in chat.say(STAFF, "王社工", "/查询 返沪登记")[0].text
     never_a_full_phone_in_a_group(chat)
@@ -65,7 +66,13 @@ def test_query_asked_in_a_building_room_goes_private(chat: Simulation) -> None:
     private = [d for d in replies if d.room_id is None]
     public = [d for d in replies if d.room_id is not None]
     assert private[0].person_id == "wxid_王社工" and "孙师傅" in private[0].text
+    assert "13812345678" in private[0].text  # a private chat with staff
     assert [d.text for d in public] == ["详细结果含个人信息，已私信发给您。"]
+    assert "13812345678" in chat.say(None, "王社工", "/查询 #1")[0].text
+    never_a_full_phone_in_a_group(chat)
+    with chat.bot.services.factory() as session:
+        logged = session.execute(select(QueryLog.command, QueryLog.phones_whole).order_by(QueryLog.id)).all()
+    assert [tuple(row) for row in logged] == [("/查询", True), ("/查询", True)]
 
 
 def test_open_items_oldest_first_and_resolve_tells_the_reporter(chat: Simulation) -> None:

@@ -18,9 +18,11 @@ from storage.models import QueryLog
 
 
 def log_query(session: Session, person_id: str, person_name: str, room_id: str | None, command: str,
-              arguments: str, now: datetime) -> None:
-    session.add(QueryLog(at=now, person_id=person_id, person_name=person_name[:128], room_id=room_id,
-                         command=command, arguments=arguments[:500]))
+              arguments: str, now: datetime, phones_whole: bool = False) -> QueryLog:
+    row = QueryLog(at=now, person_id=person_id, person_name=person_name[:128], room_id=room_id,
+                   command=command, arguments=arguments[:500], phones_whole=phones_whole)
+    session.add(row)
+    return row
 
 
 def chart_file(session: Session, config: Config, period: Period, now: datetime,
