@@ -22,8 +22,8 @@ from storage.db import DatabaseNotMigrated, check_migrated, make_engine, upgrade
 from storage.models import Base, IncomingRecord, OutboxMessage, Report, ReportEvent
 
 
-def test_migrations_create_exactly_the_models(db_url: str) -> None:
-    engine = make_engine(db_url)  # empty: the migrations build every table from nothing
+def test_migrations_create_exactly_the_models(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)  # empty: the migrations build every table from nothing
     with pytest.raises(DatabaseNotMigrated):
         check_migrated(engine)
     upgrade(engine)
