@@ -16,7 +16,7 @@ from bot.purge import purge_personal_fields
 from bot.roster import RosterFileError, RosterImport, import_roster_file
 from bot.transports.simulated import Simulation
 from storage.db import unit_of_work
-from storage.models import IncomingRecord, Person, Report, ReportEvent
+from storage.models import IncomingRecord, NoticeAck, OutboxMessage, Person, Report, ReportEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,3 +165,30 @@ def test_purge_keeps_counts_and_removes_personal_fields(chat: Simulation) -> Non
         texts = session.scalars(select(IncomingRecord.text)).all()
         assert not any("13812345678" in text for text in texts)
     assert "返沪登记人数：2 人" in chat.say("居委工作群", "王社工", "/汇总 近31天")[0].text
+
+
+def test_purge_leaves_no_copy_of_a_phone_a_name_or_a_room(chat: Simulation) -> None:
+    planted = ("13912345678", "冯阿姨", "302")
+    chat.say("居委工作群", "王社工", "大家好")
+    chat.say("江南新村3号楼", "冯阿姨", "#家庭报告 3号楼302 返沪1人 来自江西 电话13912345678")
+    chat.say("居委工作群", "王社工", "#通知 3号楼 请返沪人员居家监测")
+    chat.say("江南新村3号楼", "冯阿姨", "收到")
+    chat.say("居委工作群", "王社工", "/查询 3号楼302")
+    chat.say("居委工作群", "王社工", "/办结 1 已联系冯阿姨 13912345678，3号楼302室居家监测")
+    chat.wait(days=30)
+    with unit_of_work(chat.bot.services.factory) as session:
+        assert purge_personal_fields(session, timedelta(days=28), ["return"], chat.clock.now()) == 1
+    with chat.bot.services.factory() as session:
+        report = session.scalars(select(Report)).one()
+        places = {
+            "report": [report.raw_text, report.phone, report.unit, report.contact_name, report.reporter_name,
+                       report.resolution],
+            "incoming messages": list(session.scalars(select(IncomingRecord.text))),
+            "audit": [f"{event.actor_name} {event.changes}" for event in session.scalars(select(ReportEvent))],
+            "outbox": list(session.scalars(select(OutboxMessage.text))),
+            "收到": list(session.scalars(select(NoticeAck.person_name))),
+        }
+        assert (report.building, report.people, report.category, report.status) == ("3", 1, "return", "resolved")
+    for place, texts in places.items():
+        for text in texts:
+            assert not any(value in str(text) for value in planted), (place, text)
