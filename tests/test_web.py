@@ -216,5 +216,105 @@ def test_resolve_on_the_page_and_in_chat_make_the_same_records_and_messages(conf
         worlds[face] = (told, _records(chat))
     assert worlds["web"] == worlds["chat"]
     told = worlds["web"][0]
-    assert (B3, "@郑老伯 您反映的#3（设施报修）已处理：已换灯泡，王师傅电话139****5678", ("wxid_郑老伯",)) in told
+    assert (B3, "@郑老伯 您反映的#3（设施报修）已处理：已换灯泡，某师傅电话139****5678", ("wxid_郑老伯",)) in told
     assert len(told) == 2  # both reporters of the incident, each once
+
+
+# ------------------------------------------------------------------ notices
+
+
+def test_notice_from_the_page_reaches_the_same_rooms_as_from_chat(config: Config, tmp_path: Path) -> None:
+    sent = {}
+    for face in ("chat", "web"):
+        chat, client = _world(config, tmp_path, face)
+        morning(chat)
+        log_in(client, chat, "王社工")
+        before = len(chat.delivered)
+        if face == "chat":
+            chat.say(None, "王社工", "#通知 3号楼、5号楼 明天上午9点停水，请提前储水。")
+        else:
+            page = post(client, "/notices/send", {"text": "3号楼、5号楼 明天上午9点停水，请提前储水。"}, "/notices")
+            assert "已排队发送 N1 至 2 个楼组群（3号楼、5号楼）" in page.text
+            chat.bot.outbox.due.recheck()
+            chat.drain()
+        sent[face] = sorted((d.room_topic, d.text) for d in chat.delivered[before:] if d.room_id is not None)
+    assert sent["web"] == sent["chat"]
+    assert [topic for topic, _ in sent["web"]] == [B3, B5]
+    assert sent["web"][0][1].endswith("N1\n明天上午9点停水，请提前储水。\n——请回复“收到”确认")
+
+
+def test_notice_page_shows_who_confirmed_and_recall_takes_it_back(chat: Simulation, client: TestClient) -> None:
+    morning(chat)
+    log_in(client, chat, "王社工")
+    post(client, "/notices/send", {"text": "3号楼 今晚电梯检修"}, "/notices")
+    chat.bot.outbox.due.recheck()
+    chat.drain()
+    chat.say(B3, "孙师傅", "收到")
+    page = client.get("/notices/1")
+    assert "孙师傅" in page.text and "已送达" in page.text and 'id="recall"' in page.text
+    with chat.bot.services.factory() as session:
+        assert set(session.scalars(select(QueryLog.command).where(QueryLog.arguments == "N1")).all()) == {"/回执"}
+    listing = client.get("/notices")
+    assert "1/1 个群确认" in listing.text and "1 人" in listing.text
+    page = post(client, "/notices/1/recall", {}, "/notices/1")
+    assert "N1 撤回：1 个群正在撤回" in page.text
+    chat.bot.outbox.due.recheck()
+    chat.drain()
+    assert [d for d in chat.delivered if d.recalls is not None and d.room_topic == B3]
+    assert "已撤回" in client.get("/notices/1").text
+
+
+def test_scheduled_notice_from_the_page_and_its_cancel(chat: Simulation, client: TestClient) -> None:
+    morning(chat)
+    log_in(client, chat, "王社工")
+    page = post(client, "/notices/schedule", {"when": "明天 8:00", "text": "全体 周六上午社区义诊"}, "/notices")
+    assert "已定时 N1：11月24日 08:00发送至全体楼组" in page.text and "周六上午社区义诊" in page.text
+    page = post(client, "/notices/1/cancel", {}, "/notices")
+    assert "已取消 N1。" in page.text
+    bad = post(client, "/notices/send", {"text": "3号楼"}, "/notices")
+    assert "通知内容是空的" in bad.text
+
+
+# ------------------------------------------------------------------ people, charts, ledger
+
+
+def test_people_page_lists_roles_and_rooms_and_imports_a_roster(chat: Simulation, client: TestClient) -> None:
+    morning(chat)
+    log_in(client, chat, "王社工")
+    chat.say("新建群聊", "路人", "大家好")
+    page = client.get("/people")
+    assert "王社工" in page.text and "社工" in page.text and "钱组长" in page.text
+    assert B3 in page.text and "新建群聊" in page.text and "未绑定" in page.text
+    roster = "姓名,角色,楼号,室号\n陈阿婆,居民,7,101\n,居民,7,102\n"
+    answer = client.post("/people/import", data={"csrf": csrf_of(page.text)},
+                         files={"roster": ("名单.csv", roster.encode("utf-8"), "text/csv")})
+    assert "已导入 1 人，1 行有问题" in answer.text and "第3行" in answer.text
+    assert "陈阿婆" in answer.text
+    wrong = client.post("/people/import", data={"csrf": csrf_of(page.text)},
+                        files={"roster": ("名单.txt", b"x", "text/plain")})
+    assert "名单只能是 CSV 或 XLSX 文件" in wrong.text
+
+
+def test_charts_for_a_period_and_scope_and_the_ledger_download(chat: Simulation, client: TestClient) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    morning(chat)
+    log_in(client, chat, "王社工")
+    page = client.get("/charts", params={"period": "本周", "scope": "area:一片区"})
+    assert 'src="data:image/png;base64,' in page.text
+    assert "没看懂时间段" in client.get("/charts", params={"period": "去年冬天"}).text
+    ledger = client.post("/charts/ledger", data={"period": "本月", "csrf": csrf_of(page.text)})
+    assert ledger.headers["content-type"].startswith("application/vnd.openxmlformats")
+    book = load_workbook(BytesIO(ledger.content))
+    assert len(book.sheetnames) >= 2
+    with chat.bot.services.factory() as session:
+        logged = session.execute(select(QueryLog.command, QueryLog.arguments).where(QueryLog.command.in_(("/图表", "/导出")))).all()
+    assert ("/导出", "本月") in logged and ("/图表", "本周 一片区") in logged
+
+
+def test_leaders_see_no_notices_people_or_charts(chat: Simulation, client: TestClient) -> None:
+    log_in(client, chat, "钱组长")
+    for path in ("/notices", "/people", "/charts", "/notices/1"):
+        assert client.get(path).status_code == 403
