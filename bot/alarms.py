@@ -34,7 +34,7 @@ from storage.db import unavailable_reason
 log = logging.getLogger(__name__)
 
 REARM_ID = "qinlin:rearm"
-# What is due is kept in memory and updated by this process's own changes (bot/due.py); another
+# What is due is kept in memory and updated by this process's own changes (bot/memo.py); another
 # process (the web workbench, `qinlin export`) changes rows behind its back, so every few seconds
 # the database is asked again. A handful of indexed queries: cheap at this pace.
 RECHECK_SECONDS = 5
@@ -97,7 +97,7 @@ class JobAlarms:
             )
 
     async def recheck(self) -> None:
-        self.bot.due.recheck()
+        self.bot.recheck()
         await self.rearm()
 
     def poke(self) -> None:

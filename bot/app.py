@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.config import Config
 from bot.context import Ctx
-from bot.due import DueTimes
 from bot.errors import UserError
-from bot.identity import resolve_identity, sync_config_people
+from bot.identity import Directory, resolve_identity, sync_config_people
+from bot.memo import Memo
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
 from bot.notices import sync_config_reminders
 from bot.outages import Outages
@@ -41,7 +41,7 @@ class TimedJob(Protocol):
     """Work that falls due on the clock: follow-up expiry, scheduled notices, reminders, digest."""
 
     # A job may also declare ``watches: ClassVar[Watches]``, the tables whose rows decide next_due
-    # (see bot/due.py); a job without it is asked every time. Optional, so not part of the protocol.
+    # (see bot/memo.py); a job without it is asked every time. Optional, so not part of the protocol.
     name: str
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None: ...
@@ -83,7 +83,8 @@ class Bot:
         self.spool = spool
         self.outages = outages or outbox.outages
         self.job_held_until: dict[str, datetime] = {}  # a job that failed waits JOB_RETRY
-        self.due = DueTimes(services.factory)
+        self.due = Memo(services.factory)
+        self.directory = Directory(self.due)
         self.always_asked: set[str] = set()  # jobs that do not say what decides their due time
         for job in services.jobs:
             watches = getattr(job, "watches", None)
@@ -173,7 +174,8 @@ class Bot:
             room = sighting.room
             if sighting.renamed_from:
                 outgoing.extend(self.rename_notes(session, sighting.renamed_from, room.topic, message.message_id))
-        identity = resolve_identity(session, message.sender_id, message.sender_name, message.sender_alias, now)
+        identity = resolve_identity(session, message.sender_id, message.sender_name, message.sender_alias, now,
+                                    self.directory)
         ctx = Ctx(
             message=message,
             text=message.clean_text if message.type == MessageType.TEXT else "",

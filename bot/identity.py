@@ -6,13 +6,14 @@ be edited by their owners, and the SDK cannot read aliases from a puppet service
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_building_range
+from bot.memo import Memo
 from storage.models import Delegation, Person
 
 ROLE_RANK = {"resident": 0, "leader": 1, "party": 2, "staff": 3, "admin": 4}
@@ -60,18 +61,95 @@ def find_person(session: Session, wechat_id: str, name: str, alias: str | None =
     return None
 
 
+@dataclass(frozen=True)
+class _Known:
+    """A person of the roster as matching needs them, detached from any session."""
+
+    id: int
+    wechat_id: str | None
+    name: str
+    alias: str | None
+    role: str
+    branch: int | None
+    buildings: str | None
+    building: str | None
+    unit: str | None
+
+
+@dataclass
+class _Snapshot:
+    by_id: dict[str, _Known] = field(default_factory=dict)
+    by_name: dict[str, list[_Known]] = field(default_factory=dict)  # alias or name → people, by row id
+    delegated_until: dict[str, list[datetime]] = field(default_factory=dict)  # unrevoked grants by WeChat id
+
+
+class Directory:
+    """Everyone the committee knows and every delegation, read once and kept until a person or a
+    delegation row changes (bot/memo.py): most speakers are residents nobody listed, and asking
+    the people table three times per message to learn that was a third of a chatter's cost."""
+
+    KEY = "people"
+
+    def __init__(self, memo: Memo) -> None:
+        self.memo = memo
+        memo.watch(self.KEY, {Person: None, Delegation: None})
+
+    def snapshot(self, session: Session) -> _Snapshot:
+        hit, kept = self.memo.known(self.KEY)
+        if hit:
+            return kept  # type: ignore[return-value]
+        version = self.memo.version(self.KEY)
+        snapshot = _Snapshot()
+        for row in session.execute(select(Person.id, Person.wechat_id, Person.name, Person.alias, Person.role,
+                                          Person.branch, Person.buildings, Person.building, Person.unit)
+                                   .order_by(Person.id)):
+            known = _Known(*row)
+            if known.wechat_id:
+                snapshot.by_id.setdefault(known.wechat_id, known)
+            for key in {known.name, known.alias} - {None}:
+                snapshot.by_name.setdefault(key, []).append(known)  # type: ignore[arg-type]
+        for wechat_id, until in session.execute(select(Delegation.wechat_id, Delegation.valid_until)
+                                                .where(Delegation.revoked_at.is_(None))):
+            snapshot.delegated_until.setdefault(wechat_id, []).append(until)
+        self.memo.store(self.KEY, version, snapshot)
+        return snapshot
+
+
+def _match(snapshot: _Snapshot, wechat_id: str, name: str, alias: str | None) -> _Known | None:
+    """find_person over the snapshot: the same order of preference."""
+    by_id = snapshot.by_id.get(wechat_id)
+    if by_id is not None:
+        return by_id
+    names = [n for n in (alias, name) if n]
+    candidates = sorted({c.id: c for n in names for c in snapshot.by_name.get(n, ())}.values(), key=lambda c: c.id)
+    for candidate in sorted(candidates, key=lambda p: 0 if p.alias in names else 1):
+        if candidate.wechat_id in (None, wechat_id):
+            return candidate
+    return None
+
+
 def resolve_identity(
-    session: Session, wechat_id: str, name: str, alias: str | None, now: datetime
+    session: Session, wechat_id: str, name: str, alias: str | None, now: datetime, directory: Directory | None = None
 ) -> Identity:
-    person = find_person(session, wechat_id, name, alias)
-    delegation = session.scalar(
-        select(Delegation)
-        .where(Delegation.wechat_id == wechat_id, Delegation.revoked_at.is_(None), Delegation.valid_until > now)
-        .order_by(Delegation.valid_until.desc())
-    )
+    if directory is not None:
+        snapshot = directory.snapshot(session)
+        known = _match(snapshot, wechat_id, name, alias)
+        grants = [until for until in snapshot.delegated_until.get(wechat_id, ()) if until > now]
+        delegated_until = max(grants) if grants else None
+        person: Person | _Known | None = known
+        if known is not None and known.wechat_id is None:
+            person = session.get(Person, known.id)  # its stable id is learnt below: a write
+    else:
+        person = find_person(session, wechat_id, name, alias)
+        delegation = session.scalar(
+            select(Delegation)
+            .where(Delegation.wechat_id == wechat_id, Delegation.revoked_at.is_(None), Delegation.valid_until > now)
+            .order_by(Delegation.valid_until.desc())
+        )
+        delegated_until = delegation.valid_until if delegation else None
     if person is None:
-        return Identity(wechat_id=wechat_id, name=name, delegated_until=delegation.valid_until if delegation else None)
-    if person.wechat_id is None:  # learn the stable id the first time a named person speaks
+        return Identity(wechat_id=wechat_id, name=name, delegated_until=delegated_until)
+    if isinstance(person, Person) and person.wechat_id is None:  # learn the stable id the first time a named person speaks
         person.wechat_id = wechat_id
     return Identity(
         wechat_id=wechat_id,
@@ -82,7 +160,7 @@ def resolve_identity(
         led_buildings=tuple(parse_building_range(person.buildings)) if person.buildings else (),
         building=person.building,
         unit=person.unit,
-        delegated_until=delegation.valid_until if delegation else None,
+        delegated_until=delegated_until,
     )
 
 

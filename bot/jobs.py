@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.app import Services, TimedJob
 from bot.charts import write_chart
 from bot.config import parse_clock_time
-from bot.due import Watches
+from bot.memo import Watches
 from bot.message import Outgoing
 from bot.notices import READERS, delivered_relays, fan_out, resolve_targets, routine_slots
 from bot.periods import Period

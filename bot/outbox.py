@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import OutboxConfig
-from bot.due import DueTimes
+from bot.memo import Memo
 from bot.message import Outgoing
 from bot.outages import Outages
 from bot.privacy import for_group
@@ -47,11 +47,9 @@ RATE_LIMITED_MARK = "rate-limited: "  # starts last_error of a row refused by ri
 
 
 def enqueue(session: Session, out: Outgoing, now: datetime) -> OutboxMessage | None:
-    """Queue one message; a repeated ``dedupe_key`` is a no-op (returns None)."""
-    if out.dedupe_key is not None:
-        exists = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == out.dedupe_key))
-        if exists is not None:
-            return None
+    """Queue one message; a repeated ``dedupe_key`` is a no-op (returns None). The unique key
+    decides, in a savepoint: a look-up first would cost every queued row a statement to find,
+    nearly always, nothing."""
     row = OutboxMessage(
         room_id=out.room_id,
         person_id=out.person_id,
@@ -132,7 +130,7 @@ class Candidate(NamedTuple):
 @dataclass(frozen=True)
 class QueueView:
     """What pacing needs to know about the queue, read in two statements and kept until a row of
-    the outbox changes (bot/due.py) or the day turns."""
+    the outbox changes (bot/memo.py) or the day turns."""
 
     day_start: datetime
     last_sent_at: datetime | None
@@ -158,7 +156,7 @@ class OutboxWorker:
         self.config = config
         self.pacing = Pacing(config, tz)
         self.tz = tz
-        self.due = DueTimes(factory)
+        self.due = Memo(factory)
         self.due.watch(QUEUE, {OutboxMessage: None})
         self.outages = outages or Outages()
         # Outcomes of sends that happened but could not be written (the database went away

@@ -1,4 +1,4 @@
-"""What is due is kept in memory (bot/due.py) and must still be right: after this process's own
+"""What is due is kept in memory (bot/memo.py) and must still be right: after this process's own
 changes, after a restart, and — in `qinlin run` — after another process wrote to the database."""
 
 from __future__ import annotations

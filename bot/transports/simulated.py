@@ -62,6 +62,7 @@ class Simulation:
     clock: VirtualClock
     delivered: list[Delivered] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # contact id → display name, as seen
+    topics: dict[str, str] = field(default_factory=dict)  # room id → topic, as last seen in a message
     send_hook: SendHook | None = None  # tests inject failures (rate limits) here
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -120,6 +121,8 @@ class Simulation:
     def feed(self, message: IncomingMessage) -> None:
         self.advance_to(message.sent_at)
         self.names.setdefault(message.sender_id, message.sender_name)
+        if message.room_id is not None and message.room_topic:
+            self.topics[message.room_id] = message.room_topic  # as WeChat shows it: renames included
         self.bot.handle(message)
 
     def message(
@@ -161,8 +164,8 @@ class Simulation:
     # ---------------------------------------------------------------- sending
 
     def _deliver(self, row: OutboxMessage) -> str | None:
-        topic = None
-        if row.room_id is not None and row.action != "recall":
+        topic = self.topics.get(row.room_id) if row.room_id is not None else None
+        if row.room_id is not None and topic is None and row.action != "recall":
             with self.bot.services.factory() as session:
                 topic = session.scalar(select(Room.topic).where(Room.id == row.room_id))
         transport_id = (self.send_hook(row) if self.send_hook else None) or f"sim-out-{row.id}"

@@ -1,18 +1,20 @@
-"""What falls due next, kept between units of work instead of asked for between every two messages.
+"""Answers kept between units of work until a row they were read from changes.
 
-Each timed job, and the outbox, names the tables whose rows decide when it is next due
-(``watches``: a model class, optionally with a test of the changed row). Every session made by
-the bot's session factory reports what it flushed, bulk-updated or deleted; a due moment is
-computed once and stays known until a change to a watched row makes it stale. So a day of chatter
-asks the database nothing about what is due, and a report that opens a follow-up question, a
-notice that is scheduled, a row that is queued or a send that is done each cost one recompute.
+What is due next (each timed job, the outbox) and who is who (the people directory) are asked
+for between every two messages; asking the database each time was most of the cost of a busy
+day. Each kept answer names the tables whose rows decide it (``watches``: a model class,
+optionally with a test of the changed row). Every session made by the bot's session factory
+reports what it flushed, bulk-updated or deleted, and that makes the answers that watch those
+rows stale. So a day of chatter asks the database nothing about what is due, and a report that
+opens a follow-up question, a notice that is scheduled, a row that is queued or a send that is
+done each cost one recompute.
 
 Changes made outside this process's sessions — the web workbench in another process queueing a
-row, a second process on the same database — are not seen by the listener: whoever waits on the
-wall clock calls :meth:`DueTimes.recheck` now and then (`qinlin run` does every few seconds), and
+row, `qinlin roster import` while the bot runs — are not seen by the listener: whoever waits on
+the wall clock calls :meth:`Memo.recheck` now and then (`qinlin run` does every few seconds), and
 every process starts with nothing known.
 
-Stale, not wrong: a version number per name is taken before the database is asked and checked
+Stale, not wrong: a version number per answer is taken before the database is asked and checked
 when the answer is stored, so a change committed by another thread while the question was being
 answered makes that answer stale at once.
 """
@@ -32,7 +34,7 @@ Watches = Mapping[type, "RowTest | None"]  # a model class → which of its rows
 _TOUCHED = "qinlin_due_touched"  # session.info key: names a transaction made stale, again at commit
 
 
-class DueTimes:
+class Memo:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._watchers: dict[type, list[tuple[str, RowTest | None]]] = {}
         self._versions: dict[str, int] = {}
