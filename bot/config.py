@@ -147,6 +147,9 @@ class OutboxConfig(Strict):
     quiet_hours: str | None = "22:00-07:00"
     max_per_day: int = Field(3000, ge=1, le=1_000_000)
     max_attempts: int = Field(8, ge=1, le=100)
+    # A claimed row is another sender's for this long; after it, the row is taken back (its
+    # sender died mid-send). Longer than any one send to WeChat takes.
+    claim_seconds: float = Field(60, ge=5, le=3600)
 
     @field_validator("quiet_hours")
     @classmethod

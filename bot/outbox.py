@@ -4,19 +4,28 @@ Rows move queued → sending → sent, or back to queued with a later ``next_att
 transport fails (failed for good after ``max_attempts``). Pacing is derived from the table
 itself — the last ``sent_at`` and today's count — so it survives restarts, and it reads time
 only from the injected clock, so replay paces exactly as production does.
+
+Several processes may drain one outbox (a standby taking over, a second ``qinlin run`` started
+by mistake, the web workbench's sends). A row is claimed in one transaction that holds the
+account's lock (storage.locks), re-reads the pacing and takes the row ``FOR UPDATE SKIP
+LOCKED``; the claim names its sender and expires. An account has at most one send in flight,
+so two senders can neither send one row twice nor send closer together than the pacing allows.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +35,7 @@ from bot.message import Outgoing
 from bot.outages import Outages
 from bot.privacy import for_group
 from storage.db import unit_of_work
+from storage.locks import hold_for_transaction
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -136,6 +146,7 @@ class QueueView:
     last_sent_at: datetime | None
     sent_today: int
     held_until: datetime | None  # risk control holds the whole account until then
+    claimed_until: datetime | None  # a send in flight (maybe another process's) holds it until then
     candidates: tuple[Candidate, ...]
 
 
@@ -151,8 +162,11 @@ class OutboxWorker:
     """Claims due rows one at a time; transports (sync or async) drive it."""
 
     def __init__(self, factory: sessionmaker[Session], config: OutboxConfig, tz: tzinfo,
-                 outages: Outages | None = None) -> None:
+                 outages: Outages | None = None, *, account: str = "") -> None:
         self.factory = factory
+        self.account = account  # the WeChat account whose pacing this outbox keeps
+        # who holds a claim: readable in the table (host and pid), unique per worker
+        self.owner = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.config = config
         self.pacing = Pacing(config, tz)
         self.tz = tz
@@ -183,15 +197,42 @@ class OutboxWorker:
                 del self._unrecorded[row_id]
 
     def recover(self, now: datetime) -> int:
-        """After a crash: rows left in 'sending' were claimed but their send was not confirmed.
-        They go back to the queue. (The outbox sends at least once; the claim-then-confirm window
-        is one transport call wide.)"""
+        """After a crash: rows left in 'sending' whose claim has expired were claimed by a sender
+        that died before confirming. They go back to the queue. A live sender's claim is left
+        alone: it is waiting for WeChat's acknowledgement. (The outbox sends at least once; the
+        claim-then-confirm window is one transport call wide.)"""
         with unit_of_work(self.factory) as session:
-            rows = session.scalars(select(OutboxMessage).where(OutboxMessage.state == "sending")).all()
+            rows = session.scalars(select(OutboxMessage).where(
+                OutboxMessage.state == "sending",
+                or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now),
+            ).with_for_update(skip_locked=True)).all()
             for row in rows:
+                log.warning("outbox %s: the claim of %s expired unconfirmed; queued again", row.id, row.claimed_by)
                 row.state = "queued"
                 row.next_attempt_at = now
+                row.claim_expires_at = None
             return len(rows)
+
+    def _last_sent(self, session: Session, now: datetime) -> tuple[datetime | None, int]:
+        """The account's last send and today's count, read inside a claim."""
+        local = now.astimezone(self.tz)
+        day_start = datetime.combine(local.date(), time(0), self.tz)
+        last, today = session.execute(select(
+            select(func.max(OutboxMessage.sent_at)).scalar_subquery(),
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start).scalar_subquery(),
+        )).one()
+        return last, int(today or 0)
+
+    def _held_until(self, session: Session) -> datetime | None:
+        # WeChat's "too frequent" is about the account, not one message: until the refused
+        # row's back-off is over, nothing else goes out either, urgent or not.
+        return session.scalar(select(func.max(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.state == "queued", OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")))
+
+    def _in_flight_until(self, session: Session, now: datetime) -> datetime | None:
+        """While another send of this account is in flight, when its claim runs out."""
+        return session.scalar(select(func.max(OutboxMessage.claim_expires_at)).where(
+            OutboxMessage.state == "sending", OutboxMessage.claim_expires_at > now))
 
     def _view(self, now: datetime) -> QueueView:
         local = now.astimezone(self.tz)
@@ -202,14 +243,16 @@ class OutboxWorker:
         version = self.due.version(QUEUE)
         queued = OutboxMessage.state == "queued"
         with self.factory() as session:
-            # three indexed look-ups in one round trip (an aggregate over the whole table would scan it)
-            last, today, held_until = session.execute(select(
+            # four indexed look-ups in one round trip (an aggregate over the whole table would scan it)
+            last, today, held_until, claimed_until = session.execute(select(
                 select(func.max(OutboxMessage.sent_at)).scalar_subquery(),
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start).scalar_subquery(),
                 # WeChat's "too frequent" is about the account, not one message: until the refused
                 # row's back-off is over, nothing else goes out either, urgent or not.
                 select(func.max(OutboxMessage.next_attempt_at)).where(
                     queued, OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")).scalar_subquery(),
+                select(func.max(OutboxMessage.claim_expires_at)).where(
+                    OutboxMessage.state == "sending").scalar_subquery(),
             )).one()
             candidates = session.execute(
                 select(OutboxMessage.id, OutboxMessage.urgent, OutboxMessage.next_attempt_at)
@@ -217,7 +260,7 @@ class OutboxWorker:
                 .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(200)
             ).all()
-        view = QueueView(day_start, last, int(today or 0), held_until,
+        view = QueueView(day_start, last, int(today or 0), held_until, claimed_until,
                          tuple(Candidate(*row) for row in candidates))
         self.due.store(QUEUE, version, view)
         return view
@@ -226,9 +269,13 @@ class OutboxWorker:
         """The queued row that may go first, and when. Urgent rows go before ordinary ones."""
         self.write_unrecorded()
         view = self._view(now)
+        last = view.last_sent_at
+        if view.claimed_until is not None and view.claimed_until > now:
+            # another sender's message is on its way: ours goes one pacing interval after it
+            last = max(last, now) if last is not None else now
         best: tuple[int, datetime] | None = None
         for row in view.candidates:
-            moment = self.pacing.earliest(row, view.last_sent_at, view.sent_today, now)
+            moment = self.pacing.earliest(row, last, view.sent_today, now)
             if view.held_until is not None:
                 moment = max(moment, view.held_until)
             if best is None or moment < best[1]:
@@ -237,13 +284,28 @@ class OutboxWorker:
                 break  # ordered by priority and age: the first one ready now wins
         return best
 
-    def claim(self, row_id: int) -> OutboxMessage | None:
+    def claim(self, row_id: int, now: datetime) -> OutboxMessage | None:
+        """Take a queued row for sending now, or None: another sender took it, another send of
+        the account is in flight, or the pacing (read again under the account's lock: another
+        sender may have sent since :meth:`next_send` looked) says not yet."""
         with unit_of_work(self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None or row.state != "queued":
+            hold_for_transaction(session, f"outbox:{self.account}")
+            row = session.scalar(select(OutboxMessage).where(
+                OutboxMessage.id == row_id, OutboxMessage.state == "queued").with_for_update(skip_locked=True))
+            refused = row is None or self._in_flight_until(session, now) is not None
+            if row is not None and not refused:
+                last, today = self._last_sent(session, now)
+                held_until = self._held_until(session)
+                refused = (self.pacing.earliest(row, last, today, now) > now
+                           or (held_until is not None and held_until > now))
+            if refused:
+                # what next_send knew is out of date (another sender moved): it asks again
+                self.due.forget([QUEUE])
                 return None
             row.state = "sending"
             row.attempts += 1
+            row.claimed_by = self.owner
+            row.claim_expires_at = now + timedelta(seconds=self.config.claim_seconds)
             recalls = row.recall_message_id or ""
             if row.action == "recall" and recalls.startswith("outbox:"):
                 # queued while the message it takes back was still being sent: its id is known now
@@ -261,6 +323,7 @@ class OutboxWorker:
                 return
             row.state = "sent"
             row.sent_at = now
+            row.claim_expires_at = None
             row.transport_message_id = transport_message_id
             row.last_error = None
 
@@ -270,6 +333,7 @@ class OutboxWorker:
             if row is None:
                 return
             row.last_error = (RATE_LIMITED_MARK if isinstance(error, RateLimited) else "") + str(error)[:480]
+            row.claim_expires_at = None
             if error.retry_after is None or row.attempts >= self.config.max_attempts:
                 row.state = "failed"
                 log.warning("outbox %s failed for good: %s", row_id, error)
@@ -287,7 +351,7 @@ class OutboxWorker:
 
     def send_one(self, row_id: int, now: datetime, sender: Sender) -> bool:
         """Claim, send and record one row. True when it was sent."""
-        row = self.claim(row_id)
+        row = self.claim(row_id, now)
         if row is None:
             return False
         try:

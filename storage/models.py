@@ -322,6 +322,10 @@ class OutboxMessage(Base):
     recall_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # the sender that claimed the row (host:pid:worker) and until when the claim holds; after
+    # that a row still 'sending' is taken back (bot/outbox.py)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # ---------------------------------------------------------------- audit of queries

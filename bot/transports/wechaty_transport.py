@@ -278,7 +278,7 @@ class WechatyTransport:
                 worker.due.recheck()
             return
         row_id = upcoming[0]
-        row = await asyncio.to_thread(worker.claim, row_id)
+        row = await asyncio.to_thread(worker.claim, row_id, clock.now())
         if row is None:
             return
         try:
