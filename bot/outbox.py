@@ -284,6 +284,13 @@ class OutboxWorker:
                 break  # ordered by priority and age: the first one ready now wins
         return best
 
+    def _may_send_now(self, session: Session, row: OutboxMessage, now: datetime) -> bool:
+        if self._in_flight_until(session, now) is not None:
+            return False
+        last, today = self._last_sent(session, now)
+        held_until = self._held_until(session)
+        return self.pacing.earliest(row, last, today, now) <= now and (held_until is None or held_until <= now)
+
     def claim(self, row_id: int, now: datetime) -> OutboxMessage | None:
         """Take a queued row for sending now, or None: another sender took it, another send of
         the account is in flight, or the pacing (read again under the account's lock: another
@@ -292,13 +299,7 @@ class OutboxWorker:
             hold_for_transaction(session, f"outbox:{self.account}")
             row = session.scalar(select(OutboxMessage).where(
                 OutboxMessage.id == row_id, OutboxMessage.state == "queued").with_for_update(skip_locked=True))
-            refused = row is None or self._in_flight_until(session, now) is not None
-            if row is not None and not refused:
-                last, today = self._last_sent(session, now)
-                held_until = self._held_until(session)
-                refused = (self.pacing.earliest(row, last, today, now) > now
-                           or (held_until is not None and held_until > now))
-            if refused:
+            if row is None or not self._may_send_now(session, row, now):
                 # what next_send knew is out of date (another sender moved): it asks again
                 self.due.forget([QUEUE])
                 return None
