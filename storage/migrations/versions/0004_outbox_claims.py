@@ -1,15 +1,15 @@
 """outbox claims: who claimed a row and until when, so several senders on one database never
 send one row twice
 
-Revision ID: 0003_outbox_claims
-Revises: 0002
+Revision ID: 0004_outbox_claims
+Revises: 0003_web
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_outbox_claims"
-down_revision = "0002"
+revision = "0004_outbox_claims"
+down_revision = "0003_web"
 branch_labels = None
 depends_on = None
 
