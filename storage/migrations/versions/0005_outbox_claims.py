@@ -1,15 +1,15 @@
 """outbox claims: who claimed a row and until when, so several senders on one database never
 send one row twice
 
-Revision ID: 0004_outbox_claims
-Revises: 0003_web
+Revision ID: 0005_outbox_claims
+Revises: 0004_numbers
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_outbox_claims"
-down_revision = "0003_web"
+revision = "0005_outbox_claims"
+down_revision = "0004_numbers"
 branch_labels = None
 depends_on = None
 
