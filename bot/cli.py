@@ -304,6 +304,8 @@ def export(
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Write the Excel ledger (台帐) for a period."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.clock import SystemClock
     from bot.errors import UserError
     from bot.ledger import write_ledger
@@ -322,6 +324,11 @@ def export(
             path = write_ledger(session, config, chosen, out)
     except OSError as error:
         raise fail(f"cannot write {out}: {error.strerror or error}", 1) from None
+    except SQLAlchemyError:
+        raise  # main prints the database's own one line
+    except Exception as error:  # a record the spreadsheet cannot hold is a bug to report, not a traceback
+        logging.getLogger(__name__).debug("ledger failed", exc_info=True)
+        raise fail(f"could not write the ledger: {_first_line(error)}", 1) from None
     typer.echo(f"ledger written: {path}")
 
 

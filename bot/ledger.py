@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
+from bot.message import clean_text
 from bot.parsing.vocabulary import load_vocabulary
 from bot.periods import Period
 from bot.reports import KIND_LABEL, STATUS_LABEL
@@ -118,6 +119,8 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
             values = []
             for _, _, key in COLUMNS:
                 value = _value(report, key, labels, config)
+                if isinstance(value, str):
+                    value = clean_text(value)  # rows stored before text was cleaned at the edge
                 date_format = DATE_FORMATS.get(key)
                 values.append(_styled(sheet, value, number_format=date_format) if date_format and value else value)
             sheet.append(values)

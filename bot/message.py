@@ -32,6 +32,33 @@ _LEADING_MENTIONS = re.compile(r"^(?:\s*@[^\s\u2005@]{1,32}[\s\u2005]*)+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
+# Cleaned once, where a message enters: what storage, the ledger (openpyxl refuses C0 controls,
+# XML refuses U+FFFE/U+FFFF and unpaired surrogates) and PostgreSQL (no NUL) cannot take. Line
+# breaks in other clothes (Word's vertical tab, form feed, U+2028/2029, NEL, a lone CR) become a
+# newline, so a 接龙 pasted from Word keeps its lines; every other control character goes.
+_LINE_BREAK = re.compile(r"\r\n|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029\r]")
+_UNSAFE = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+_BREAKS_IN_A_NAME = re.compile(r"[\t\n]+")
+# The longest name or group topic kept: longer is not a WeChat name but a paste (columns fit these).
+MAX_NAME = 128
+MAX_TOPIC = 256
+
+
+def clean_text(raw: str | None) -> str:
+    """Text as it may be stored and shown anywhere: line breaks made newlines, the characters
+    no database, spreadsheet or chart can take removed."""
+    if not raw:
+        return ""
+    if raw.isprintable() and raw.isascii():
+        return raw
+    return _UNSAFE.sub("", _LINE_BREAK.sub("\n", raw))
+
+
+def clean_name(raw: str | None, limit: int = MAX_NAME) -> str:
+    """A display name or a group topic: one line, cleaned, at most ``limit`` characters."""
+    return _BREAKS_IN_A_NAME.sub(" ", clean_text(raw)).strip()[:limit]
+
+
 def normalise_text(raw: str) -> str:
     """NFKC (full-width digits and punctuation become ASCII), no control characters,
     no leading @mentions, trimmed."""
@@ -64,6 +91,20 @@ class IncomingMessage:
     mention_ids: tuple[str, ...] = ()
     mentions_bot: bool = False
     is_self: bool = False
+
+    def __post_init__(self) -> None:
+        # every transport builds this model, so cleaning here is cleaning once, at the edge
+        object.__setattr__(self, "text", clean_text(self.text))
+        # ids are ASCII from WeChat, but replay files and the console derive them from names
+        object.__setattr__(self, "sender_id", clean_name(self.sender_id))
+        object.__setattr__(self, "message_id", clean_name(self.message_id))
+        if self.room_id is not None:
+            object.__setattr__(self, "room_id", clean_name(self.room_id))
+        object.__setattr__(self, "sender_name", clean_name(self.sender_name) or self.sender_id[:MAX_NAME])
+        if self.sender_alias is not None:
+            object.__setattr__(self, "sender_alias", clean_name(self.sender_alias, 64) or None)
+        if self.room_topic is not None:
+            object.__setattr__(self, "room_topic", clean_name(self.room_topic, MAX_TOPIC))
 
     @property
     def is_private(self) -> bool:

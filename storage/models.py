@@ -70,10 +70,10 @@ class Room(Base):
     __tablename__ = "rooms"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    topic: Mapped[str] = mapped_column(String(256), default="")
+    topic: Mapped[str] = mapped_column(Text, default="")
     role: Mapped[str | None] = mapped_column(String(16))  # general/branch/building/area/staff; None = unbound
     branch: Mapped[int | None] = mapped_column(Integer)
-    buildings: Mapped[str | None] = mapped_column(String(512))  # "3" or "3,5,8"
+    buildings: Mapped[str | None] = mapped_column(Text)  # "3" or "3,5,8" (/绑定 1-300号楼: 300 of them)
     area: Mapped[str | None] = mapped_column(String(64))
     bound_by: Mapped[str | None] = mapped_column(String(16))  # "config" (topic rule) or "admin" (/绑定)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -95,7 +95,7 @@ class Person(Base):
     alias: Mapped[str | None] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(16), default="resident")
     branch: Mapped[int | None] = mapped_column(Integer)
-    buildings: Mapped[str | None] = mapped_column(String(512))  # a leader's buildings, "3,5"
+    buildings: Mapped[str | None] = mapped_column(Text)  # a leader's buildings, "3,5"
     building: Mapped[str | None] = mapped_column(String(16))  # home
     unit: Mapped[str | None] = mapped_column(String(16))
     phone: Mapped[str | None] = mapped_column(String(32))
@@ -236,7 +236,7 @@ class Notice(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
-    targets: Mapped[str] = mapped_column(String(256), default="全体")  # as the sender wrote them
+    targets: Mapped[str] = mapped_column(Text, default="全体")  # as the sender wrote them
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     sender_id: Mapped[str] = mapped_column(String(128))
     sender_name: Mapped[str] = mapped_column(String(128))

@@ -127,10 +127,15 @@ def test_start_up_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> 
     recording = tmp_path / "day.jsonl"
     recording.write_text('{"ts": "2026-11-22T09:00:00+08:00", "room": "江南新村3号楼", "from": "孙师傅", "text": "早"}\n',
                          encoding="utf-8")
+    from alembic.script import ScriptDirectory
+
+    from storage.db import MIGRATIONS_DIR
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     for args, stdin in ((("replay", str(recording)), None), (("console",), ":quit\n")):
         result = qinlin(*args, "--db", f"sqlite:///{database}", stdin=stdin)
         assert (result.returncode, result.stderr.strip()) == (
-            1, "qinlin: database is at no revision, code expects 0002: run 'qinlin db upgrade'"), args
+            1, f"qinlin: database is at no revision, code expects {head}: run 'qinlin db upgrade'"), args
     engine = make_engine(f"sqlite:///{database}")
     with engine.connect() as connection:  # refused, not migrated on the side
         assert not inspect(connection).get_table_names()

@@ -301,3 +301,37 @@ def test_lines_beyond_the_limit_are_counted_in_the_reply(chat: Simulation, monke
     reply = chat.say(B3, "钱组长", chain_text(80))
     assert reply[0].text.startswith("已登记接龙「返沪登记」 50 条")
     assert "另有 30 行超出一次可登记的 50 行，未读取" in reply[0].text
+
+
+# ---------------------------------------------------------------- text cleaned at the edge
+
+CONTROL_CHARACTERS = ["\x0b", "\x0c", "\x1b", "\uffff", "\ufffe", "\x00", "\ud800", "\x07", "\x85", "\u2028", "\x7f"]
+
+
+def test_the_ledger_takes_every_control_character(chat: Simulation, tmp_path: Path) -> None:
+    meet(chat)
+    for n, char in enumerate(CONTROL_CHARACTERS, 1):
+        chat.say(B3, f"孙{char}师傅", f"#家庭报告 3号楼{n}01{char}返沪2人{char}来自武汉")
+    chain = "#接龙 返沪登记\x0b1. 3号楼901 1人\x0b2. 3号楼902 2人"  # lines pasted from Word
+    assert "已登记接龙「返沪登记」 2 条" in chat.say(B3, "钱组长", chain)[0].text
+    exported = chat.say(STAFF, "王社工", "/导出")
+    assert exported[0].file_path and exported[0].file_path.endswith(".xlsx"), exported[0].text
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(exported[0].file_path)["家庭报告"].iter_rows(values_only=True))
+    assert len(rows) == 1 + len(CONTROL_CHARACTERS) + 2
+    with chat.bot.services.factory() as session:
+        stored = session.execute(select(Report.raw_text, Report.reporter_name)).all()
+    for raw_text, reporter in stored:
+        assert not any(char in raw_text + reporter for char in CONTROL_CHARACTERS if char not in "\n")
+
+
+def test_postgresql_takes_what_sqlite_takes(chat: Simulation) -> None:
+    meet(chat)
+    long_topic = "江南新村3号楼" + "长" * 400
+    assert chat.say(long_topic, "孙" * 300, "#家庭报告 3号楼201 返沪2人\x00")[0].text.startswith("已登记 家庭报告 #1")
+    bound = chat.say("江南新村大群", "李书记", "/绑定 1-300号楼")
+    assert bound and "抱歉" not in bound[0].text, bound[0].text
+    targets = "、".join(f"{n}号楼" for n in range(1, 49)) * 2
+    notice = chat.say(STAFF, "王社工", f"#通知 {targets} 今晚停水")
+    assert notice[0].text.startswith("已排队发送"), notice[0].text

@@ -32,7 +32,7 @@ from bot.alarms import JobAlarms
 from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
-from bot.message import IncomingMessage, MessageType
+from bot.message import MAX_TOPIC, IncomingMessage, MessageType, clean_name
 from bot.outbox import RateLimited, TransportError
 from handlers import build_application
 from storage.db import make_engine, unavailable_reason
@@ -148,7 +148,7 @@ class WechatyTransport:
 
         try:
             await room.ready()
-            topic = await room.topic()
+            topic = clean_name(await room.topic(), MAX_TOPIC)
         except Exception:  # a room the puppet cannot describe is simply not known yet
             log.exception("room %s not readable", getattr(room, "room_id", "?"))
             return
