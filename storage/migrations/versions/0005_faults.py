@@ -4,15 +4,15 @@ buildings of a room or a leader (/绑定 1-300号楼), a notice's targets as wri
 PostgreSQL refused what SQLite accepted (SQLite does not enforce lengths): the same message
 must give the same result on both.
 
-Revision ID: 0003_faults
-Revises: 0002
+Revision ID: 0005_faults
+Revises: 0004_numbers
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_faults"
-down_revision = "0002"
+revision = "0005_faults"
+down_revision = "0004_numbers"
 branch_labels = None
 depends_on = None
 
