@@ -286,7 +286,7 @@ def roster_import(
         raise fail(f"file not found: {file}")
     try:
         with unit_of_work(_session(config, db)) as session:
-            result = import_roster_file(session, file, SystemClock(config.tzinfo).now())
+            result = import_roster_file(session, file, SystemClock(config.tzinfo).now(), config=config)
     except RosterFileError as error:
         raise fail(str(error)) from None
     for row_error in result.errors:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
-from bot.config import parse_building_range
+from bot.config import MAX_BUILDING, Config, parse_building_range
 from bot.parsing.numerals import to_int
 from storage.models import Person
 
@@ -134,8 +135,12 @@ def _titles(header: list[str], columns: list[str | None]) -> dict[str, str]:
     return titles
 
 
-def _check_row(values: dict[str, str], titles: dict[str, str]) -> _Entry | str:
-    """The row's fields, or what is wrong with it in the clerk's words."""
+UNIT = re.compile(r"\d{1,4}")  # 201, 1201: a 室号 longer than four digits is a typo (or a phone)
+
+
+def _check_row(values: dict[str, str], titles: dict[str, str], config: Config | None = None) -> _Entry | str:
+    """The row's fields, or what is wrong with it in the clerk's words. With the config, a 支部
+    must be one of its branches."""
     for key, value in values.items():
         if "\x00" in value:  # PostgreSQL refuses it in text; it is never meant
             return f"{titles[key]}里有空字符（\\x00），请检查这一格"
@@ -147,9 +152,18 @@ def _check_row(values: dict[str, str], titles: dict[str, str]) -> _Entry | str:
     branch = to_int(branch_text.removeprefix("第").removesuffix("支部")) if branch_text else None
     if branch_text and branch is None:
         return f"支部应为数字“{branch_text}”"
+    if branch is not None and config is not None and branch not in config.branches:
+        numbers = sorted(config.branches)
+        have = f"本居民区有第{numbers[0]}至第{numbers[-1]}支部" if numbers else "config.yaml 里没有设支部"
+        return f"没有第{branch}支部（{have}）"
     number = to_int(building_text.removesuffix("号楼")) if building_text else None
     if building_text and number is None:
         return f"楼号应为数字“{building_text}”"
+    if number is not None and not 0 < number <= MAX_BUILDING:
+        return f"楼号超出范围“{building_text}”"
+    unit_text = values.get("unit", "").removesuffix("室")
+    if unit_text and not UNIT.fullmatch(unit_text):
+        return f"室号应为 1 至 4 位数字（如 201、1201）“{values['unit']}”"
     role = ROLES[values.get("role", "")]
     building = str(number) if number is not None else None
     leads_text = values.get("buildings", "")
@@ -201,7 +215,7 @@ def _repeated(entry: _Entry, first_line: int, first_name: str) -> str:
     return f"{entry.name} 已在第 {first_line} 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）"
 
 
-def import_roster_file(session: Session, path: Path, now: datetime) -> RosterImport:
+def import_roster_file(session: Session, path: Path, now: datetime, config: Config | None = None) -> RosterImport:
     path = Path(path)
     table = _read_table(path)
     if not table.rows:
@@ -226,7 +240,7 @@ def import_roster_file(session: Session, path: Path, now: datetime) -> RosterImp
         if not any(row):
             continue
         values = {key: value for key, value in zip(columns, row) if key and value}
-        entry = _check_row(values, titles)
+        entry = _check_row(values, titles, config)
         if isinstance(entry, str):
             result.errors.append(f"line {line_number}: {entry}")
             continue

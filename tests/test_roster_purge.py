@@ -143,7 +143,7 @@ def test_values_the_database_would_refuse_are_line_errors(bot: Bot, tmp_path: Pa
                       encoding="utf-8")
     result = _import(bot, roster)
     assert result.errors == ["line 2: 姓名太长（最多 64 个字）", "line 3: 微信号太长（最多 128 个字）",
-                             "line 4: 室号太长（最多 16 个字）", "line 5: 姓名里有空字符（\\x00），请检查这一格",
+                             "line 4: 室号应为 1 至 4 位数字（如 201、1201）“11111111111111111”", "line 5: 姓名里有空字符（\\x00），请检查这一格",
                              "line 6: 负责楼号太多“1-200”"]
     assert result.imported == 1 and _roster_people(bot) == [("孙七", None, None, None)]
 
@@ -192,3 +192,16 @@ def test_purge_leaves_no_copy_of_a_phone_a_name_or_a_room(chat: Simulation) -> N
     for place, texts in places.items():
         for text in texts:
             assert not any(value in str(text) for value in planted), (place, text)
+
+
+def test_roster_rows_are_checked_against_the_config(chat: Simulation, config, tmp_path: Path) -> None:
+    roster = tmp_path / "花名册.csv"
+    roster.write_text("姓名,角色,楼号,室号,支部\n甲,居民,3,1000000000000000,\n乙,党员,,,99\n丙,居民,5000,201,\n"
+                      "丁,党员,,,第九支部\n戊,居民,3,201,\n己,党员,8,1201室,第2支部\n", encoding="utf-8")
+    with unit_of_work(chat.bot.services.factory) as session:
+        result = import_roster_file(session, roster, chat.clock.now(), config=config)
+    assert result.errors == ["line 2: 室号应为 1 至 4 位数字（如 201、1201）“1000000000000000”",
+                             "line 3: 没有第99支部（本居民区有第1至第8支部）",
+                             "line 4: 楼号超出范围“5000”",
+                             "line 5: 没有第9支部（本居民区有第1至第8支部）"]
+    assert result.imported == 2
