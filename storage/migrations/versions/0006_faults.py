@@ -4,15 +4,15 @@ buildings of a room or a leader (/绑定 1-300号楼), a notice's targets as wri
 PostgreSQL refused what SQLite accepted (SQLite does not enforce lengths): the same message
 must give the same result on both.
 
-Revision ID: 0005_faults
-Revises: 0004_numbers
+Revision ID: 0006_faults
+Revises: 0005_outbox_claims
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_faults"
-down_revision = "0004_numbers"
+revision = "0006_faults"
+down_revision = "0005_outbox_claims"
 branch_labels = None
 depends_on = None
 
