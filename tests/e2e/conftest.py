@@ -17,9 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from storage.db import make_engine, upgrade
+
 GATEWAY = Path(__file__).parent / "gateway"
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "qinlin-e2e-token"
+
+
+def migrated_sqlite(path: Path) -> str:
+    """What the operator does with `qinlin db upgrade` before the first `qinlin run`."""
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return f"sqlite:///{path}"
 
 
 def free_port() -> int:
@@ -109,6 +119,7 @@ class BotProcess:
         config = config.replace('quiet_hours: "22:00-07:00"', "quiet_hours: null")
         config += f"\nexports_dir: {workdir}/exports\n"
         (workdir / "config.yaml").write_text(config, encoding="utf-8")
+        migrated_sqlite(workdir / "qinlin.db")
         self.log = (workdir / log_name).open("w", encoding="utf-8")
         env = {**os.environ, "WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}",
                "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import ROOT, TOKEN, BotProcess, Gateway, free_port, login
+from tests.e2e.conftest import ROOT, TOKEN, BotProcess, Gateway, free_port, login, migrated_sqlite
 
 pytestmark = pytest.mark.e2e
 
@@ -124,7 +124,7 @@ def test_run_without_a_listening_service_says_so_and_exits(tmp_path: Path) -> No
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     just_passed = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0))
     (tmp_path / "config.yaml").write_text(
-        f'database: {{url: "sqlite:///{tmp_path}/q.db"}}\ndigest: {{time: "{just_passed:%H:%M}"}}\n', encoding="utf-8")
+        f'database: {{url: "{migrated_sqlite(tmp_path / "q.db")}"}}\ndigest: {{time: "{just_passed:%H:%M}"}}\n', encoding="utf-8")
     env = {"WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}", "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN,
            "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(tmp_path / "config.yaml")],
@@ -145,7 +145,7 @@ def test_run_without_endpoint_or_token_exits_2(tmp_path: Path) -> None:
 
 def test_wrong_token_is_one_line_after_the_startup_timeout(gateway: Gateway, tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(
-        f'database: {{url: "sqlite:///{tmp_path}/q.db"}}\nwechaty: {{startup_timeout_seconds: 5}}\n', encoding="utf-8")
+        f'database: {{url: "{migrated_sqlite(tmp_path / "q.db")}"}}\nwechaty: {{startup_timeout_seconds: 5}}\n', encoding="utf-8")
     env = {"WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{gateway.port}", "WECHATY_PUPPET_SERVICE_TOKEN": "wrong",
            "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"}
     result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(tmp_path / "config.yaml")],
