@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 
 from matplotlib import font_manager
 from matplotlib import pyplot as plt
+from matplotlib.ticker import MaxNLocator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -59,6 +60,7 @@ def write_chart(session: Session, config: Config, period: Period, out_path: str 
         bottom = [a + b for a, b in zip(bottom, values)]
     axes.set_title(f"{config.community}{' ' + scope_label if scope_label else ''} 报告分布 · {period.label}", fontproperties=font)
     axes.set_ylabel("报告数", fontproperties=font)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # reports come whole: no 0.5 on the axis
     for tick in axes.get_xticklabels():
         tick.set_fontproperties(font)
         tick.set_rotation(45 if len(columns) > 8 else 0)

@@ -316,7 +316,9 @@ class DailyDigest:
         for room in rooms_with_role(session, "staff"):
             key = f"digest:{day.isoformat()}:{room.id}"
             outgoing.append(Outgoing(text="\n".join(lines), room_id=room.id, dedupe_key=key))
-            if chart_path:
+            if chart_path:  # WeChat shows a file without words: its caption is a line of its own
+                outgoing.append(Outgoing(text=f"上周各楼报告分布图（{week.span()}）：", room_id=room.id,
+                                         dedupe_key=key + ":chart-caption"))
                 outgoing.append(Outgoing(text="", file_path=chart_path, room_id=room.id, dedupe_key=key + ":chart"))
         return outgoing
 

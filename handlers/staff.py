@@ -195,13 +195,14 @@ def _saving(ctx: Ctx, what: str) -> Iterator[None]:
         raise UserError(f"{what}没能保存到服务器的 {ctx.config.exports_dir} 目录（{error.strerror or error}），请管理员检查磁盘和目录权限。") from None
 
 
-def chart(ctx: Ctx, arguments: str) -> Reply:
+def chart(ctx: Ctx, arguments: str) -> list[Reply]:
     """/图表 [本周/本月]：各楼报告数量图"""
     period = parse_period(arguments or "本月", ctx.now)
     log_query(ctx, "/图表", arguments)
     with _saving(ctx, "图表"):
         path = queries.chart_file(ctx.session, ctx.config, period, ctx.now)
-    return Reply(f"报告分布图（{period.label}）", file_path=str(path))
+    # WeChat shows a file without words: the caption goes as its own line just before it
+    return [Reply(f"报告分布图（{period.label}，{period.span()}）："), Reply(file_path=str(path))]
 
 
 def export(ctx: Ctx, arguments: str) -> list[Reply]:

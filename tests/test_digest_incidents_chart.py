@@ -36,7 +36,9 @@ def test_chart_is_a_png_with_cjk_text(chat: Simulation) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a missing glyph would warn: the CJK font must be used
         replies = chat.say(STAFF, "王社工", "/图表 本月")
-    image = replies[0].file_path
+    # WeChat sends a file without words: the caption is its own line, just before the picture
+    assert replies[0].text == "报告分布图（2026年11月，11-01至11-30）：" and not replies[0].file_path
+    image = replies[1].file_path
     assert image and image.endswith(".png")
     with open(image, "rb") as handle:
         data = handle.read()
@@ -55,8 +57,10 @@ def test_daily_digest_goes_to_staff_rooms_at_digest_time(chat: Simulation) -> No
     text = digests[0].text
     assert "今日报告 1 条（楼组报告 1）" in text and "今日新增待办 1 条" in text
     assert "未确认的通知：N" in text
-    # Monday is the weekly digest: the chart comes along
-    assert any(d.file_path and d.file_path.endswith(".png") for d in day if d.room_topic == STAFF)
+    # Monday is the weekly digest: the chart comes along, announced by a line of its own
+    staff = [d for d in day if d.room_topic == STAFF]
+    picture = next(index for index, d in enumerate(staff) if d.file_path and d.file_path.endswith(".png"))
+    assert staff[picture - 1].text == "上周各楼报告分布图（11-16至11-22）：" and not staff[picture - 1].file_path
     tuesday = [d for d in chat.wait(hours=24) if d.room_topic == STAFF]
     digest = [d for d in tuesday if d.text.startswith("【日报】")]
     assert len(digest) == 1 and not any(d.file_path for d in tuesday)
@@ -97,3 +101,14 @@ def test_a_failing_job_waits_before_it_is_tried_again(chat: Simulation, monkeypa
     assert tries[0] == datetime(2026, 11, 23, 20, 0, tzinfo=SHANGHAI)
     assert [b - a for a, b in itertools.pairwise(tries)] == [JOB_RETRY] * (len(tries) - 1)
     assert len(tries) == 7  # 20:00, 20:10 … 21:00: not thousands of tries in a tight loop
+
+
+def test_the_chart_counts_whole_reports(chat: Simulation, monkeypatch) -> None:
+    import bot.charts
+
+    drawn = []
+    monkeypatch.setattr(bot.charts.plt, "close", drawn.append)  # keep the figure to read its axis
+    chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
+    chat.say(STAFF, "王社工", "/图表 本月")
+    ticks = drawn[0].axes[0].get_yticks()
+    assert len(ticks) and all(float(tick).is_integer() for tick in ticks)
