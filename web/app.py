@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.charts import cjk_font_path
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import UserError
@@ -99,8 +100,14 @@ def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable
         response.delete_cookie(SESSION_COOKIE)
         return response
 
+    async def cjk_font(request: Request) -> Response:
+        # A machine without Chinese fonts (a fresh Linux) would show boxes: the charts' own font
+        # (Noto Sans CJK SC from mplfonts) is served too, and the browser fetches it only then.
+        return FileResponse(cjk_font_path(), media_type="font/otf", headers={"Cache-Control": "max-age=2592000"})
+
     routes: list[Route | Mount] = [
         Route("/login", login, methods=["GET", "POST"]),
+        Route("/fonts/cjk.otf", cjk_font),
         Route("/logout", logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

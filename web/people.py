@@ -23,6 +23,7 @@ from storage.models import Person, Room
 from web.desk import Desk, Page, page, see_other
 
 PAGE_SIZE = 100
+SOURCE_LABEL = {"config": "config.yaml", "roster": "名单导入", "chat": "微信设置"}
 MAX_ROSTER_BYTES = 5_000_000
 ROSTER_SUFFIXES = (".csv", ".xlsx")
 
@@ -45,7 +46,7 @@ def show_people(page: Page) -> Response:
         page.web_session.filters = {k: v for k, v in (page.web_session.filters or {}).items() if k != "roster_report"}
     return page.render("people.html", people=people, total=total, page_number=number,
                        pages=max(1, -(-total // PAGE_SIZE)), rooms=rooms, role_labels=ROLE_LABEL,
-                       room_labels=ROOM_ROLE_LABEL, mask=mask, report=report)
+                       room_labels=ROOM_ROLE_LABEL, mask=mask, sources=SOURCE_LABEL, report=report)
 
 
 def import_roster(page: Page) -> Response:

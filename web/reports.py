@@ -21,6 +21,11 @@ from bot.services.reports import correct_report, find_report, link_reports, reso
 from storage.models import Report, Room
 from web.desk import Desk, Page, page, see_other
 
+ACTION_LABEL = {"create": "登记", "complete": "补充", "correct": "更正", "withdraw": "撤回", "expire": "超时未补充",
+                "resolve": "办结", "purge": "清除个人信息", "link": "关联同一问题", "unlink": "移出关联"}
+FIELD_LABEL = {"building": "楼号", "unit": "室号", "people": "人数", "households": "户数", "origin": "来源地",
+               "event_date": "日期", "phone": "电话", "category": "类别", "kind": "类型", "status": "状态",
+               "resolution": "说明", "incident_id": "事件", "area": "片区"}
 FILTER_KEYS = ("period", "kind", "category", "building", "status", "text")
 DEFAULT_PERIOD = "近30天"
 
@@ -94,7 +99,25 @@ def show_report(page: Page) -> Response:
     linked = [r for r in incident_reports(page.session, report.incident_id) if r.id != report.id]
     room = page.session.get(Room, report.room_id) if report.room_id else None
     return page.render("report.html", report=report, linked=linked, room=room, kinds=KIND_LABEL,
-                       statuses=STATUS_LABEL, describe=describe, events=report.events)
+                       statuses=STATUS_LABEL, describe=describe, events=report.events, actions=ACTION_LABEL,
+                       change_text=_change_text(page))
+
+
+def _change_text(page: Page) -> Callable[[str, list[object]], str]:
+    """One audited change in words: 状态：待处理 → 已办结."""
+
+    def shown(key: str, value: object) -> str:
+        if value is None or value == "":
+            return "空"
+        if key == "category":
+            return page.desk.labels.category(str(value))
+        return {"status": STATUS_LABEL, "kind": KIND_LABEL}.get(key, {}).get(str(value), str(value))
+
+    def change(key: str, values: list[object]) -> str:
+        old, new = [*values, None, None][:2]
+        return f"{FIELD_LABEL.get(key, key)}：{shown(key, old)} → {shown(key, new)}"
+
+    return change
 
 
 def _number(page: Page) -> int:
