@@ -53,6 +53,19 @@ class RateLimited(TransportError):
     """WeChat's risk control ("操作过于频繁"): back off, never drop."""
 
 
+REPLY_KEY_PREFIX = "reply:"  # dedupe keys of answers to a person who just wrote (bot/app.py)
+IN_DOUBT_DROPPED = "in flight when the sender stopped; WeChat did not echo it; not sent again"
+
+
+def sent_text(row: OutboxMessage) -> str:
+    """The text handed to WeChat: a leading "@name " is dropped because the SDK writes the
+    mention itself from the row's mention ids."""
+    text = row.text or ""
+    if row.mention_ids and text.startswith("@") and " " in text:
+        return text.split(" ", 1)[1]
+    return text
+
+
 RATE_LIMITED_MARK = "rate-limited: "  # starts last_error of a row refused by risk control
 
 
@@ -178,9 +191,11 @@ class OutboxWorker:
         # 'sending' would be sent again after a restart.
         self._unrecorded: dict[int, Callable[[], None]] = {}
         self._unrecorded_lock = threading.Lock()
+        self.in_flight: set[int] = set()  # claimed by this process, acknowledgement awaited
 
     def record_outcome(self, row_id: int, now: datetime, outcome: str | TransportError | None) -> None:
         """Write what became of a claimed row; kept in memory and retried while the database is away."""
+        self.in_flight.discard(row_id)
         if isinstance(outcome, TransportError):
             error = outcome
             self._unrecorded[row_id] = lambda: self.fail(row_id, now, error)
@@ -197,21 +212,52 @@ class OutboxWorker:
                 del self._unrecorded[row_id]
 
     def recover(self, now: datetime) -> int:
-        """After a crash: rows left in 'sending' whose claim has expired were claimed by a sender
-        that died before confirming. They go back to the queue. A live sender's claim is left
-        alone: it is waiting for WeChat's acknowledgement. (The outbox sends at least once; the
-        claim-then-confirm window is one transport call wide.)"""
+        """Rows left in 'sending' whose claim has expired were claimed by a sender that died (or
+        lost the database) before WeChat's acknowledgement was recorded. Whether WeChat sent them
+        is known only if the puppet service echoed the message back (:meth:`note_echo`); then
+        the row is sent. Otherwise each kind errs its own way (docs/faults.md):
+        - a reply to someone who just wrote is dropped (marked failed): a doubled 已登记 confuses
+          more than a missing one, and the record is there for /查询;
+        - everything else — notice relays, reminders, files, recalls — is queued again in its
+          old place: a notice twice is better than a notice lost.
+        A live sender's claim is left alone: it is waiting for WeChat's acknowledgement."""
         with unit_of_work(self.factory) as session:
             rows = session.scalars(select(OutboxMessage).where(
                 OutboxMessage.state == "sending",
                 or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now),
             ).with_for_update(skip_locked=True)).all()
             for row in rows:
-                log.warning("outbox %s: the claim of %s expired unconfirmed; queued again", row.id, row.claimed_by)
-                row.state = "queued"
-                row.next_attempt_at = now
+                if row.id in self.in_flight or row.id in self._unrecorded:
+                    continue  # ours, and WeChat is slow to answer (or the answer waits to be written)
                 row.claim_expires_at = None
+                if row.transport_message_id:
+                    row.state, row.sent_at, row.last_error = "sent", row.sent_at or now, None
+                    log.warning("outbox %s: sent before the claim of %s expired (WeChat echoed it)", row.id, row.claimed_by)
+                elif row.action == "say" and (row.dedupe_key or "").startswith(REPLY_KEY_PREFIX):
+                    row.state, row.last_error = "failed", IN_DOUBT_DROPPED
+                    log.warning("outbox %s: a reply in flight when %s stopped; not sent again", row.id, row.claimed_by)
+                else:
+                    row.state = "queued"  # next_attempt_at unchanged: it keeps its place in the queue
+                    log.warning("outbox %s: the claim of %s expired unconfirmed; queued again", row.id, row.claimed_by)
+            if rows:
+                self.due.forget([QUEUE])
             return len(rows)
+
+    def note_echo(self, room_id: str | None, person_id: str | None, text: str, transport_id: str, now: datetime) -> bool:
+        """The puppet service echoed a message the bot sent: if its send is still unconfirmed (the
+        acknowledgement is slow, or never came because the process died), it was sent."""
+        with unit_of_work(self.factory) as session:
+            query = select(OutboxMessage).where(
+                OutboxMessage.state == "sending", OutboxMessage.transport_message_id.is_(None),
+                OutboxMessage.action == "say")
+            query = query.where(OutboxMessage.room_id == room_id) if room_id else query.where(
+                OutboxMessage.room_id.is_(None), OutboxMessage.person_id == person_id)
+            for row in session.scalars(query.order_by(OutboxMessage.id)):
+                if row.text and text.endswith(sent_text(row)):
+                    row.transport_message_id = transport_id
+                    row.sent_at = now
+                    return True
+        return False
 
     def _last_sent(self, session: Session, now: datetime) -> tuple[datetime | None, int]:
         """The account's last send and today's count, read inside a claim."""
@@ -315,6 +361,7 @@ class OutboxWorker:
                     row.recall_message_id = target.transport_message_id
             session.flush()
             session.expunge(row)
+            self.in_flight.add(row.id)
             return row
 
     def complete(self, row_id: int, now: datetime, transport_message_id: str | None) -> None:

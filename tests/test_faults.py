@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,7 +28,7 @@ from bot.message import IncomingMessage
 from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.db import make_engine, upgrade
-from storage.models import OutboxMessage, Report
+from storage.models import OutboxMessage, Report, Room
 from tests.conftest import MORNING, PG_URL
 
 STAFF = "居委工作群"
@@ -335,3 +336,56 @@ def test_postgresql_takes_what_sqlite_takes(chat: Simulation) -> None:
     targets = "、".join(f"{n}号楼" for n in range(1, 49)) * 2
     notice = chat.say(STAFF, "王社工", f"#通知 {targets} 今晚停水")
     assert notice[0].text.startswith("已排队发送"), notice[0].text
+
+
+# ---------------------------------------------------------------- exactly once, as far as WeChat allows
+
+
+def crash_mid_send(chat: Simulation, quiet_config: Config, outage: Outage, pick: Callable[[OutboxMessage], bool],
+                   echoed: bool) -> tuple[Simulation, int]:
+    """Claim the first queued row ``pick`` accepts, as a sender does before calling WeChat, then
+    die: the claim is never confirmed. Returns a new process on the same database, after the
+    claim expired, and the row's id."""
+    now = chat.clock.now()
+    with chat.bot.services.factory() as session:
+        row = next(r for r in session.scalars(select(OutboxMessage).where(OutboxMessage.state == "queued")
+                                              .order_by(OutboxMessage.id)) if pick(r))
+    claimed = chat.bot.outbox.claim(row.id, now)
+    assert claimed is not None
+    if echoed:  # the service echoed the message before the process died
+        assert chat.bot.outbox.note_echo(row.room_id, row.person_id, f"@someone\u2005{row.text}", "wx-echo-1", now)
+    clock = VirtualClock(now + timedelta(seconds=quiet_config.outbox.claim_seconds + 1))
+    again = Simulation(build_application(quiet_config, outage.engine, clock), clock)
+    again.bot.outbox.recover(clock.now())
+    return again, row.id
+
+
+def relays_to(chat: Simulation) -> list[str]:
+    return [d.room_topic or "" for d in chat.delivered if d.text.startswith("【通知】")]
+
+
+def test_a_send_echoed_before_a_crash_is_not_sent_again(chat: Simulation, quiet_config: Config, outage: Outage) -> None:
+    meet(chat)
+    chat.feed(chat.message("#通知 全体 今晚8点消毒", "王社工", STAFF))
+    again, row_id = crash_mid_send(chat, quiet_config, outage, lambda r: r.text.startswith("【通知】"), echoed=True)
+    again.drain()
+    with again.bot.services.factory() as session:
+        echoed = session.get(OutboxMessage, row_id)
+        assert (echoed.state, echoed.transport_message_id) == ("sent", "wx-echo-1")
+        echoed_room = session.scalar(select(Room.topic).where(Room.id == echoed.room_id))
+    assert sorted([*relays_to(again), echoed_room]) == sorted(BUILDINGS)  # each room once
+
+
+def test_an_unconfirmed_notice_is_sent_again_in_its_place_and_an_unconfirmed_reply_is_dropped(
+        chat: Simulation, quiet_config: Config, outage: Outage) -> None:
+    meet(chat)
+    chat.feed(chat.message("#通知 全体 今晚8点消毒", "王社工", STAFF))
+    again, reply_id = crash_mid_send(chat, quiet_config, outage, lambda r: r.text.startswith("已排队发送"), echoed=False)
+    again, relay_id = crash_mid_send(again, quiet_config, outage, lambda r: r.text.startswith("【通知】"), echoed=False)
+    again.drain()
+    with again.bot.services.factory() as session:
+        reply = session.get(OutboxMessage, reply_id)
+        assert reply.state == "failed" and "not sent again" in (reply.last_error or "")
+    relays = [d for d in again.delivered if d.text.startswith("【通知】")]
+    assert sorted(d.room_topic for d in relays) == sorted(BUILDINGS)
+    assert relays[0].outbox_id == relay_id  # it kept its place: first, as it was

@@ -22,7 +22,7 @@ import os
 import signal
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Engine
@@ -32,8 +32,8 @@ from bot.alarms import JobAlarms
 from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
-from bot.message import MAX_TOPIC, IncomingMessage, MessageType, clean_name
-from bot.outbox import RateLimited, TransportError
+from bot.message import MAX_TOPIC, IncomingMessage, MessageType, clean_name, clean_text
+from bot.outbox import RateLimited, TransportError, sent_text
 from handlers import build_application
 from storage.db import make_engine, unavailable_reason
 from storage.models import OutboxMessage
@@ -84,6 +84,7 @@ class WechatyTransport:
         self.stream_ended = asyncio.Event()  # the current SDK instance's event stream is gone
         self.sdk: Any = None  # the current Wechaty instance (the SDK has no type information)
         self.ever_logged_in = False
+        self._recover_at: datetime | None = None
 
     # ------------------------------------------------------------ SDK instance
 
@@ -168,6 +169,7 @@ class WechatyTransport:
     async def _receive(self, msg) -> None:
         try:
             if msg.is_self():
+                await self._note_echo(msg)
                 return
             room = msg.room()
             topic = None
@@ -195,6 +197,19 @@ class WechatyTransport:
         self.wake.set()
         self.alarms.poke()
 
+    async def _note_echo(self, msg) -> None:  # msg: an SDK message
+        """The service echoes every message the bot sent: a send whose acknowledgement is slow (or
+        never came, the process died) is known to have gone out (bot.outbox recover)."""
+        room = msg.room()
+        listener = msg.to() if room is None and hasattr(msg, "to") else None
+        try:
+            await asyncio.to_thread(
+                self.bot.outbox.note_echo, room.room_id if room is not None else None,
+                getattr(listener, "contact_id", None), clean_text(msg.text() or ""), str(msg.message_id),
+                self.bot.services.clock.now())
+        except Exception as error:
+            self.bot.outages.failed("outbox", error)
+
     # ------------------------------------------------------------ sending
 
     async def _send(self, row: OutboxMessage) -> str | None:
@@ -210,9 +225,7 @@ class WechatyTransport:
             if row.file_path:
                 payload = FileBox.from_file(row.file_path)
             else:
-                payload = row.text
-                if row.mention_ids and payload.startswith("@"):
-                    payload = payload.split(" ", 1)[1] if " " in payload else payload  # the SDK adds "@name"
+                payload = sent_text(row)  # the SDK adds "@name" from the mention ids
             if row.room_id:
                 room = sdk.Room.load(row.room_id)
                 await room.ready()
@@ -268,6 +281,10 @@ class WechatyTransport:
         if not self.logged_in.is_set():
             await self._wait(self.logged_in, 5)
             return
+        if self._recover_at is None or clock.now() >= self._recover_at:
+            # claims that expired unconfirmed (a sender died mid-send): settled, not left hanging
+            await asyncio.to_thread(worker.recover, clock.now())
+            self._recover_at = clock.now() + timedelta(seconds=worker.config.claim_seconds)
         self.wake.clear()
         upcoming = await asyncio.to_thread(worker.next_send, clock.now())
         if upcoming is None or upcoming[1] > clock.now():
