@@ -116,10 +116,15 @@ def test_impossible_recordings_are_one_line_not_a_traceback_or_a_hang(tmp_path: 
         assert (result.returncode, result.stderr.strip()) == (2, message)
 
 
-def test_missing_file_and_unknown_command_are_one_line(tmp_path: Path) -> None:
+def test_a_missing_file_and_an_unknown_period_are_one_line_and_an_unknown_command_is_refused(tmp_path: Path) -> None:
     result = qinlin("replay", str(tmp_path / "nope.jsonl"))
     assert result.returncode == 2 and result.stderr.strip() == f"qinlin: file not found: {tmp_path / 'nope.jsonl'}"
-    assert "Traceback" not in qinlin("export", "--period", "去年冬天", "--out", str(tmp_path / "x.xlsx")).stderr
+    period = qinlin("export", "--period", "去年冬天", "--out", str(tmp_path / "x.xlsx"))
+    assert (period.returncode, period.stderr.count("\n")) == (2, 1)
+    assert period.stderr.startswith("qinlin: 没看懂时间段“去年冬天”，可以用：今天、")
+    assert not (tmp_path / "x.xlsx").exists()
+    unknown = qinlin("frobnicate")
+    assert unknown.returncode == 2 and "No such command 'frobnicate'" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
 def test_start_up_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> None:
@@ -188,7 +193,9 @@ def test_export_writes_a_ledger(tmp_path: Path) -> None:
     result = qinlin("export", "--period", "2026-11", "--out", str(out), "--db", database)
     assert result.returncode == 0, result.stderr
     workbook = load_workbook(out)
-    assert len(workbook.sheetnames) >= 2
+    assert workbook.sheetnames == ["汇总", "家庭报告", "楼组报告", "片区报告"]
+    row = [cell.value for cell in workbook["家庭报告"][2]]
+    assert (row[0], row[4], row[5]) == ("#1", "3", "201") and workbook["家庭报告"].max_row == 2
 
 
 def test_operator_mistakes_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> None:
