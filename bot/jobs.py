@@ -19,7 +19,7 @@ from bot.charts import write_chart
 from bot.config import parse_clock_time
 from bot.memo import Watches
 from bot.message import Outgoing
-from bot.notices import READERS, delivered_relays, fan_out, resolve_targets, routine_slots
+from bot.notices import CONFIG_SENDER, READERS, delivered_relays, fan_out, resolve_targets, routine_slots
 from bot.periods import Period
 from bot.reports import KIND_LABEL, expire_question
 from bot.rooms import rooms_with_role
@@ -145,10 +145,13 @@ class ScheduledNotices:
                 continue
             late = now - moment
             if late > grace:
-                outgoing.append(Outgoing(
-                    text=f"定时通知 N{template.id}（{moment.astimezone(config.tzinfo):%m-%d %H:%M}）因系统停机未能按时发送，已跳过。",
-                    person_id=template.sender_id, dedupe_key=f"skipped:{template.id}:{moment.isoformat()}",
-                ))
+                told = f"定时通知 N{template.id}（{moment.astimezone(config.tzinfo):%m-%d %H:%M}）因系统停机未能按时发送，已跳过。"
+                key = f"skipped:{template.id}:{moment.isoformat()}"
+                if template.sender_id == CONFIG_SENDER:  # a reminder from config.yaml: nobody's chat, the staff room's
+                    outgoing.extend(Outgoing(text=told, room_id=room.id, dedupe_key=f"{key}:{room.id}")
+                                    for room in rooms_with_role(session, "staff"))
+                else:
+                    outgoing.append(Outgoing(text=told, person_id=template.sender_id, dedupe_key=key))
             else:
                 if template.recurrence:
                     sent = Notice(text=template.text, targets=template.targets, urgent=template.urgent,

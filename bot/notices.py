@@ -44,6 +44,7 @@ _ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!�
 _BUILDINGS = re.compile(r"^((?:\d+|[一二三四五六七八九十两]+)(?:\s*[-~～至]\s*\d+)?(?:\s*[、,，和及]\s*\d+(?:\s*[-~～]\s*\d+)?)*)\s*号楼")
 _BRANCH = re.compile(r"^第\s*(\d+|[一二三四五六七八九十]+)\s*支部")
 READERS = {"branch": "党员", "general": "党员"}  # who a 【提醒】 asks to confirm, by room role; else 居民
+CONFIG_SENDER = "config"  # the sender id of reminders declared in config.yaml: no WeChat contact
 EXAMPLE = "例如：#通知 3号楼 明天上午9点停水，请提前储水。"
 
 
@@ -220,13 +221,13 @@ def sync_config_reminders(session: Session, config: Config, now: datetime) -> No
             key = f"config:{reminder.name}:{at}"
             row = session.scalar(select(Notice).where(Notice.source_message_id == key))
             if row is None:
-                row = Notice(sender_id="config", sender_name="居委会", source_message_id=key, created_at=now,
+                row = Notice(sender_id=CONFIG_SENDER, sender_name="居委会", source_message_id=key, created_at=now,
                              scheduled_for=next_occurrence(recurrence, now), status="scheduled")
                 session.add(row)
             if row.recurrence != recurrence:  # its days or time changed in config.yaml
                 row.scheduled_for = next_occurrence(recurrence, now)
             row.text, row.targets, row.recurrence = reminder.text, reminder.targets, recurrence
     known = {f"config:{r.name}:{at}" for r in asking for at in r.times}  # a routine one is no notice any more
-    for row in session.scalars(select(Notice).where(Notice.sender_id == "config", Notice.status == "scheduled")):
+    for row in session.scalars(select(Notice).where(Notice.sender_id == CONFIG_SENDER, Notice.status == "scheduled")):
         if row.source_message_id not in known:
             row.status = "cancelled"

@@ -17,6 +17,8 @@ from bot.schedules import recurrence_label
 from bot.services import Outcome, notices
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 
+ACK_CLOCK_LEEWAY = timedelta(minutes=1)  # WeChat's clock and ours may differ by seconds
+
 POSTING_ROOMS = ("general", "branch", "staff")
 # every kind of room a notice is delivered to: building and area rooms, and the party rooms that
 # 各支部/党员 notices go to (bot/notices.py states the whole attribution rule)
@@ -72,7 +74,10 @@ def is_ack(ctx: Ctx) -> str | None:
     if not is_ack_text:
         return None
     window = timedelta(hours=ctx.config.notices.ack_window_hours)
-    notice_id = live_notice(ctx.session, ctx.room_key, ctx.now, window, number)
+    # judged at the moment WeChat says it was written (a minute's leeway between WeChat's clock
+    # and ours): a 收到 time-stamped before its notice arrived cannot be answering it
+    written = min(ctx.now, ctx.message.sent_at + ACK_CLOCK_LEEWAY)
+    notice_id = live_notice(ctx.session, ctx.room_key, written, window, number)
     if notice_id is None:
         return None
     ctx.memo["notice_id"] = notice_id

@@ -16,9 +16,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from storage.locks import advisory_key
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -97,9 +99,23 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
+MIGRATION_LOCK = "qinlin:migrations"
+
+
 def upgrade(engine: Engine) -> None:
-    """Apply every migration (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Apply every migration (idempotent). On PostgreSQL two at once (two `qinlin db upgrade`,
+    two bots starting on an empty database) take turns on an advisory lock: the second waits,
+    then finds nothing to do. SQLite's write lock already makes them take turns."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": advisory_key(MIGRATION_LOCK)})
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": advisory_key(MIGRATION_LOCK)})
+            holder.commit()
 
 
 def check_migrated(engine: Engine) -> None:

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select, text
 
 from bot.clock import SHANGHAI, SystemClock, VirtualClock
-from bot.config import Config
+from bot.config import Config, RecurringReminder
 from bot.message import IncomingMessage
 from bot.transports.simulated import Simulation
 from handlers import build_application
@@ -57,7 +57,7 @@ def _sqlite_outage(tmp_path: Path) -> Iterator[Outage]:
     engine.dispose()
 
 
-def _postgres_outage() -> Iterator[Outage]:
+def _postgres_outage(migrate: bool = True) -> Iterator[Outage]:
     if not PG_URL:
         pytest.skip("PostgreSQL skipped: QINLIN_TEST_PG_URL is not set")
     name = f"qinlin_fault_{uuid.uuid4().hex[:10]}"
@@ -66,7 +66,8 @@ def _postgres_outage() -> Iterator[Outage]:
         connection.execute(text(f"CREATE DATABASE {name}"))
     base = PG_URL.rsplit("/", 1)[0]
     engine = make_engine(f"{base}/{name}")
-    upgrade(engine)
+    if migrate:
+        upgrade(engine)
 
     def down() -> None:
         with admin.connect() as connection:
@@ -389,3 +390,52 @@ def test_an_unconfirmed_notice_is_sent_again_in_its_place_and_an_unconfirmed_rep
     relays = [d for d in again.delivered if d.text.startswith("【通知】")]
     assert sorted(d.room_topic for d in relays) == sorted(BUILDINGS)
     assert relays[0].outbox_id == relay_id  # it kept its place: first, as it was
+
+
+# ---------------------------------------------------------------- smaller things
+
+
+def test_a_skipped_config_reminder_is_reported_to_the_staff_room(config: Config, tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'qinlin.db'}")
+    upgrade(engine)
+    clock = VirtualClock(MORNING)
+    fire_drill = RecurringReminder(name="消防演练", times=["18:00"], text="今晚消防演练，请配合", ack=True)
+    chat = Simulation(build_application(config.model_copy(update={"reminders": [fire_drill]}), engine, clock), clock)
+    meet(chat)
+    clock.set(MORNING.replace(hour=21))  # down from 09:00 to 21:00: the 18:00 reminder is hours late
+    told = [d for d in chat.wait(minutes=1) if "已跳过" in d.text]
+    assert [d.room_topic for d in told] == [STAFF]
+    engine.dispose()
+
+
+def test_a_receipt_time_stamped_before_its_notice_does_not_count(chat: Simulation) -> None:
+    meet(chat)
+    chat.say(STAFF, "王社工", "#通知 3号楼 明天停水")
+    chat.wait(minutes=5)
+    before = chat.clock.now() - timedelta(hours=1)
+    chat.feed(chat.message("收到", "张阿姨", B3, at=before))  # its phone's clock went backwards
+    chat.say(B3, "孙师傅", "收到")
+    from storage.models import NoticeAck
+
+    with chat.bot.services.factory() as session:
+        assert list(session.scalars(select(NoticeAck.person_name))) == ["孙师傅"]
+
+
+def test_two_upgrades_at_once_on_an_empty_postgresql_database() -> None:
+    if not PG_URL:
+        pytest.skip("PostgreSQL skipped: QINLIN_TEST_PG_URL is not set")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storage.db import check_migrated
+
+    outage = _postgres_outage(migrate=False)
+    database = next(outage)
+    try:
+        engines = [database.engine, make_engine(database.engine.url.render_as_string(hide_password=False))]
+        with ThreadPoolExecutor(2) as pool:
+            results = [pool.submit(upgrade, engine) for engine in engines]
+            assert [future.exception() for future in results] == [None, None]
+        check_migrated(engines[1])
+        engines[1].dispose()
+    finally:
+        next(outage, None)
