@@ -160,7 +160,7 @@ class Report(Base):
     __tablename__ = "reports"
     __table_args__ = (
         Index("ix_reports_status_created", "status", "created_at"),
-        # the questions staff ask (migration 0005_speed): /汇总 counts a period from this index
+        # the questions staff ask (migration 0007_speed): /汇总 counts a period from this index
         # alone; /查询 by category or building reads its newest twenty in date order
         Index("ix_reports_created_counts", "created_at", "kind", "category", "status", "people"),
         Index("ix_reports_category_created", "category", "created_at"),

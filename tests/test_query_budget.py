@@ -15,7 +15,7 @@ from sqlalchemy import event
 BUDGET = {
     "chatter": 5,
     "收到": 10,
-    "report": 25,  # the report, its confirmation queued, sent and recorded
+    "report": 28,  # the report, its confirmation queued, sent and recorded
 }
 
 

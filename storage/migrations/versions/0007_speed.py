@@ -1,14 +1,14 @@
 """indexes for the questions staff ask: /汇总 counts a period from one covering index, /查询 by
 category or building reads its newest twenty from an index in date order
 
-Revision ID: 0005_speed
-Revises: 0004_numbers
+Revision ID: 0007_speed
+Revises: 0006_faults
 """
 
 from alembic import op
 
-revision = "0005_speed"
-down_revision = "0004_numbers"
+revision = "0007_speed"
+down_revision = "0006_faults"
 branch_labels = None
 depends_on = None
 
