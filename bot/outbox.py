@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ScalarSelect, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -259,50 +259,36 @@ class OutboxWorker:
                     return True
         return False
 
-    def _last_sent(self, session: Session, now: datetime) -> tuple[datetime | None, int]:
-        """The account's last send and today's count, read inside a claim."""
-        local = now.astimezone(self.tz)
-        day_start = datetime.combine(local.date(), time(0), self.tz)
-        last, today = session.execute(select(
-            select(func.max(OutboxMessage.sent_at)).scalar_subquery(),
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start).scalar_subquery(),
-        )).one()
-        return last, int(today or 0)
+    def _day_start(self, now: datetime) -> datetime:
+        return datetime.combine(now.astimezone(self.tz).date(), time(0), self.tz)
 
-    def _held_until(self, session: Session) -> datetime | None:
-        # WeChat's "too frequent" is about the account, not one message: until the refused
-        # row's back-off is over, nothing else goes out either, urgent or not.
-        return session.scalar(select(func.max(OutboxMessage.next_attempt_at)).where(
-            OutboxMessage.state == "queued", OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")))
-
-    def _in_flight_until(self, session: Session, now: datetime) -> datetime | None:
-        """While another send of this account is in flight, when its claim runs out."""
-        return session.scalar(select(func.max(OutboxMessage.claim_expires_at)).where(
-            OutboxMessage.state == "sending", OutboxMessage.claim_expires_at > now))
+    @staticmethod
+    def _account_state(day_start: datetime) -> tuple[ScalarSelect[Any], ...]:
+        """The account's pacing inputs as four indexed look-ups, to ride along in one statement
+        (an aggregate over the whole table would scan it): the last send, today's count, until
+        when risk control holds the account, and until when a claimed send is in flight. Never
+        correlated: they are about the account, not the row a claim selects beside them."""
+        return (
+            select(func.max(OutboxMessage.sent_at)).correlate(None).scalar_subquery(),
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start).correlate(None).scalar_subquery(),
+            # WeChat's "too frequent" is about the account, not one message: until the refused
+            # row's back-off is over, nothing else goes out either, urgent or not.
+            select(func.max(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.state == "queued", OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")).correlate(None).scalar_subquery(),
+            select(func.max(OutboxMessage.claim_expires_at)).where(OutboxMessage.state == "sending").correlate(None).scalar_subquery(),
+        )
 
     def _view(self, now: datetime) -> QueueView:
-        local = now.astimezone(self.tz)
-        day_start = datetime.combine(local.date(), time(0), self.tz)
+        day_start = self._day_start(now)
         hit, view = self.due.known(QUEUE)
         if hit and isinstance(view, QueueView) and view.day_start == day_start:
             return view
         version = self.due.version(QUEUE)
-        queued = OutboxMessage.state == "queued"
         with self.factory() as session:
-            # four indexed look-ups in one round trip (an aggregate over the whole table would scan it)
-            last, today, held_until, claimed_until = session.execute(select(
-                select(func.max(OutboxMessage.sent_at)).scalar_subquery(),
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start).scalar_subquery(),
-                # WeChat's "too frequent" is about the account, not one message: until the refused
-                # row's back-off is over, nothing else goes out either, urgent or not.
-                select(func.max(OutboxMessage.next_attempt_at)).where(
-                    queued, OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")).scalar_subquery(),
-                select(func.max(OutboxMessage.claim_expires_at)).where(
-                    OutboxMessage.state == "sending").scalar_subquery(),
-            )).one()
+            last, today, held_until, claimed_until = session.execute(select(*self._account_state(day_start))).one()
             candidates = session.execute(
                 select(OutboxMessage.id, OutboxMessage.urgent, OutboxMessage.next_attempt_at)
-                .where(queued)
+                .where(OutboxMessage.state == "queued")
                 .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(200)
             ).all()
@@ -330,12 +316,11 @@ class OutboxWorker:
                 break  # ordered by priority and age: the first one ready now wins
         return best
 
-    def _may_send_now(self, session: Session, row: OutboxMessage, now: datetime) -> bool:
-        if self._in_flight_until(session, now) is not None:
-            return False
-        last, today = self._last_sent(session, now)
-        held_until = self._held_until(session)
-        return self.pacing.earliest(row, last, today, now) <= now and (held_until is None or held_until <= now)
+    def _may_send_now(self, row: OutboxMessage, last: datetime | None, today: int | None,
+                      held_until: datetime | None, claimed_until: datetime | None, now: datetime) -> bool:
+        in_flight = claimed_until is not None and claimed_until > now  # one send at a time per account
+        held = held_until is not None and held_until > now
+        return not in_flight and not held and self.pacing.earliest(row, last, int(today or 0), now) <= now
 
     def claim(self, row_id: int, now: datetime) -> OutboxMessage | None:
         """Take a queued row for sending now, or None: another sender took it, another send of
@@ -343,10 +328,16 @@ class OutboxWorker:
         sender may have sent since :meth:`next_send` looked) says not yet."""
         with unit_of_work(self.factory) as session:
             hold_for_transaction(session, f"outbox:{self.account}")
-            row = session.scalar(select(OutboxMessage).where(
-                OutboxMessage.id == row_id, OutboxMessage.state == "queued").with_for_update(skip_locked=True))
-            if row is None or not self._may_send_now(session, row, now):
-                # what next_send knew is out of date (another sender moved): it asks again
+            found = session.execute(
+                select(OutboxMessage, *self._account_state(self._day_start(now)))
+                .where(OutboxMessage.id == row_id, OutboxMessage.state == "queued")
+                .with_for_update(skip_locked=True, of=OutboxMessage)
+            ).first()
+            if found is not None:
+                row, last, today, held_until, claimed_until = found
+            if found is None or not self._may_send_now(row, last, today, held_until, claimed_until, now):
+                # what next_send knew is out of date (another sender took the row, or sent, or
+                # is sending): it asks the database again
                 self.due.forget([QUEUE])
                 return None
             row.state = "sending"
