@@ -48,7 +48,10 @@ def run_demo(config: Config, sink: IO[str], keep: bool = False) -> Path:
     sink.write("=" * 60 + "\n")
     for step in script["steps"]:
         hour, minute = (int(part) for part in step["at"].split(":"))
+        before = len(simulation.delivered)
         simulation.advance_to(datetime.combine(day, time(hour, minute), config.tzinfo))
+        for item in simulation.delivered[before:]:  # what the clock brought: reminders, schedules
+            sink.write(format_delivery(item) + "\n")
         try:
             text = step["text"].format(**numbers)
         except KeyError:  # the step refers to a number an earlier step did not produce
@@ -67,14 +70,16 @@ def run_demo(config: Config, sink: IO[str], keep: bool = False) -> Path:
 
 
 def _remember_numbers(text: str, numbers: dict[str, str]) -> None:
-    """Later steps refer to numbers the bot gave out: {first} report, {last} report, {notice}."""
+    """Later steps refer to numbers the bot gave out: {first} report, {last} report, {notice} the
+    first notice and {latest_notice} the latest."""
     found = _NUMBER.findall(text)
     if found and text.startswith(("已登记", "已收到")):
         numbers.setdefault("first", found[0])
         numbers["last"] = found[0]
     notice = _NOTICE.search(text)
-    if notice and "notice" not in numbers:
-        numbers["notice"] = f"N{notice.group(1)}"
+    if notice and text.startswith("已排队发送"):
+        numbers.setdefault("notice", f"N{notice.group(1)}")
+        numbers["latest_notice"] = f"N{notice.group(1)}"
 
 
 def _summary(simulation: Simulation, sink: IO[str], database: Path) -> None:

@@ -177,6 +177,9 @@ def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:
     assert "小结：报告 8 条" in transcript
     assert "[江南新村5号楼] 亲邻助手: 【通知】江南新村居民区 N" in transcript
     assert "无人确认：江南新村5号楼" in transcript and "已办结 #1，已告知报告人。" in transcript
+    # the 18:00 垃圾分类 reminder is an announcement: the 收到 after it count for the 17:50 notice
+    assert "18:00:00 [江南新村3号楼] 亲邻助手: 【提示】垃圾分类定时投放时间到了" in transcript
+    assert "亲邻助手: N2 回执（共 3 个群，2 人确认）：" in transcript and "无人确认：江南新村5号楼\n" in transcript
     (tmp_path / "empty.yaml").write_text("community: 幸福小区\n", encoding="utf-8")
     silent = qinlin("demo", "--config", "empty.yaml", cwd=tmp_path)
     assert (silent.returncode, silent.stderr.strip()) == (
