@@ -165,6 +165,8 @@ class Report(Base):
         Index("ix_reports_created_counts", "created_at", "kind", "category", "status", "people"),
         Index("ix_reports_category_created", "category", "created_at"),
         Index("ix_reports_building_created", "building", "created_at"),
+        # the workbench's board (migration 0008_web_board): open items and the oldest per building
+        Index("ix_reports_status_building_created", "status", "building", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

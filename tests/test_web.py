@@ -319,3 +319,14 @@ def test_leaders_see_no_notices_people_or_charts(chat: Simulation, client: TestC
     log_in(client, chat, "钱组长")
     for path in ("/notices", "/people", "/charts", "/notices/1"):
         assert client.get(path).status_code == 403
+
+
+def test_report_list_counts_a_busy_period_only_up_to_its_cap(chat: Simulation, client: TestClient,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import web.reports
+
+    monkeypatch.setattr(web.reports, "COUNT_CAP", 2)
+    morning(chat)
+    log_in(client, chat, "王社工")
+    page = client.get("/reports")
+    assert "共 2+ 条" in page.text and page.text.count('href="/reports/') == 3

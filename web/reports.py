@@ -28,6 +28,7 @@ FIELD_LABEL = {"building": "楼号", "unit": "室号", "people": "人数", "hous
                "resolution": "说明", "incident_id": "事件", "area": "片区"}
 FILTER_KEYS = ("period", "kind", "category", "building", "status", "text")
 DEFAULT_PERIOD = "近30天"
+COUNT_CAP = 2000
 
 
 def _period(page: Page, text: str) -> Period:
@@ -69,11 +70,20 @@ def list_reports(page: Page) -> Response:
         conditions.append(Report.raw_text.contains(filters["text"], autoescape=True))
     size = page.config.web.page_size
     number = max(1, record_number(page.request.query_params.get("page", "1")) or 1)
-    total = page.session.scalar(select(func.count()).select_from(Report).where(*conditions)) or 0
+    # Counted up to COUNT_CAP only: a free-text search over a busy month would otherwise read
+    # every row of the period just to print its total.
+    matching = select(Report.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = page.session.scalar(select(func.count()).select_from(matching)) or 0
     rows = page.session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc())
                                 .limit(size).offset((number - 1) * size)).all()
     page.log_query("/查询", _as_query_arguments(filters))
-    return page.render("reports.html", rows=rows, total=total, page_number=number, pages=max(1, -(-total // size)),
+    capped = total > COUNT_CAP
+    if capped:  # past the cap the page count is unknown: offer the next page while pages are full
+        pages = number + 1 if len(rows) == size else number
+    else:
+        pages = max(1, -(-total // size))
+    return page.render("reports.html", rows=rows, total=total, capped=capped, cap=COUNT_CAP,
+                       page_number=number, pages=pages,
                        filters=filters, period=period, problem=problem, kinds=KIND_LABEL, statuses=STATUS_LABEL,
                        describe=describe)
 
