@@ -112,10 +112,11 @@ class Gateway:
 class BotProcess:
     """`qinlin run` against the gateway, with its own SQLite database."""
 
-    def __init__(self, port: int, workdir: Path, log_name: str = "bot.log") -> None:
+    def __init__(self, port: int, workdir: Path, log_name: str = "bot.log", claim_seconds: float = 60) -> None:
         config = (ROOT / "config.yaml").read_text(encoding="utf-8")
         config = config.replace('database: {url: "sqlite:///data/qinlin.db"}', f'database: {{url: "sqlite:///{workdir}/qinlin.db"}}')
-        config = config.replace("outbox: {min_interval_seconds: 2,", "outbox: {min_interval_seconds: 1, jitter_seconds: 0.2,")
+        config = config.replace("outbox: {min_interval_seconds: 2,",
+                                f"outbox: {{min_interval_seconds: 1, jitter_seconds: 0.2, claim_seconds: {claim_seconds},")
         config = config.replace('quiet_hours: "22:00-07:00"', "quiet_hours: null")
         config += f"\nexports_dir: {workdir}/exports\n"
         (workdir / "config.yaml").write_text(config, encoding="utf-8")

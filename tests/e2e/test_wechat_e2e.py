@@ -200,3 +200,47 @@ def test_kill_9_mid_fan_out_resumes_and_each_room_gets_the_notice_once(gateway: 
         assert min(gaps) >= 0.9  # the outbox paces by the time of the last send, also across the restart
     finally:
         assert second.stop() == 0, second.output()[-2000:]
+
+
+def test_kill_9_while_wechat_is_slow_to_acknowledge_sends_each_room_once(gateway: Gateway, tmp_path: Path) -> None:
+    """WeChat takes 1.5 s to acknowledge each send; the bot is killed while one acknowledgement
+    is pending. The message did go out — the service echoed it back — so the next process must
+    not send it again, and the rest of the fan-out goes out in order."""
+    buildings = [f"江南新村{n}号楼" for n in range(1, 7)]
+    for name in ("王社工", "张阿姨"):
+        gateway.send(cmd="contact", name=name)
+        gateway.expect("contact")
+    for topic in buildings:
+        gateway.send(cmd="room", topic=topic, members=["张阿姨"])
+        gateway.expect("room")
+    gateway.send(cmd="room", topic="居委工作群", members=["王社工"])
+    gateway.expect("room")
+    gateway.send(cmd="slow_acks", ms=1500)
+    gateway.expect("slow_acks")
+
+    first = BotProcess(gateway.port, tmp_path, "first.log", claim_seconds=5)
+    login(gateway, first)
+    gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 全体 明早7点起全楼停水"})
+    relays = lambda: [e for e in gateway.said if e["text"].startswith("【紧急通知】")]  # noqa: E731
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(relays()) < 2:
+        time.sleep(0.02)
+    assert len(relays()) == 2, first.output()[-2000:]
+    time.sleep(0.7)  # the second relay is out and echoed; its acknowledgement is still on its way
+    first.kill_hard()
+    killed_after = len(relays())
+
+    second = BotProcess(gateway.port, tmp_path, "second.log", claim_seconds=5)
+    try:
+        login(gateway, second)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(relays()) < len(buildings):
+            if second.process.poll() is not None:
+                raise AssertionError(second.output()[-2000:])
+            time.sleep(0.1)
+        time.sleep(8)  # past the dead process's claim: anything sent twice would arrive within this
+        rooms = [e["room"] for e in relays()]
+        print(f"killed after {killed_after} of {len(buildings)} (one acknowledgement pending)")
+        assert sorted(rooms) == sorted(buildings), (rooms, second.output()[-3000:])
+    finally:
+        assert second.stop() == 0, second.output()[-2000:]

@@ -8,6 +8,8 @@
 //   {"cmd":"say_file","from":"孙师傅","room":"…"|null,"name":"voice.sil"}  a non-text message:
 //      .sil is a voice message, .jpg an image, .pdf a file (the mock types it by extension)
 //   {"cmd":"topic","room":"江南新村3号楼","topic":"新名字"}       -> {"event":"topic"}
+//   {"cmd":"slow_acks","ms":1500}  WeChat answers every later send that much later (the message
+//      itself goes out, and is echoed, at once)                   -> {"event":"slow_acks"}
 // Whatever the bot sends comes out as {"event":"bot_said","id","room","to","text","file","size","mentions"},
 // a recall as {"event":"bot_recalled","id","recalled"} (true within WeChat's two minutes).
 // Usage: node gateway.mjs PORT TOKEN
@@ -33,6 +35,7 @@ const rooms = new Map()
 // WeChat answers a send with the new message's id, which a recall needs; the mock answers
 // nothing, so hand back the id of the message the send created (emitted synchronously).
 const sentAt = new Map()
+let ackDelay = 0
 for (const name of ['messageSendText', 'messageSendFile']) {
   const send = puppet[name].bind(puppet)
   puppet[name] = async (...args) => {
@@ -41,6 +44,7 @@ for (const name of ['messageSendText', 'messageSendFile']) {
     puppet.on('message', grab)
     try { await send(...args) } finally { puppet.off('message', grab) }
     sentAt.set(id, Date.now())
+    if (ackDelay) await new Promise((resolve) => setTimeout(resolve, ackDelay))
     return id
   }
 }
@@ -98,6 +102,10 @@ const handlers = {
     }
     if (!puppet.isLoggedIn) mocker.login(botUser)
     emit({ event: 'login', id: botUser.id })
+  },
+  slow_acks ({ ms }) {
+    ackDelay = ms
+    emit({ event: 'slow_acks' })
   },
   say ({ from, room, text }) {
     const contact = contacts.get(from)
