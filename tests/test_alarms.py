@@ -1,5 +1,7 @@
-"""Timed jobs on APScheduler with the wall clock, as `qinlin run` drives them: schedules kept in
-our tables are registered at start (also after a restart), ring on time, and re-arm."""
+"""Timed jobs on APScheduler, as `qinlin run` drives them: schedules kept in our tables are
+registered at start (also after a restart) at the right moment, do their work when they ring, and
+re-arm. The bot's clock is a virtual one a day ahead of the wall clock, so APScheduler never rings
+on its own during a test: the test checks the moment armed, moves the clock there and rings it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.alarms import JobAlarms, job_id
-from bot.clock import SHANGHAI, SystemClock
+from bot.clock import SHANGHAI, SystemClock, VirtualClock
 from bot.message import IncomingMessage
 from handlers import build_application
 from storage.db import unit_of_work
@@ -37,6 +39,19 @@ def outbox(bot) -> list[OutboxMessage]:
         return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
+def ahead() -> VirtualClock:
+    """A day after the wall clock: every alarm armed by the test lies in APScheduler's future."""
+    return VirtualClock(SystemClock(SHANGHAI).now() + timedelta(days=1))
+
+
+async def ring_at(alarms: JobAlarms, clock: VirtualClock, name: str) -> None:
+    """What APScheduler does at the armed moment: call the alarm."""
+    armed = alarms.scheduler.get_job(job_id(name))
+    assert armed is not None, f"no alarm armed for {name}"
+    clock.set(max(clock.now(), armed.next_run_time))
+    await armed.func(*armed.args)
+
+
 async def until(condition, seconds: float = 10) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -47,7 +62,7 @@ async def until(condition, seconds: float = 10) -> bool:
 
 
 async def test_a_schedule_made_before_a_restart_rings_after_it(config, engine) -> None:
-    clock = SystemClock(SHANGHAI)
+    clock = ahead()
     first = build_application(config, engine, clock)
     first.handle(IncomingMessage(message_id="m1", sent_at=clock.now(), sender_id="wxid_张阿姨", sender_name="张阿姨",
                                  text="大家好", room_id="room_3", room_topic="江南新村3号楼"))
@@ -60,17 +75,17 @@ async def test_a_schedule_made_before_a_restart_rings_after_it(config, engine) -
     await alarms.start()
     try:
         assert alarms.scheduler.get_job(job_id("scheduled-notices")).next_run_time == due
-        assert await until(lambda: any(row.notice_id == number for row in outbox(restarted)))
+        await ring_at(alarms, clock, "scheduled-notices")
         relay = next(row for row in outbox(restarted) if row.notice_id == number)
         assert relay.room_id == "room_3" and f"N{number}\n上午停水" in relay.text
         assert woken  # the outbox pump was told
-        assert await until(lambda: "scheduled-notices" not in alarms.alarms(), 5)  # nothing left to ring for
+        assert "scheduled-notices" not in alarms.alarms()  # nothing left to ring for
     finally:
         alarms.shutdown()
 
 
 async def test_at_start_a_send_missed_by_minutes_goes_out_and_one_missed_by_hours_is_reported(config, engine) -> None:
-    clock = SystemClock(SHANGHAI)
+    clock = ahead()
     bot = build_application(config, engine, clock)
     bot.handle(IncomingMessage(message_id="m1", sent_at=clock.now(), sender_id="wxid_张阿姨", sender_name="张阿姨",
                                text="大家好", room_id="room_3", room_topic="江南新村3号楼"))
@@ -79,7 +94,8 @@ async def test_at_start_a_send_missed_by_minutes_goes_out_and_one_missed_by_hour
     alarms = JobAlarms(bot)
     await alarms.start()
     try:
-        assert await until(lambda: {row.notice_id for row in outbox(bot)} >= {late})
+        assert alarms.alarms()["scheduled-notices"] <= clock.now()  # already late: rings at once
+        await ring_at(alarms, clock, "scheduled-notices")
         rows = outbox(bot)
         assert [row.room_id for row in rows if row.notice_id == late] == ["room_3"]
         assert not [row for row in rows if row.notice_id == stale]
@@ -90,7 +106,7 @@ async def test_at_start_a_send_missed_by_minutes_goes_out_and_one_missed_by_hour
 
 
 async def test_a_message_that_schedules_something_re_arms_the_alarm(config, engine) -> None:
-    clock = SystemClock(SHANGHAI)
+    clock = ahead()
     bot = build_application(config, engine, clock)
     alarms = JobAlarms(bot)
     await alarms.start()
@@ -100,6 +116,7 @@ async def test_a_message_that_schedules_something_re_arms_the_alarm(config, engi
         schedule(bot, "下午检修", due)
         alarms.poke()
         alarms.poke()  # a burst re-arms once
+        # the re-arm waits DEBOUNCE_SECONDS on the event loop's own clock: the one real wait here
         assert await until(lambda: alarms.alarms().get("scheduled-notices") == due, 5)
     finally:
         alarms.shutdown()

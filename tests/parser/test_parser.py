@@ -99,13 +99,10 @@ def test_dates_are_relative_to_the_message_time(parser: ReportParser) -> None:
     assert parser.parse("登记 3号楼201 昨天返沪", january).fields.date == date(2026, 1, 2)
 
 
-def test_a_huge_message_parses_fast_and_keeps_its_start(parser: ReportParser) -> None:
-    import time
-
+def test_a_huge_message_keeps_its_start(parser: ReportParser) -> None:
+    """Its speed is measured in bench/bench_parse.py, as a ratio to jieba on the same text."""
     text = "登记 3号楼201 返沪 " + "很长" * 25_000
-    started = time.perf_counter()
     result = parser.parse(text, NOW)
-    assert time.perf_counter() - started < 2.0  # generous: only guards against quadratic blow-ups
     assert (result.fields.building, result.fields.unit) == ("3", "201")
 
 
