@@ -93,6 +93,9 @@ def test_session_ends_at_logout_in_chat_and_at_midnight(chat: Simulation, client
 
 def test_logout_button_ends_the_session(chat: Simulation, client: TestClient) -> None:
     board = log_in(client, chat, "王社工")
+    page = client.get("/")
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     assert client.post("/logout", data={"csrf": csrf_of(board)}).url.path == "/login"
     assert client.get("/").url.path == "/login"
 

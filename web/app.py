@@ -5,16 +5,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
+from typing import ClassVar
 
 from itsdangerous import Signer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.charts import cjk_font_path
 from bot.clock import Clock
@@ -26,6 +29,38 @@ from bot.services.login import check_login, live_session, next_midnight, signing
 from storage.db import check_migrated, session_factory, unit_of_work
 from web import board, charts, notices, people, reports
 from web.desk import HERE, LOGIN_COOKIE, SESSION_COOKIE, Desk, see_other
+
+
+class SafetyHeaders:
+    """Pages are never framed by another site, never cached (they carry residents' details), and
+    load nothing from anywhere but this server."""
+
+    HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"content-security-policy",
+         b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"),
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith(("/static/", "/fonts/"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + self.HEADERS
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _cookie_seconds(desk: Desk, now: datetime) -> int:
@@ -113,6 +148,6 @@ def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable
     ]
     for module in (board, reports, notices, people, charts):
         routes.extend(module.routes(desk_of))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SafetyHeaders)])
     app.state.desk = desk
     return app
