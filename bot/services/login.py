@@ -73,7 +73,9 @@ def check_login(session: Session, name: str, code: str, now: datetime) -> Identi
             lock = session.get(WebLoginLock, person.wechat_id)
             if lock is not None:
                 session.delete(lock)
-            return resolve_identity(session, person.wechat_id, person.name, None, now)
+            who = resolve_identity(session, person.wechat_id, person.name, None, now)
+            if who.role in WEB_ROLES:  # the identity rules decide (an unproven binding is a resident)
+                return who
     for subject in subjects:
         _count_failure(session, subject, now)
     raise UserError(WRONG)
