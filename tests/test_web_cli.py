@@ -66,3 +66,18 @@ def test_qinlin_web_serves_the_login_page_on_loopback(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_run_with_web_on_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--web", "--port", str(port), "--config", str(_config(tmp_path))],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**__import__("os").environ, "PYTHONPATH": str(ROOT), "WECHATY_PUPPET_SERVICE_ENDPOINT": "127.0.0.1:9",
+                 "WECHATY_PUPPET_SERVICE_TOKEN": "test"})
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert err.strip().splitlines()[-1].startswith(f"qinlin: port {port} on 127.0.0.1 is already in use")
