@@ -333,3 +333,19 @@ def test_report_list_counts_a_busy_period_only_up_to_its_cap(chat: Simulation, c
     log_in(client, chat, "王社工")
     page = client.get("/reports")
     assert "共 2+ 条" in page.text and page.text.count('href="/reports/') == 3
+
+
+def test_correct_on_the_page_and_in_chat_make_the_same_records(config: Config, tmp_path: Path) -> None:
+    records = {}
+    for face in ("chat", "web"):
+        chat, client = _world(config, tmp_path, face)
+        morning(chat)
+        log_in(client, chat, "王社工")
+        if face == "chat":
+            reply = chat.say(None, "王社工", "更正 1 302室")[0].text
+        else:
+            reply = post(client, "/reports/1/correct", {"kind": "family", "category": "return", "building": "3",
+                                                         "unit": "302"}, "/reports/1").text
+        assert "已更正 #1：3号楼302室｜返沪登记｜2人｜来自武汉" in reply
+        records[face] = _records(chat)
+    assert records["web"] == records["chat"]
