@@ -400,4 +400,5 @@ def build_bot(
     services = Services(config=config, clock=clock, factory=factory, parser=parser, router=router, jobs=list(jobs))
     outages = Outages()
     spool = Spool(config.database.spool_path(engine.url.render_as_string(hide_password=False)))
-    return Bot(services, OutboxWorker(factory, config.outbox, config.tzinfo, outages), spool, outages)
+    outbox = OutboxWorker(factory, config.outbox, config.tzinfo, outages, account=config.area_id)
+    return Bot(services, outbox, spool, outages)

@@ -253,6 +253,10 @@ class WebConfig(Strict):
 
 class Config(Strict):
     community: str = "江南新村居民区"
+    # The residential area's key in a database shared by a street office: every record carries
+    # it, and one process per area holds the area's lease. Defaults to the community's name;
+    # set it once and never change it (it is in every row).
+    community_id: str | None = Field(None, min_length=1, max_length=64)
     timezone: str = "Asia/Shanghai"
     database: DatabaseConfig = DatabaseConfig()
     wechaty: WechatyConfig = WechatyConfig()
@@ -268,6 +272,10 @@ class Config(Strict):
     categories: dict[str, CategoryEntry | None] | None = None  # optional override of the packaged vocabulary
     exports_dir: str = "exports"
     web: WebConfig = WebConfig()
+
+    @property
+    def area_id(self) -> str:
+        return self.community_id or self.community[:64]
 
     @field_validator("branches", "areas")
     @classmethod

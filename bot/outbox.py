@@ -211,7 +211,7 @@ class OutboxWorker:
                 write()
                 del self._unrecorded[row_id]
 
-    def recover(self, now: datetime) -> int:
+    def recover(self, now: datetime, orphaned: bool = False) -> int:
         """Rows left in 'sending' whose claim has expired were claimed by a sender that died (or
         lost the database) before WeChat's acknowledgement was recorded. Whether WeChat sent them
         is known only if the puppet service echoed the message back (:meth:`note_echo`); then
@@ -220,12 +220,14 @@ class OutboxWorker:
           more than a missing one, and the record is there for /查询;
         - everything else — notice relays, reminders, files, recalls — is queued again in its
           old place: a notice twice is better than a notice lost.
-        A live sender's claim is left alone: it is waiting for WeChat's acknowledgement."""
+        A live sender's claim is left alone: it is waiting for WeChat's acknowledgement.
+        ``orphaned``: the caller holds the area's lease (bot/lease.py), so no other sender of the
+        area is alive and every claim but its own is settled now, expired or not."""
         with unit_of_work(self.factory) as session:
-            rows = session.scalars(select(OutboxMessage).where(
-                OutboxMessage.state == "sending",
-                or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now),
-            ).with_for_update(skip_locked=True)).all()
+            query = select(OutboxMessage).where(OutboxMessage.state == "sending")
+            if not orphaned:
+                query = query.where(or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now))
+            rows = session.scalars(query.with_for_update(skip_locked=True)).all()
             for row in rows:
                 if row.id in self.in_flight or row.id in self._unrecorded:
                     continue  # ours, and WeChat is slow to answer (or the answer waits to be written)

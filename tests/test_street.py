@@ -6,6 +6,7 @@ same rows, which a virtual clock cannot show."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ from itertools import pairwise
 from sqlalchemy import Engine, select
 
 from bot.config import Config
+from bot.lease import AreaLease
 from bot.message import Outgoing
 from bot.outbox import OutboxWorker, enqueue
 from storage.db import session_factory, unit_of_work
@@ -150,3 +152,37 @@ def test_an_expired_claim_is_taken_back(engine: Engine, config: Config) -> None:
     sends = Sends()
     assert survivor.send_one(survivor.next_send(later)[0], later, sends.sender("survivor"))
     assert [row for row, _, _ in sends.log] == [row_id]
+
+
+# ---------------------------------------------------------------- one live process per area
+
+
+def test_one_process_per_area_holds_the_lease_and_a_standby_takes_over(engine: Engine) -> None:
+    first = AreaLease(engine, "江南新村居民区")
+    standby = AreaLease(engine, "江南新村居民区")
+    elsewhere = AreaLease(engine, "东风新村居民区")
+    try:
+        assert first.try_acquire()
+        assert not standby.try_acquire()
+        assert elsewhere.try_acquire()  # another area is another lease
+        assert f":{os.getpid()}" in (standby.holder() or "")  # the standby can say whom it waits for
+        assert first.still_held()
+        first._drop()  # the holder dies without a word (kill -9): its connection or file goes
+        assert standby.try_acquire()
+        assert not first.try_acquire()
+    finally:
+        for lease in (first, standby, elsewhere):
+            lease.release()
+
+
+def test_the_new_lease_holder_settles_the_claims_of_the_one_that_died(engine: Engine, config: Config) -> None:
+    """Taking over, the standby need not wait for the dead process's claim to expire."""
+    queue_rows(engine, 1)
+    factory = session_factory(engine)
+    dead = OutboxWorker(factory, outbox_config(config, 0), config.tzinfo)
+    row_id, _ = dead.next_send(wall_now())
+    assert dead.claim(row_id, wall_now()) is not None
+    heir = OutboxWorker(factory, outbox_config(config, 0), config.tzinfo)
+    assert heir.recover(wall_now()) == 0
+    assert heir.recover(wall_now(), orphaned=True) == 1
+    assert heir.next_send(wall_now()) is not None  # a notice relay: queued again in its place

@@ -32,6 +32,7 @@ from bot.alarms import JobAlarms
 from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
+from bot.lease import POLL_SECONDS, AreaLease
 from bot.message import MAX_TOPIC, IncomingMessage, MessageType, clean_name, clean_text
 from bot.outbox import RateLimited, TransportError, sent_text
 from handlers import build_application
@@ -72,9 +73,10 @@ def endpoint_reachable(endpoint: str) -> bool:
 
 
 class WechatyTransport:
-    def __init__(self, bot: Bot, config: Config) -> None:
+    def __init__(self, bot: Bot, config: Config, lease: AreaLease | None = None) -> None:
         self.bot = bot
         self.config = config
+        self.lease = lease  # one live process per area (bot/lease.py); None: not checked
         self.endpoint = config.puppet_endpoint() or ""
         self.token = config.puppet_token() or ""
         self.logged_in = asyncio.Event()
@@ -281,6 +283,9 @@ class WechatyTransport:
         if not self.logged_in.is_set():
             await self._wait(self.logged_in, 5)
             return
+        if self.lease is not None and not self.lease.held:
+            await self._wait(self.stopping, POLL_SECONDS)  # the lease went with the database: hold sends
+            return
         if self._recover_at is None or clock.now() >= self._recover_at:
             # claims that expired unconfirmed (a sender died mid-send): settled, not left hanging
             await asyncio.to_thread(worker.recover, clock.now())
@@ -368,15 +373,61 @@ class WechatyTransport:
             if not self.stopping.is_set():
                 log.warning("connection to %s lost; reconnecting", self.endpoint)
 
+    async def _take_lease(self) -> bool:
+        """Hold the area's lease before logging in to WeChat. While another live process holds
+        it, say so once and stand by; take over when it goes. False: stopped while waiting."""
+        assert self.lease is not None
+        if await asyncio.to_thread(self.lease.try_acquire):
+            return True
+        holder = await asyncio.to_thread(self.lease.holder)
+        print(f"qinlin: {self.config.community} is served by another process ({holder or 'unknown'}); "
+              "standing by to take over", file=sys.stderr, flush=True)
+        while not self.stopping.is_set():
+            await self._wait(self.stopping, POLL_SECONDS)
+            try:
+                taken = await asyncio.to_thread(self.lease.try_acquire)
+            except Exception as error:  # the database is away: keep standing by
+                self.bot.outages.failed("lease", error)
+                continue
+            if taken:
+                log.warning("took over %s from %s", self.config.community, holder or "another process")
+                return True
+        return False
+
+    async def keep_lease(self) -> None:
+        """The lease lives on a database connection: if that connection is lost (the database
+        restarted), sends stop until the lease is ours again — another process may have it."""
+        assert self.lease is not None
+        while not self.stopping.is_set():
+            await self._wait(self.stopping, POLL_SECONDS)
+            if self.stopping.is_set():
+                return
+            try:
+                if not await asyncio.to_thread(self.lease.still_held):
+                    if await asyncio.to_thread(self.lease.try_acquire):
+                        log.warning("lease of %s taken again", self.config.community)
+                        await asyncio.to_thread(self.bot.outbox.recover, self.bot.services.clock.now(), True)
+                        self.wake.set()
+            except Exception as error:  # the database is away: try again
+                self.bot.outages.failed("lease", error)
+
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
-        await asyncio.to_thread(self.bot.outbox.recover, self.bot.services.clock.now())
+        if self.lease is not None:
+            if not await self._take_lease():
+                return 0  # stopped while standing by
+            # the process that held the area is gone: whatever it had claimed is settled now
+            await asyncio.to_thread(self.bot.outbox.recover, self.bot.services.clock.now(), True)
+        else:
+            await asyncio.to_thread(self.bot.outbox.recover, self.bot.services.clock.now())
         if len(self.bot.spool):
             log.warning("replaying %d spooled message(s) from %s", len(self.bot.spool), self.bot.spool.path)
         await self.alarms.start()
         workers = [asyncio.create_task(self.pump()), asyncio.create_task(self.replay_spool())]
+        if self.lease is not None:
+            workers.append(asyncio.create_task(self.keep_lease()))
         try:
             await self.supervise()
         except StartupFailure as failure:
@@ -387,6 +438,8 @@ class WechatyTransport:
             self.stopping.set()
             self.wake.set()
             await asyncio.gather(*workers, return_exceptions=True)
+            if self.lease is not None:
+                await asyncio.to_thread(self.lease.release)
         queued = await asyncio.to_thread(self.bot.outbox.pending_count)
         log.warning("stopped; %d message(s) wait in the outbox for the next start", queued)
         return 0
@@ -399,7 +452,8 @@ def run(config: Config, config_path: str, web_socket: socket.socket | None = Non
     clock = SystemClock(config.tzinfo)
     engine = make_engine(config.database.url)
     bot = build_application(config, engine, clock)
-    return asyncio.run(_serve_with_web(WechatyTransport(bot, config), config, engine, clock, web_socket))
+    transport = WechatyTransport(bot, config, AreaLease(engine, config.area_id))
+    return asyncio.run(_serve_with_web(transport, config, engine, clock, web_socket))
 
 
 async def _serve_with_web(transport: WechatyTransport, config: Config, engine: Engine, clock: SystemClock,
