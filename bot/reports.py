@@ -107,8 +107,9 @@ def refresh_status(report: Report, config: Config) -> None:
         report.status = "pending"
 
 
-def describe(report: Report, labels: Labels, phones_whole: bool = False) -> str:
-    """3号楼201室｜返沪登记｜2人｜来自武汉 — what the bot understood, without names or phones."""
+def describe(report: Report, labels: Labels, phones_whole: bool = False, gist: str = "") -> str:
+    """3号楼201室｜返沪登记｜2人｜来自武汉 — what the bot understood, without names or phones; with
+    ``gist`` (a few of the resident's own words, already masked) last, so a wrong category shows."""
     parts = []
     place = ""
     if report.building:
@@ -130,13 +131,15 @@ def describe(report: Report, labels: Labels, phones_whole: bool = False) -> str:
         parts.append(f"{report.event_date.month}月{report.event_date.day}日")
     if report.phone:
         parts.append(report.phone if phones_whole else mask_phones(report.phone))
+    if gist:
+        parts.append(gist)
     return "｜".join(parts)
 
 
-def confirmation(report: Report, labels: Labels) -> str:
+def confirmation(report: Report, labels: Labels, gist: str = "") -> str:
     number = report.id
     return (
-        f"已登记 {KIND_LABEL[report.kind]} #{number}：{describe(report, labels)}。"
+        f"已登记 {KIND_LABEL[report.kind]} #{number}：{describe(report, labels, gist=gist)}。"
         f"有误请回复“更正 {number} …”，撤回请回复“撤回 {number}”。"
     )
 

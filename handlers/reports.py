@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
@@ -16,6 +17,7 @@ from bot.parsing import Fields, ParseResult
 from bot.parsing.numerals import record_number
 from bot.parsing.parser import MAX_CHAIN_LINES
 from bot.reports import (
+    FIELD_EXAMPLE,
     KIND_LABEL,
     Labels,
     apply_changes,
@@ -30,12 +32,24 @@ from bot.reports import (
     refresh_status,
     short_hash,
 )
+from bot.privacy import staff_note_for_residents
 from bot.router import Router
 from bot.services.reports import correct_report
 from storage.models import PendingQuestion, Report
 
 CANCEL_WORDS = {"取消", "算了", "不报了"}
 MAX_RAW_TEXT = 20_000  # a 50 KB paste is kept, cut to a size a ledger cell can hold
+
+
+def gist(ctx: Ctx, report: Report) -> str:
+    """The resident's own words in short, as anyone in a group may read them (no phones, room
+    numbers or other residents' names)."""
+    words = ctx.services.parser.gist(report.raw_text, report.category)
+    return staff_note_for_residents(ctx.session, words, report.reporter_name) if words else ""
+
+
+def minutes_text(minutes: float) -> str:
+    return f"{minutes:g}分钟"
 
 
 def labels(ctx: Ctx | Services) -> Labels:
@@ -87,6 +101,47 @@ def is_followup_answer(ctx: Ctx) -> str | None:
         ctx.memo["question"] = question
         return ctx.text
     return None
+
+
+# How long after a report an answer to its lapsed question is still recognised as one (and told
+# what became of the report) rather than ignored as chatter. Told once per report.
+LATE_ANSWER_WINDOW = timedelta(hours=12)
+
+
+def is_late_answer(ctx: Ctx) -> str | None:
+    """An answer to a question that has lapsed: the same person in the same room, their latest
+    report still missing what the message now gives. It must not be met with silence."""
+    if not ctx.text or parsed(ctx).is_report or live_question(ctx) is not None:
+        return None
+    room_id = ctx.room.id if ctx.room is not None else None
+    report = ctx.session.scalar(
+        select(Report)
+        .where(Report.reporter_id == ctx.message.sender_id, Report.room_id.is_(None) if room_id is None else Report.room_id == room_id,
+               Report.status.in_(("pending", "incomplete")), Report.missing.is_not(None), Report.dedupe_key.is_(None),
+               Report.created_at >= ctx.now - LATE_ANSWER_WINDOW)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(1)
+    )
+    if report is None or any(event.action == "late_answer" for event in report.events):
+        return None
+    answer = ctx.services.parser.answer_fields(ctx.text, missing_fields(report), ctx.now)
+    if not any(getattr(answer, name) for name in missing_fields(report)):
+        return None
+    ctx.memo["late_report"] = report
+    return ctx.text
+
+
+def late_answer(ctx: Ctx, _: str) -> Reply:
+    """补充回答超过时限：报告已按信息不全保存，告诉居民如何补上。"""
+    report = ctx.memo["late_report"]
+    assert isinstance(report, Report)
+    for question in ctx.session.scalars(select(PendingQuestion).where(PendingQuestion.report_id == report.id)).all():
+        expire_question(ctx.session, question, ctx.now)  # lapsed, its job has not run yet
+    record_event(ctx.session, report, "late_answer", ctx.identity, ctx.now)
+    within = minutes_text(ctx.config.intake.followup_minutes)
+    example = "".join(FIELD_EXAMPLE[name] for name in missing_fields(report))
+    return Reply(f"#{report.id} 的补充已超过{within}，报告已按“信息不全”保存。"
+                 f"请回复“更正 {report.id} {example}”补上，或重新发送完整的报告。")
 
 
 def is_voice_while_asked(ctx: Ctx) -> str | None:
@@ -155,10 +210,11 @@ def _acknowledge(ctx: Ctx, report: Report) -> Reply:
     if report.status == "pending":
         missing = missing_fields(report)
         _ask(ctx, report)
-        return Reply(f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing)}（10分钟内回复即可）。")
+        within = minutes_text(ctx.config.intake.followup_minutes)
+        return Reply(f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing)}（{within}内回复即可）。")
     reporters = link_incident(ctx.session, report, ctx.now)
     merged = f"（已有 {reporters} 位居民反映同一问题，将一并处理）" if reporters > 1 else ""
-    return Reply(confirmation(report, labels(ctx)) + merged)
+    return Reply(confirmation(report, labels(ctx), gist(ctx, report)) + merged)
 
 
 def _ask(ctx: Ctx, report: Report) -> None:
@@ -211,32 +267,80 @@ def voice_while_asked(ctx: Ctx, _: str) -> Reply:
     return Reply("抱歉，语音无法登记，请用文字回复，例如 201。")
 
 
+# A 接龙 is reposted for a day or two as people append their lines: within this time a repost's
+# line for a room already on the list is that room's line, edited, not a new report.
+CHAIN_MEMORY = timedelta(days=3)
+# What an edited 接龙 line may change on the report it updates
+CHAIN_LINE_FIELDS = ("people", "households", "origin", "event_date", "phone")
+
+
 def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
-    """接龙：每一行是一户的家庭报告；转发时已登记过的行不会重复登记。"""
+    """接龙：每一行是一户的家庭报告；转发时已登记过的行不会重复登记，改过的行更新原来的报告。"""
     created: list[Report] = []
+    updated: list[Report] = []
     repeated = 0
     title = result.chain_title or ""
-    for line in result.lines or []:
+    earlier = ctx.session.scalars(
+        select(Report).where(Report.dedupe_key.like(f"chain:{ctx.room_key}:%"), Report.status != "withdrawn",
+                             Report.created_at >= ctx.now - CHAIN_MEMORY).order_by(Report.id)
+    ).all()
+    by_text = {report.raw_text: report for report in earlier}
+    lines = result.lines or []
+    # A repost whose header lost its title is the chain its unchanged lines belong to
+    matched = [by_text[line.body] for line in lines if line.body in by_text]
+    chain_category = max({r.category for r in matched}, key=[r.category for r in matched].count) if matched else None
+    for line in lines:
         key = f"chain:{ctx.room_key}:{short_hash(title + '|' + line.line_key)}"
-        exists = ctx.session.scalar(select(Report.id).where(Report.dedupe_key == key))
-        if exists is not None:
+        if line.body in by_text or ctx.session.scalar(select(Report.id).where(Report.dedupe_key == key)) is not None:
             repeated += 1
+            continue
+        if line.category == "other" and chain_category and not title:
+            line.fields.category = line.category = chain_category
+        same_room = _same_household(earlier, line) if line.fields.unit else None
+        if same_room is not None:
+            _update_from_line(ctx, same_room, line)
+            by_text[line.body] = same_room
+            updated.append(same_room)
             continue
         report = _store(ctx, line, dedupe_key=key, raw_text=line.body)
         if report.status == "pending":  # a chain line cannot be asked about: keep it, flagged
             report.status = "incomplete"
+        by_text[line.body] = report
         created.append(report)
     unread = (f"\n另有 {result.unread_lines} 行超出一次可登记的 {MAX_CHAIN_LINES} 行，未读取，请分开发送。"
               if result.unread_lines else "")
-    if not created:
+    named = f"「{title}」" if title else ""
+    if not created and not updated:
         if repeated:
-            return Reply(f"接龙{('「' + title + '」') if title else ''}的 {repeated} 行都已登记过，无新增。" + unread)
+            return Reply(f"接龙{named}的 {repeated} 行都已登记过，无新增。" + unread)
         raise UserError("接龙里没有找到编号行，格式例如：\n#接龙 返沪登记\n1. 3号楼201 2人")
     label_set = labels(ctx)
-    lines = [f"#{r.id} {describe(r, label_set)}" + ("（缺" + "、".join(_missing_labels(r)) + "）" if r.status == "incomplete" else "") for r in created]
-    head = f"已登记接龙{('「' + title + '」') if title else ''} {len(created)} 条"
+    shown = [f"#{r.id} {describe(r, label_set)}" + ("（缺" + "、".join(_missing_labels(r)) + "）" if r.status == "incomplete" else "")
+             for r in created]
+    shown += [f"#{r.id} {describe(r, label_set)}（已更新）" for r in updated]
+    head = f"已登记接龙{named} {len(created)} 条" if created else f"接龙{named}"
+    if updated:
+        head += f"{'；' if created else ''}更新 {len(updated)} 条"
     tail = f"；已登记过的 {repeated} 行未重复记录" if repeated else ""
-    return Reply(head + tail + "：\n" + "\n".join(lines) + unread)
+    return Reply(head + tail + "：\n" + "\n".join(shown) + unread)
+
+
+def _same_household(earlier: Sequence[Report], line: ParseResult) -> Report | None:
+    """The earlier line of this 接龙 for the same room (same building and unit, same category)."""
+    for report in reversed(earlier):
+        if (report.unit == line.fields.unit and report.category == line.category
+                and (line.fields.building is None or report.building == line.fields.building)):
+            return report
+    return None
+
+
+def _update_from_line(ctx: Ctx, report: Report, line: ParseResult) -> None:
+    values = {k: v for k, v in fields_to_columns(line.fields).items() if k in CHAIN_LINE_FIELDS}
+    changes = apply_changes(report, values)
+    report.raw_text = line.body[:MAX_RAW_TEXT]
+    refresh_status(report, ctx.config)
+    report.updated_at = ctx.now
+    record_event(ctx.session, report, "update", ctx.identity, ctx.now, changes)
 
 
 def _missing_labels(report: Report) -> list[str]:
@@ -264,6 +368,9 @@ def correct(ctx: Ctx, arguments: str) -> Reply:
     if report.status in ("withdrawn", "resolved"):
         raise UserError(f"#{report.id} {'已撤回' if report.status == 'withdrawn' else '已办结'}，不能再更正。")
     values = fields_to_columns(ctx.services.parser.extract_fields(rest, ctx.now))
+    kind = ctx.services.parser.kind_named(rest)  # 更正 7 片区报告
+    if kind:
+        values["kind"] = kind
     if not values:
         raise UserError(f"没看懂要更正什么，例如：更正 {report.id} 302室 或 更正 {report.id} 3人")
     return Reply(correct_report(ctx.session, ctx.config, labels(ctx), ctx.identity, number, values, ctx.now).text)
@@ -290,4 +397,5 @@ def register(router: Router) -> None:
     router.pattern("撤回", r"^撤回\s*#?(?P<args>\d*\s*)$", priority=20)(withdraw)
     router.when("补充回答", is_followup_answer, priority=40)(followup_answer)
     router.when("语音补充", is_voice_while_asked, priority=40)(voice_while_asked)
+    router.when("超时补充", is_late_answer, priority=45)(late_answer)
     router.when("报告", is_report, priority=50)(new_report)

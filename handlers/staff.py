@@ -27,7 +27,7 @@ from bot.reports import KIND_LABEL, STATUS_LABEL, describe
 from bot.router import Router
 from bot.services import queries
 from bot.services.reports import resolve_report
-from handlers.reports import labels
+from handlers.reports import gist, labels
 from storage.models import QueryLog, Report, Room
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,23 @@ def scope_condition(ctx: Ctx, scope: Scope) -> ColumnElement[bool]:
     return or_(*covered)
 
 
+def _categories(ctx: Ctx, words: list[str]) -> tuple[list[str], list[str]]:
+    """Category codes named by a word (its label 返沪登记, or any vocabulary word: 返沪, 发烧), and
+    the other words."""
+    codes, rest = [], []
+    for word in words:
+        code = ctx.services.parser.category_of_word(word)
+        if code:
+            codes.append(code)
+        else:
+            rest.append(word)
+    return codes, rest
+
+
 def summary(ctx: Ctx, arguments: str) -> Reply:
-    """/汇总 [今天/本周/本月/近7天/2026-11] [3号楼/一片区/第2支部]：统计报告数量"""
-    scope, rest = parse_scope(ctx.config, arguments)
+    """/汇总 [今天/本周/本月/近7天/2026-11] [3号楼/一片区/第2支部] [返沪…]：统计报告数量"""
+    categories, words = _categories(ctx, arguments.split())
+    scope, rest = parse_scope(ctx.config, " ".join(words))
     period = parse_period(rest, ctx.now)
     if not ctx.identity.is_staff:  # a leader sees aggregates of their own buildings only
         own = list(ctx.identity.led_buildings)
@@ -82,6 +96,9 @@ def summary(ctx: Ctx, arguments: str) -> Reply:
     if scope is not None:
         conditions.append(scope_condition(ctx, scope))
     scope_label = scope.label if scope is not None else "全居民区"
+    if categories:
+        conditions.append(Report.category.in_(categories))
+        scope_label += "·" + "、".join(labels(ctx).category(code) for code in dict.fromkeys(categories))
 
     # one scan of the period, grouped three ways at once; the per-kind/category/status totals
     # are folded from its few dozen rows
@@ -116,7 +133,7 @@ def _line(ctx: Ctx, report: Report, with_people: bool) -> str:
     """One report; with_people: the reporter's name and the whole phone, for answers that go only
     to staff in the staff room or in private chat (see personal())."""
     when = report.created_at.astimezone(ctx.config.tzinfo)
-    described = describe(report, labels(ctx), phones_whole=with_people)
+    described = describe(report, labels(ctx), phones_whole=with_people, gist=gist(ctx, report))
     text = f"#{report.id} {when:%m-%d %H:%M} {KIND_LABEL[report.kind]}｜{described}｜{STATUS_LABEL[report.status]}"
     if with_people:
         return f"{text}｜{report.reporter_name}"
@@ -128,8 +145,6 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
     logged = log_query(ctx, "/查询", arguments)
     conditions = []
     rest = []
-    names = labels(ctx)
-    by_label = {label: code for code, label in names.categories.items()}
     for word in arguments.split():
         number = _NUMBER.match(word)
         building = _BUILDING.match(word)
@@ -139,8 +154,8 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
             conditions.append(Report.building == building.group(1))
             if building.group(2):
                 conditions.append(Report.unit == building.group(2))
-        elif word in by_label or word in names.categories:
-            conditions.append(Report.category == by_label.get(word, word))
+        elif ctx.services.parser.category_of_word(word):  # 返沪登记, 返沪, return
+            conditions.append(Report.category == ctx.services.parser.category_of_word(word))
         else:
             rest.append(word)
     if rest:

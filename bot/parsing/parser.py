@@ -20,6 +20,7 @@ import jieba
 from bot.message import normalise_text
 from bot.parsing.fields import Fields, extract
 from bot.parsing.model import Model, features, kind_features, load_model
+from bot.parsing.numerals import to_int
 from bot.parsing.vocabulary import DATA, Vocabulary
 
 REQUIRED = {"family": ("building", "unit"), "building": ("building",), "area": ()}
@@ -33,6 +34,22 @@ _GENERIC_FOLLOWER = re.compile(r"^(?:$|[\s:：,，。!！?？、;；~～…】\]
 _SEPARATORS = re.compile(r"[\s:：,，。!！、;；~～…．.】\]）)#]*")
 # Words that open a report body right after a trigger without punctuation (反映我们小区…)
 _FOLLOWER_WORDS = ("我", "本楼", "有人", "小区", "楼上", "楼下", "隔壁", "家里", "家中")
+# 三零二, 二〇一: a room read out digit by digit
+_DIGIT_WORDS = re.compile(r"[零〇一二三四五六七八九两]{2,4}(?![十百千万])")
+# What a gist leaves out: what the description already shows (places, counts, origin, dates,
+# phones)
+_GIST_DROP = re.compile(
+    r"1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}"
+    r"|(?:联系)?(?:电话|手机|联系方式)[:：]?"
+    r"|(?:来自|自|从)[\u4e00-\u9fff]{2,6}?(?:省|市)?(?:返沪|回沪|来沪|到沪|回来|(?=$|\s|[，,。]))"
+    r"|(?<![\d.])\d{1,2}月\d{1,2}[日号]?|(?<![\d./])\d{1,2}[./]\d{1,2}(?![\d./])|20\d{2}-\d{1,2}-\d{1,2}"
+    r"|今天|昨天|前天|明天|今日|昨日"
+    r"|一家[一二三四五六七八九十\d]+口|老两口|[\d一二三四五六七八九十两]+\s*(?:个人|口人|人|位|户)"
+    r"|\d+\s*(?:号楼|幢|栋|号)?\s*[-—_]?\s*\d{3,4}\s*(?:室|号房|号|房)?"
+    r"|\d+\s*(?:号楼|幢|栋|室|号房)"
+    r"|[零〇一二三四五六七八九十两]+\s*(?:号楼|幢|栋)(?:\s*[零〇一二三四五六七八九]{3,4}\s*(?:室|号房|号)?)?"
+    r"|[零〇一二三四五六七八九]{3,4}\s*(?:室|号房)"
+)
 _CHAIN_LINE = re.compile(r"^\s*(\d{1,3})\s*[.、)）．:：]\s*(.+?)\s*$")
 _NAME_IN_LINE = re.compile(r"(?:^|\s)([\u4e00-\u9fff]{1,2}(?:先生|女士|阿姨|师傅|老师|老伯|阿婆|爷爷|奶奶)|[\u4e00-\u9fff]{2,3})(?=\s|$)")
 
@@ -329,13 +346,50 @@ class ReportParser:
     def extract_fields(self, text: str, now: datetime) -> Fields:
         clean = normalise_text(text)[:MAX_PARSE_CHARS]
         fields = extract(clean, now)
-        category = self.categorise(clean, use_model=False)  # 更正 7 健康异常: only what is named
+        # 更正 7 健康异常 / 更正 7 发烧: a category named by its label, its code or one of its words
+        named = [self.category_of_word(word) for word in re.split(r"[\s,，、]+", clean) if word]
+        category = next((code for code in named if code), None) or self.categorise(clean, use_model=False)
         fields.category = None if category == "other" else category
         return fields
 
+    def kind_named(self, text: str) -> str | None:
+        """更正 7 片区报告: the kind an explicit kind trigger (家庭报告, 楼组报告, 片区报告 …) names."""
+        clean = normalise_text(text)
+        for word in sorted(self.vocabulary.kind_triggers, key=len, reverse=True):
+            kind = self.vocabulary.kind_triggers[word]
+            if kind and word in clean:
+                return kind
+        return None
+
+    def category_of_word(self, word: str) -> str | None:
+        """The category a staff member or resident means by one word: its code, its label (返沪登记)
+        or any of its vocabulary words (返沪, 发烧) — None when the word names none."""
+        word = normalise_text(word)
+        for category in self.vocabulary.categories:
+            if word in (category.code, category.label):
+                return category.code
+        return self._category_of.get(word)
+
+    def gist(self, text: str, category: str | None = None, limit: int = 16) -> str:
+        """A few of the resident's own words, for a confirmation or a list line: the message
+        without its trigger and without what the description already shows (place, people,
+        origin, date, phone), cut to ``limit`` characters. Empty when nothing is left but the
+        category's own name (登记 3号楼201 返沪2人 → "")."""
+        clean = normalise_text(text)[:MAX_PARSE_CHARS]
+        found = self._trigger_match(clean)
+        body = found[1] if found else clean
+        body = _GIST_DROP.sub(" ", body)
+        body = re.sub(r"^[\s\W_]+|[\s\W_]+$", "", re.sub(r"\s+", " ", body))
+        body = re.sub(r"\s*[，,。；;！!？?]+\s*", "，", body).strip("，")
+        label = next((c.label for c in self.vocabulary.categories if c.code == category), "")
+        if len(body) <= 1 or (label and body in label):
+            return ""
+        return body if len(body) <= limit else body[: limit - 1] + "…"
+
     def answer_fields(self, text: str, missing: list[str], now: datetime) -> Fields:
-        """A reply to "请补充室号": a bare 302 is the unit; a bare 3 the building."""
-        clean = normalise_text(text)[:200]
+        """A reply to "请补充室号": a bare 302 is the unit; a bare 3 the building; 三零二 and
+        我家是302 too."""
+        clean = _DIGIT_WORDS.sub(lambda m: str(to_int(m.group(0))), normalise_text(text)[:200])
         fields = extract(clean, now)
         numbers = re.findall(r"\d+", clean)
         if "unit" in missing and "building" in missing and fields.building is None and len(numbers) == 2:
