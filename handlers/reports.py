@@ -16,6 +16,7 @@ from bot.message import MessageType, Reply
 from bot.parsing import Fields, ParseResult
 from bot.parsing.numerals import record_number
 from bot.parsing.parser import MAX_CHAIN_LINES
+from bot.privacy import staff_note_for_residents
 from bot.reports import (
     FIELD_EXAMPLE,
     KIND_LABEL,
@@ -32,7 +33,6 @@ from bot.reports import (
     refresh_status,
     short_hash,
 )
-from bot.privacy import staff_note_for_residents
 from bot.router import Router
 from bot.services.reports import correct_report
 from storage.models import PendingQuestion, Report

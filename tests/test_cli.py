@@ -96,6 +96,9 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
     result = qinlin("replay", str(recording), "--db", migrated(tmp_path / 'r.db'))
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
+    # the 9:20 answer came too late for the 10-minute follow-up window: it is told so
+    late = out.pop(3)
+    assert late["ts"].startswith("2026-11-22T09:20") and late["text"].startswith("#3 的补充已超过10分钟")
     # the recurring 垃圾分类 reminder of config.yaml falls due at 18:00, between the recorded messages
     reminder = out.pop(3)
     assert reminder["ts"].startswith("2026-11-22T18:00") and reminder["to_room"] == "江南新村3号楼"
@@ -104,7 +107,6 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
     assert out[0]["ts"].startswith("2026-11-22T09:00:00")
     assert out[1]["ts"] > out[0]["ts"]  # paced: never two sends in the same moment
     assert out[0]["to_room"] == "江南新村3号楼" and out[0]["to"] is None
-    # the 9:20 answer came too late for the 10-minute follow-up window: it is chatter now
     # the 23:30 private report is answered at once: a reply to someone awake is not held
     assert out[3]["to"] == "路人甲" and out[3]["to_room"] is None
     assert out[3]["ts"].startswith("2026-11-22T23:30")

@@ -33,35 +33,39 @@ def features(text: str, tokens: Iterable[str]) -> set[str]:
     return found
 
 
-def kind_features(text: str, tokens: Iterable[str], category: str) -> set[str]:
+def kind_feature(category: str) -> str:
     """For the kind, what the message is about counts too: a dog is the estate's, a fever a household's."""
-    return features(text, tokens) | {"c:" + category}
+    return "c:" + category
 
 
 @dataclass(frozen=True)
 class NaiveBayes:
-    """log P(class) + Σ log P(feature | class), with Laplace smoothing; features the model never
-    saw with a class get that class's smoothed default. Unknown features are ignored."""
+    """log P(class) + Σ log P(feature | class) over the features the model knows, with additive
+    smoothing. Stored sparsely: a known feature adds ``default`` to every class plus, for the
+    classes it was seen with, ``log((count + α) / α)`` — so scoring touches only those classes."""
 
     classes: tuple[str, ...]
     prior: tuple[float, ...]
-    default: tuple[float, ...]
-    weights: dict[str, dict[int, float]]  # feature → {class index: log P(feature | class)}
+    default: tuple[float, ...]  # log P(unseen feature | class)
+    deltas: dict[str, tuple[tuple[int, float], ...]]  # feature → ((class index, extra log weight), …)
 
     def scores(self, found: Iterable[str]) -> dict[str, float]:
-        totals = list(self.prior)
+        totals = [0.0] * len(self.classes)
+        known = 0
         for feature in found:
-            seen = self.weights.get(feature)
+            seen = self.deltas.get(feature)
             if seen is None:
                 continue
-            for index in range(len(totals)):
-                totals[index] += seen.get(index, self.default[index])
-        return dict(zip(self.classes, totals))
+            known += 1
+            for index, weight in seen:
+                totals[index] += weight
+        return {name: prior + known * default + total
+                for name, prior, default, total in zip(self.classes, self.prior, self.default, totals)}
 
     @classmethod
-    def train(cls, documents: list[tuple[set[str], str, float]], classes: list[str], alpha: float = 0.5) -> NaiveBayes:
-        """``documents``: (features, class, weight) — a weight below 1 lets a vocabulary word count
-        as a smaller piece of evidence than a real message."""
+    def train(cls, documents: list[tuple[set[str], str, float]], classes: list[str], alpha: float = 0.3) -> NaiveBayes:
+        """``documents``: (features, class, weight) — the weight lets a vocabulary word count as
+        more or less than one real message."""
         index = {name: i for i, name in enumerate(classes)}
         counts: dict[str, dict[int, float]] = {}
         class_docs = [0.0] * len(classes)
@@ -70,28 +74,28 @@ class NaiveBayes:
             i = index[label]
             class_docs[i] += weight
             for feature in found:
-                counts.setdefault(feature, {})
-                counts[feature][i] = counts[feature].get(i, 0.0) + weight
+                per_class = counts.setdefault(feature, {})
+                per_class[i] = per_class.get(i, 0.0) + weight
                 class_total[i] += weight
         vocabulary_size = len(counts) or 1
         docs = sum(class_docs) or 1.0
         # a class with no document still gets a small prior, so a new category can be predicted
         # from its vocabulary words alone
         prior = tuple(round(math.log((class_docs[i] + 1) / (docs + len(classes))), 4) for i in range(len(classes)))
-        denominators = [class_total[i] + alpha * vocabulary_size for i in range(len(classes))]
-        default = tuple(round(math.log(alpha / denominators[i]), 4) for i in range(len(classes)))
-        weights = {
-            feature: {i: round(math.log((count + alpha) / denominators[i]), 4) for i, count in sorted(per_class.items())}
+        default = tuple(round(math.log(alpha / (class_total[i] + alpha * vocabulary_size)), 4) for i in range(len(classes)))
+        deltas = {
+            feature: tuple((i, round(math.log((count + alpha) / alpha), 3)) for i, count in sorted(per_class.items()))
             for feature, per_class in sorted(counts.items())
         }
-        return cls(tuple(classes), prior, default, weights)
+        return cls(tuple(classes), prior, default, deltas)
 
     def as_json(self) -> dict[str, object]:
         return {
             "classes": list(self.classes),
             "prior": list(self.prior),
             "default": list(self.default),
-            "weights": {feature: {str(i): w for i, w in per_class.items()} for feature, per_class in self.weights.items()},
+            # feature → [class index, weight, class index, weight, …]
+            "weights": {feature: [x for pair in seen for x in pair] for feature, seen in self.deltas.items()},
         }
 
     @classmethod
@@ -102,7 +106,7 @@ class NaiveBayes:
             tuple(data["classes"]),  # type: ignore[arg-type]
             tuple(data["prior"]),  # type: ignore[arg-type]
             tuple(data["default"]),  # type: ignore[arg-type]
-            {feature: {int(i): w for i, w in per_class.items()} for feature, per_class in weights.items()},
+            {feature: tuple(zip(flat[::2], flat[1::2])) for feature, flat in weights.items()},
         )
 
 

@@ -19,7 +19,7 @@ import jieba
 
 from bot.message import normalise_text
 from bot.parsing.fields import Fields, extract
-from bot.parsing.model import Model, features, kind_features, load_model
+from bot.parsing.model import Model, features, kind_feature, load_model
 from bot.parsing.numerals import to_int
 from bot.parsing.vocabulary import DATA, Vocabulary
 
@@ -191,7 +191,9 @@ class ReportParser:
                 self._category_of.setdefault(word, category.code)
         # Words of two or more characters also count when jieba cuts them into a longer token
         # ("聚众赌博", "乱停车"); single characters (偷, 臭) count only as whole tokens.
-        self._long_words = sorted((w for w in self._category_of if len(w) >= 2), key=len, reverse=True)
+        long_words = sorted((w for w in self._category_of if len(w) >= 2), key=len, reverse=True)
+        # every position, longest word first: one scan of the text finds them all
+        self._long_words = re.compile("(?=(%s))" % "|".join(map(re.escape, long_words)) if long_words else "(?!)")
 
     def category_labels(self) -> dict[str, str]:
         return {c.code: c.label for c in self.vocabulary.categories}
@@ -206,13 +208,13 @@ class ReportParser:
         """Categories whose explicit words the text contains."""
         hits = {self._category_of[t] for t in tokens if t in self._category_of}
         # phrases jieba may cut differently ("从外地回来") still count when written out whole
-        hits.update(self._category_of[w] for w in self._long_words if w in text)
+        hits.update(self._category_of[match.group(1)] for match in self._long_words.finditer(text))
         if origin and "return" in self._category_rank:  # 从湖北回来: a place one came back from
             hits.add("return")
         return hits
 
     def categorise(self, text: str, tokens: set[str] | None = None, origin: str | None = None,
-                   use_model: bool = True) -> str:
+                   use_model: bool = True, found: set[str] | None = None) -> str:
         """The category: a decisive word (health) first; then the model's reading of the whole
         message with the explicit words added as evidence; without a model, the first listed
         category whose words appear."""
@@ -221,9 +223,9 @@ class ReportParser:
         decisive = [code for code in DECISIVE_CATEGORIES if code in hits]
         if decisive:
             return decisive[0]
-        if self.model is None or not use_model or not text.strip():
+        if self.model is None or not use_model or not text.strip() or len(hits) == 1:
             return min(hits, key=lambda code: self._category_rank[code]) if hits else "other"
-        scores = _posterior(self.model.category.scores(features(text, tokens)))
+        scores = _posterior(self.model.category.scores(found if found is not None else features(text, tokens)))
         if not hits and math.exp(max(scores.values())) < OTHER_BELOW:
             return "other"  # nothing named and the model unsure: 其他, for a person to read
         floor = min(scores.values())
@@ -268,13 +270,13 @@ class ReportParser:
             return "area", "hint"
         return "family", "none"
 
-    def _infer_kind(self, fields: Fields, category: str, tokens: set[str], text: str) -> str:
+    def _infer_kind(self, fields: Fields, category: str, tokens: set[str], text: str, found: set[str]) -> str:
         """A room or a building count decides; otherwise the model reads the message (and its
         category), with a place named by the word sets as strong evidence."""
         kind, strength = self._kind_rules(fields, category, tokens, text)
         if strength == "decisive" or self.model is None or not text.strip():
             return kind
-        scores = _posterior(self.model.kind.scores(kind_features(text, tokens, category)))
+        scores = _posterior(self.model.kind.scores(found | {kind_feature(category)}))
         bonus = {"word": KIND_RULE_BONUS, "hint": KIND_HINT_BONUS}.get(strength, 0.0)
         scores[kind] = scores.get(kind, min(scores.values())) + bonus
         return max(("family", "building", "area"), key=lambda k: scores.get(k, float("-inf")))
@@ -307,8 +309,9 @@ class ReportParser:
         explicit = self.vocabulary.kind_triggers[word]
         fields = extract(body, now)
         tokens = self.tokens(body)
-        category = "proposal" if word == "建议" else self.categorise(body, tokens, fields.origin)
-        kind = explicit or self._infer_kind(fields, category, tokens, body)
+        found = features(body, tokens)
+        category = "proposal" if word == "建议" else self.categorise(body, tokens, fields.origin, found=found)
+        kind = explicit or self._infer_kind(fields, category, tokens, body, found)
         fields.category = category
         missing = [name for name in required_fields(kind) if getattr(fields, name) is None]
         return ParseResult(True, kind, category, fields, missing, trigger=word, explicit_kind=bool(explicit), body=body)

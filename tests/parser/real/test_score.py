@@ -1,0 +1,42 @@
+"""The parser on real residents' messages it was not trained on (the dev split of corpus.jsonl).
+
+score.py prints the figures; these tests fail when they drop. Structured fields must meet the
+targets of the issue. Category and kind are held at the floor they reach today, and a second test
+states the targets they do not meet yet — it reports XPASS the day they do.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.parsing import load_vocabulary, shared_parser
+from bot.parsing.model import load_model
+from tests.parser.real.score import TARGETS, Score, score
+
+# What category and kind reach on the dev split today: a change that loses ground fails here.
+FLOOR = {"category": 0.75, "kind": 0.75}
+
+
+@pytest.fixture(scope="module")
+def dev() -> Score:
+    return score(shared_parser(load_vocabulary()), "dev")
+
+
+def test_the_model_ships_with_the_parser() -> None:
+    assert load_model() is not None, "bot/data/model.json is missing: run python -m bot.parsing.train"
+
+
+@pytest.mark.parametrize("name", ["is_report", "building", "unit", "people"])
+def test_fields_reach_their_targets_on_the_dev_split(dev: Score, name: str) -> None:
+    assert dev.accuracy(name) >= TARGETS[name], f"{name}: {dev.accuracy(name):.3f} < {TARGETS[name]}"
+
+
+@pytest.mark.parametrize("name", ["category", "kind"])
+def test_category_and_kind_hold_their_ground_on_the_dev_split(dev: Score, name: str) -> None:
+    assert dev.accuracy(name) >= FLOOR[name], f"{name}: {dev.accuracy(name):.3f} < {FLOOR[name]}"
+
+
+@pytest.mark.xfail(reason="category and kind stay below 0.90 on real messages (about 0.78 and 0.79)", strict=False)
+@pytest.mark.parametrize("name", ["category", "kind"])
+def test_category_and_kind_reach_their_targets_on_the_dev_split(dev: Score, name: str) -> None:
+    assert dev.accuracy(name) >= TARGETS[name], f"{name}: {dev.accuracy(name):.3f} < {TARGETS[name]}"
