@@ -56,9 +56,11 @@ def for_group(session: Session, room_id: str | None, text: str) -> str:
     return text if role == "staff" else mask_phones(text)
 
 
-def staff_note_for_residents(session: Session, note: str, reporter_name: str | None) -> str:
+def staff_note_for_residents(session: Session, note: str, reporter_name: str | None, guess_names: bool = True) -> str:
     """A staff member's free text as residents may read it: no phones, room numbers or the names
-    of other residents (the reporter is @mentioned anyway)."""
+    of other residents (the reporter is @mentioned anyway). ``guess_names`` also hides what looks
+    like a name beside a title (王某某阿姨, 住户张三); off for a resident's own words, where 老人摔倒了
+    is no name."""
     shown = mask_phones(note)
     shown = _UNIT.sub(r"***\1", shown)
     shown = _UNIT_AFTER_BUILDING.sub(lambda m: f"{m.group(1)}***{m.group(3)}", shown)
@@ -75,5 +77,7 @@ def staff_note_for_residents(session: Session, note: str, reporter_name: str | N
     for name in sorted(known, key=len, reverse=True):
         if name != reporter_name:
             shown = shown.replace(name, "某居民")
+    if not guess_names:
+        return shown
     shown = _BEFORE_TITLE.sub(_name_before_title, shown)
     return _AFTER_RESIDENT_WORD.sub(_name_after_resident_word, shown)

@@ -45,7 +45,7 @@ def gist(ctx: Ctx, report: Report) -> str:
     """The resident's own words in short, as anyone in a group may read them (no phones, room
     numbers or other residents' names)."""
     words = ctx.services.parser.gist(report.raw_text, report.category)
-    return staff_note_for_residents(ctx.session, words, report.reporter_name) if words else ""
+    return staff_note_for_residents(ctx.session, words, report.reporter_name, guess_names=False) if words else ""
 
 
 def minutes_text(minutes: float) -> str:

@@ -110,7 +110,7 @@ def test_replay_uses_message_times_and_paces_sends(tmp_path: Path) -> None:
     # the 23:30 private report is answered at once: a reply to someone awake is not held
     assert out[3]["to"] == "路人甲" and out[3]["to_room"] is None
     assert out[3]["ts"].startswith("2026-11-22T23:30")
-    assert "5 messages read, 5 sent" in result.stderr
+    assert "5 messages read, 6 sent" in result.stderr
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(records[0], ensure_ascii=False) + "\nnot json at all\n", encoding="utf-8")

@@ -152,6 +152,8 @@ def test_confirmation_open_items_and_query_show_the_residents_own_words(chat: Si
     assert "家里断粮了" in line and "13812345678" not in line and "张阿姨" not in line
     found = chat.say(STAFF, "王社工", "/查询 #1")[0].text
     assert "48号楼｜设施报修｜门牌太不显眼" in found
+    fallen = chat.say(B3, "孙师傅", "求助 3号楼402 老人摔倒了")  # words, not a name beside 老人
+    assert "｜老人摔倒了。" in fallen[0].text
 
 
 # ------------------------------------------------------------------ §4 category words in staff commands
