@@ -15,11 +15,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.binding import BIND_HINT
 from bot.clock import Clock
 from bot.config import Config
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.identity import Directory, resolve_identity, sync_config_people
+from bot.identity import ROLE_LABEL, Directory, note_contact, resolve_identity, sync_config_people
 from bot.memo import Memo
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
 from bot.notices import sync_config_reminders
@@ -86,6 +87,7 @@ class Bot:
         self.due = Memo(services.factory)
         self.directory = Directory(self.due)
         self.always_asked: set[str] = set()  # jobs that do not say what decides their due time
+        self.contacts_noted: dict[str, str] = {}  # contact id → the name the contacts table has for it
         for job in services.jobs:
             watches = getattr(job, "watches", None)
             if watches is None:
@@ -94,6 +96,13 @@ class Bot:
                 self.due.watch(job.name, watches)
 
     # ------------------------------------------------------------ incoming
+
+    def _note_contact(self, session: Session, message: IncomingMessage, now: datetime) -> None:
+        """Remember who has spoken (an @mention must name a real contact): a write the first time
+        and after a rename, not a query per message."""
+        if self.contacts_noted.get(message.sender_id) != message.sender_name:
+            note_contact(session, message.sender_id, message.sender_name, now)
+            self.contacts_noted[message.sender_id] = message.sender_name
 
     def handle(self, message: IncomingMessage) -> list[int]:
         """Handle one message; returns the ids of the outbox rows it queued. While the database
@@ -174,6 +183,7 @@ class Bot:
             room = sighting.room
             if sighting.renamed_from:
                 outgoing.extend(self.rename_notes(session, sighting.renamed_from, room.topic, message.message_id))
+        self._note_contact(session, message, now)
         identity = resolve_identity(session, message.sender_id, message.sender_name, message.sender_alias, now,
                                     self.directory)
         ctx = Ctx(
@@ -210,7 +220,10 @@ class Bot:
             return False
         route, arguments = found
         if route.allow is not None and not route.allow(ctx):
-            ctx.outgoing.append(self.reply_to(ctx, Reply(route.refusal()), 0))
+            refusal = route.refusal()
+            if ctx.identity.unbound_role is not None:  # never silence: say how the real one binds
+                refusal += BIND_HINT.format(role=ROLE_LABEL[ctx.identity.unbound_role])
+            ctx.outgoing.append(self.reply_to(ctx, Reply(refusal), 0))
             return True
         try:
             with ctx.session.begin_nested():  # a user mistake undoes the handler's half-done changes

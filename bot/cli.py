@@ -296,6 +296,92 @@ def roster_import(
         raise typer.Exit(1)
 
 
+def _roster_session(config: Config, db: str | None):
+    """A session on a migrated database whose people include config.yaml's (a fresh install's
+    first admin exists only there until the bot has started once)."""
+    from bot.clock import SystemClock
+    from bot.identity import sync_config_people
+    from storage.db import unit_of_work
+
+    factory = _session(config, db)
+    with unit_of_work(factory) as session:
+        sync_config_people(session, config, SystemClock(config.tzinfo).now())
+    return factory
+
+
+@roster_app.command("code")
+def roster_code(
+    name: Annotated[str, typer.Argument(help="the person's name as in config.yaml or the roster")],
+    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Print a one-time code that binds NAME to the WeChat contact who sends it to the bot."""
+    from bot.binding import BindingError, issue_code
+    from bot.clock import SystemClock
+    from bot.identity import ROLE_LABEL
+    from storage.db import unit_of_work
+
+    config = _config(config_path)
+    try:
+        with unit_of_work(_roster_session(config, db)) as session:
+            issued = issue_code(session, name, SystemClock(config.tzinfo).now(), actor_id="cli",
+                                actor_name="qinlin roster code")
+            who = f"{issued.person.name} ({ROLE_LABEL[issued.person.role]})"
+    except BindingError as error:
+        raise fail(str(error)) from None
+    until = issued.expires_at.astimezone(config.tzinfo)
+    typer.echo(f"code for {who}: {issued.code}\n"
+               f"valid until {until:%Y-%m-%d %H:%M}, once. Give it to the person (in person or by phone); "
+               f"they send the bot, in private chat: /绑定 {issued.code}")
+
+
+@roster_app.command("list")
+def roster_list(
+    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """List people with their role and whether their WeChat contact is bound."""
+    from sqlalchemy import case, select
+
+    from bot.identity import ROLE_LABEL, ROLE_RANK
+    from storage.models import Person
+
+    config = _config(config_path)
+    rank = case(ROLE_RANK, value=Person.role, else_=0)
+    with _roster_session(config, db)() as session:
+        people = session.scalars(select(Person).order_by(rank.desc(), Person.name, Person.id)).all()
+        rows = [(person.name, ROLE_LABEL.get(person.role, person.role),
+                 f"bound ({person.bound_via}, {person.wechat_id})" if person.is_bound
+                 else "NOT BOUND: qinlin roster code " + person.name if person.role != "resident" else "-")
+                for person in people]
+    width = max((len(name) for name, _, _ in rows), default=4)
+    for name, role, bound in rows:
+        typer.echo(f"{name:<{width}}  {role:<4}  {bound}")
+    typer.echo(f"{len(rows)} people")
+
+
+@roster_app.command("unbind")
+def roster_unbind(
+    name: Annotated[str, typer.Argument(help="the person whose phone or WeChat account is lost")],
+    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Forget NAME's WeChat contact (lost phone); their role waits for a new code."""
+    from bot.binding import BindingError, unbind
+    from bot.clock import SystemClock
+    from storage.db import unit_of_work
+
+    config = _config(config_path)
+    try:
+        with unit_of_work(_roster_session(config, db)) as session:
+            person = unbind(session, name, SystemClock(config.tzinfo).now(), actor_id="cli",
+                            actor_name="qinlin roster unbind")
+            shown = person.name
+    except BindingError as error:
+        raise fail(str(error), 1) from None
+    typer.echo(f"{shown} is no longer bound; give them a new code: qinlin roster code {shown}")
+
+
 @app.command()
 def export(
     period: Annotated[str, typer.Option(help="今天, 本月, 2026-11, 2026-11-01~2026-11-15 …")] = "本月",

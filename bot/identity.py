@@ -2,6 +2,11 @@
 
 Matched by WeChat id first, then alias, then display name (ids are stable; names and aliases can
 be edited by their owners, and the SDK cannot read aliases from a puppet service at all).
+
+A display name proves nothing: anyone can call themselves 李书记 in a group. So a role above
+resident holds only for the contact whose id was proven (config or roster id, a one-time code,
+an admin's @-pick; see bot/binding.py). Someone matched only by name to such a person is a
+resident, and ``unbound_role`` lets the refusal tell them how to bind.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_building_range
 from bot.memo import Memo
-from storage.models import Delegation, Person
+from storage.models import Contact, Delegation, Person, RoleEvent
 
 ROLE_RANK = {"resident": 0, "leader": 1, "party": 2, "staff": 3, "admin": 4}
 ROLE_LABEL = {"resident": "居民", "leader": "楼组长", "party": "党员", "staff": "社工", "admin": "管理员"}
@@ -31,6 +37,7 @@ class Identity:
     building: str | None = None  # home, from the roster
     unit: str | None = None
     delegated_until: datetime | None = None  # /授权: party relay rights until then
+    unbound_role: str | None = None  # the roster's role for this name, not yet proven for this contact
 
     @property
     def rank(self) -> int:
@@ -74,6 +81,11 @@ class _Known:
     buildings: str | None
     building: str | None
     unit: str | None
+    bound_via: str | None
+
+    @property
+    def is_bound(self) -> bool:
+        return self.wechat_id is not None and self.bound_via is not None
 
 
 @dataclass
@@ -101,7 +113,8 @@ class Directory:
         version = self.memo.version(self.KEY)
         snapshot = _Snapshot()
         for row in session.execute(select(Person.id, Person.wechat_id, Person.name, Person.alias, Person.role,
-                                          Person.branch, Person.buildings, Person.building, Person.unit)
+                                          Person.branch, Person.buildings, Person.building, Person.unit,
+                                          Person.bound_via)
                                    .order_by(Person.id)):
             known = _Known(*row)
             if known.wechat_id:
@@ -137,7 +150,7 @@ def resolve_identity(
         grants = [until for until in snapshot.delegated_until.get(wechat_id, ()) if until > now]
         delegated_until = max(grants) if grants else None
         person: Person | _Known | None = known
-        if known is not None and known.wechat_id is None:
+        if known is not None and known.wechat_id is None and known.role == "resident":
             person = session.get(Person, known.id)  # its stable id is learnt below: a write
     else:
         person = find_person(session, wechat_id, name, alias)
@@ -149,7 +162,11 @@ def resolve_identity(
         delegated_until = delegation.valid_until if delegation else None
     if person is None:
         return Identity(wechat_id=wechat_id, name=name, delegated_until=delegated_until)
-    if isinstance(person, Person) and person.wechat_id is None:  # learn the stable id the first time a named person speaks
+    if person.role != "resident" and not (person.is_bound and person.wechat_id == wechat_id):
+        # A name (or an id learned from one) is no proof: this contact gets nothing of that
+        # person — no role, no home address — only the hint how the real one binds.
+        return Identity(wechat_id=wechat_id, name=name, delegated_until=delegated_until, unbound_role=person.role)
+    if isinstance(person, Person) and person.wechat_id is None:  # a resident: learn the stable id the first time they speak
         person.wechat_id = wechat_id
     return Identity(
         wechat_id=wechat_id,
@@ -165,7 +182,8 @@ def resolve_identity(
 
 
 def sync_config_people(session: Session, config: Config, now: datetime) -> None:
-    """Config people are the seed of the roster; config wins for the fields it names."""
+    """Config people are the seed of the roster; config wins for the fields it names. An entry
+    with a wechat_id is bound by it (the operator wrote it); one without keeps a code binding."""
     for entry in config.people:
         person = None
         if entry.wechat_id:
@@ -173,10 +191,15 @@ def sync_config_people(session: Session, config: Config, now: datetime) -> None:
         if person is None:
             person = session.scalar(select(Person).where(Person.name == entry.name, Person.source == "config"))
         if person is None:
-            person = Person(name=entry.name, source="config")
+            person = Person(name=entry.name, source="config", role="resident", updated_at=now)
             session.add(person)
-        person.wechat_id = entry.wechat_id or person.wechat_id
+            session.flush()  # its id, for the audit trail
+        if entry.wechat_id and (person.wechat_id != entry.wechat_id or not person.is_bound):
+            person.wechat_id, person.bound_via, person.bound_at = entry.wechat_id, "config", now
         person.alias = entry.alias
+        if person.role != entry.role:
+            record_role_change(session, person, entry.role, now, actor_id="config", actor_name="config.yaml",
+                               action="config")
         person.role = entry.role
         person.branch = entry.branch
         person.buildings = ",".join(parse_building_range(entry.buildings)) if entry.buildings else None
@@ -184,3 +207,34 @@ def sync_config_people(session: Session, config: Config, now: datetime) -> None:
         person.unit = entry.unit
         person.phone = entry.phone
         person.updated_at = now
+
+
+def record_role_change(
+    session: Session, person: Person, new_role: str | None, now: datetime, *, actor_id: str, actor_name: str,
+    action: str, detail: str | None = None,
+) -> None:
+    """Write who changed whose role (or binding, or delegation), and when, in the audit trail."""
+    session.add(RoleEvent(
+        at=now, action=action, person_id=person.id, person_name=person.name[:128], wechat_id=person.wechat_id,
+        old_role=person.role, new_role=new_role, actor_id=actor_id[:128], actor_name=actor_name[:128],
+        detail=detail[:256] if detail else None,
+    ))
+
+
+def note_contact(session: Session, wechat_id: str, name: str, now: datetime) -> None:
+    """Remember a contact the bot has seen speak, so an @mention can be checked against real ones."""
+    key, name = wechat_id[:128], name[:128]
+    contact = session.get(Contact, key)
+    if contact is None:
+        try:
+            with session.begin_nested():  # a second message of a new contact, handled at the same time
+                session.add(Contact(wechat_id=key, name=name, first_seen_at=now, updated_at=now))
+        except IntegrityError:
+            pass
+    elif contact.name != name:
+        contact.name, contact.updated_at = name, now
+
+
+def seen_contact(session: Session, wechat_id: str) -> bool:
+    return (session.get(Contact, wechat_id[:128]) is not None
+            or session.scalar(select(Person.id).where(Person.wechat_id == wechat_id)) is not None)

@@ -19,7 +19,9 @@ from openpyxl import load_workbook
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
+from bot.binding import bound_admins
 from bot.config import MAX_BUILDING, Config, parse_building_range
+from bot.identity import record_role_change
 from bot.parsing.numerals import to_int
 from storage.models import Person
 
@@ -199,7 +201,9 @@ def _existing(session: Session, entry: _Entry) -> Person | None:
 
 
 def _apply(person: Person, entry: _Entry, now: datetime) -> None:
-    person.wechat_id = entry.wechat_id or person.wechat_id
+    if entry.wechat_id and (person.wechat_id != entry.wechat_id or not person.is_bound):
+        # the committee wrote this id into its own roster: that is proof, as a code would be
+        person.wechat_id, person.bound_via, person.bound_at = entry.wechat_id, "roster", now
     person.alias = entry.alias
     person.role = entry.role
     person.building, person.unit = entry.building, entry.unit
@@ -248,9 +252,17 @@ def import_roster_file(session: Session, path: Path, now: datetime, config: Conf
         if person is not None and person in written:
             result.errors.append(f"line {line_number}: {_repeated(entry, *written[person])}")
             continue
+        if person is not None and person.role == "admin" and entry.role != "admin" \
+                and bound_admins(session, excluding=person.id) == 0:
+            result.errors.append(f"line {line_number}: {entry.name} 是最后一位管理员，不能改为其他角色，本行未导入")
+            continue
         if person is None:
-            person = Person(name=entry.name, source="roster")
+            person = Person(name=entry.name, source="roster", role="resident", updated_at=now)
             session.add(person)
+            session.flush()  # its id, for the audit trail
+        if person.role != entry.role:
+            record_role_change(session, person, entry.role, now, actor_id="roster", actor_name=f"roster import {path.name}",
+                               action="import")
         _apply(person, entry, now)
         written[person] = (line_number, entry.name)
     session.flush()

@@ -134,12 +134,13 @@ class Router:
         return register
 
     def when(
-        self, name: str, matcher: Matcher, *, allow: Permission | None = None, priority: int = 90
+        self, name: str, matcher: Matcher, *, allow: Permission | None = None, priority: int = 90,
+        in_unbound_rooms: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Any predicate over the context (report intake asks the parser)."""
 
         def register(handler: Handler) -> Handler:
-            self._add(Route(name, matcher, handler, allow, priority, len(self.routes),
+            self._add(Route(name, matcher, handler, allow, priority, len(self.routes), in_unbound_rooms,
                             help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""))
             return handler
 

@@ -1,22 +1,33 @@
-"""Admin commands: /绑定 a room to its role, /设为 a person's role, /授权 and /撤销授权."""
+"""Admin commands: /绑定 a room to its role, /设为 a person's role, /授权 and /撤销授权; and binding a
+person to their WeChat contact by a one-time code (/绑定码 for the admin, /绑定 CODE for the person)."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot import permissions as allow
+from bot.binding import (
+    CODE_DIGITS,
+    BindingError,
+    bound_admins,
+    code_hash,
+    issue_code,
+    normalise_code,
+    redeem_code,
+    unbind,
+)
 from bot.config import parse_building_range
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.identity import ROLE_LABEL, find_person
+from bot.identity import ROLE_LABEL, record_role_change, seen_contact
 from bot.message import Reply
 from bot.parsing.numerals import record_number
 from bot.rooms import Binding, apply_binding
 from bot.router import Router
-from storage.models import Delegation, Person
+from storage.models import BindCode, Delegation, Person, RoleEvent
 
 BIND_EXAMPLE = "例如：/绑定 3号楼、/绑定 第2支部、/绑定 一片区、/绑定 工作群、/绑定 党总支"
 ROLE_WORDS = {"楼组长": "leader", "党员": "party", "社工": "staff", "管理员": "admin", "居民": "resident",
@@ -56,41 +67,74 @@ def bind(ctx: Ctx, arguments: str) -> Reply:
     return Reply(f"已将本群绑定为{label}。")
 
 
-def _person(ctx: Ctx, name: str) -> Person:
-    mentioned = ctx.message.mention_ids[0] if ctx.message.mention_ids else f"wxid_{name}"
-    person = find_person(ctx.session, mentioned, name)
+MENTION_HELP = "请从微信的 @ 列表里选中这个人（手打的名字不算），"
+
+
+def _mentioned_contact(ctx: Ctx, name: str, example: str) -> str:
+    """The WeChat id of the one person @-picked in the message. A typed name is no one: a role or
+    a delegation goes only to a contact WeChat itself named, and never to the bot."""
+    picked = [wechat_id for wechat_id in dict.fromkeys(ctx.message.mention_ids) if wechat_id != ctx.services.bot_id]
+    if not picked:
+        raise UserError(f"{MENTION_HELP}例如：{example}")
+    if len(picked) > 1:
+        raise UserError(f"一次只能设置一个人，请只 @ 一位。例如：{example}")
+    if not seen_contact(ctx.session, picked[0]):
+        raise UserError(f"还没见过 {name} 发言：请让 TA 先在群里说一句话，再 @ TA 设置。")
+    return picked[0]
+
+
+def _person_for_contact(ctx: Ctx, wechat_id: str, name: str) -> Person:
+    """The roster person of a contact an admin has @-picked. Picking the contact in WeChat is the
+    admin's word that this contact is that person: an unbound roster entry of that name is bound."""
+    person = ctx.session.scalar(select(Person).where(Person.wechat_id == wechat_id))
     if person is None:
-        person = Person(name=name, wechat_id=ctx.message.mention_ids[0] if ctx.message.mention_ids else None,
-                        role="resident", source="chat", updated_at=ctx.now)
+        person = ctx.session.scalars(
+            select(Person).where(Person.name == name, Person.wechat_id.is_(None)).order_by(Person.id)).first()
+    if person is None:
+        person = Person(name=name[:64], role="resident", source="chat", updated_at=ctx.now)
         ctx.session.add(person)
+    if not person.is_bound:
+        person.wechat_id, person.bound_via, person.bound_at = wechat_id, "admin", ctx.now
+    ctx.session.flush()
     return person
+
+
+SET_ROLE_FORMAT = "格式：/设为 @某人 楼组长 3号楼（角色：居民、楼组长、党员、社工、管理员）"
 
 
 def set_role(ctx: Ctx, arguments: str) -> Reply:
     """/设为 @某人 楼组长 3号楼：设置某人的角色"""
     match = _MENTION.match(arguments.strip())
     if not match:
-        raise UserError("格式：/设为 @某人 楼组长 3号楼（角色：居民、楼组长、党员、社工、管理员）")
+        raise UserError(SET_ROLE_FORMAT)
     name, rest = match.groups()
     parts = rest.split()
     if not parts or parts[0] not in ROLE_WORDS:
-        raise UserError("格式：/设为 @某人 楼组长 3号楼（角色：居民、楼组长、党员、社工、管理员）")
+        raise UserError(SET_ROLE_FORMAT)
     role = ROLE_WORDS[parts[0]]
-    person = _person(ctx, name)
-    person.role, person.updated_at = role, ctx.now
-    detail = ""
+    detail, buildings, branch = "", None, None
     if role == "leader":
-        buildings = re.fullmatch(r"([\d,、\-]+)号楼", parts[1]) if len(parts) > 1 else None
-        if not buildings:
+        written = re.fullmatch(r"([\d,、\-]+)号楼", parts[1]) if len(parts) > 1 else None
+        if not written:
             raise UserError("设为楼组长需要写楼号，例如：/设为 @钱组长 楼组长 3号楼")
         try:
-            person.buildings = ",".join(parse_building_range(buildings.group(1).replace("、", ",")))
+            buildings = ",".join(parse_building_range(written.group(1).replace("、", ",")))
         except ValueError:
             raise UserError("楼号看不懂，例如：/设为 @钱组长 楼组长 3号楼 或 3-5号楼") from None
         detail = f"（{parts[1]}）"
-    if role == "party" and len(parts) > 1 and (branch := re.fullmatch(r"第(\d{1,9})支部", parts[1])):
-        person.branch = int(branch.group(1))
+    if role == "party" and len(parts) > 1 and (written_branch := re.fullmatch(r"第(\d{1,9})支部", parts[1])):
+        branch = int(written_branch.group(1))
         detail = f"（{parts[1]}）"
+    person = _person_for_contact(ctx, _mentioned_contact(ctx, name, "/设为 @钱组长 楼组长 3号楼"), name)
+    if person.role == "admin" and role != "admin" and bound_admins(ctx.session, excluding=person.id) == 0:
+        raise UserError(f"{person.name} 是最后一位管理员，不能撤下；请先设另一位管理员。")
+    if buildings is not None:
+        person.buildings = buildings
+    if branch is not None:
+        person.branch = branch
+    record_role_change(ctx.session, person, role, ctx.now, actor_id=ctx.message.sender_id,
+                       actor_name=ctx.message.sender_name, action="set_role", detail=rest.strip())
+    person.role, person.updated_at = role, ctx.now
     return Reply(f"已将 {name} 设为{ROLE_LABEL[role]}{detail}。")
 
 
@@ -100,13 +144,21 @@ def delegate(ctx: Ctx, arguments: str) -> Reply:
     if not match or match.group(2).strip() not in ("今天", ""):
         raise UserError("格式：/授权 @某人 今天")
     name = match.group(1)
-    wechat_id = ctx.message.mention_ids[0] if ctx.message.mention_ids else (
-        (find_person(ctx.session, f"wxid_{name}", name) or Person(wechat_id=f"wxid_{name}")).wechat_id or f"wxid_{name}")
+    wechat_id = _mentioned_contact(ctx, name, "/授权 @张阿姨 今天")
     local = ctx.now.astimezone(ctx.config.tzinfo)
     midnight = datetime.combine(local.date() + timedelta(days=1), time(0), ctx.config.tzinfo)
-    ctx.session.add(Delegation(wechat_id=wechat_id, name=name, granted_by=ctx.message.sender_name,
+    ctx.session.add(Delegation(wechat_id=wechat_id, name=name[:64], granted_by=ctx.message.sender_name[:128],
                                granted_at=ctx.now, valid_until=midnight))
+    _audit_delegation(ctx, wechat_id, name, "delegate", f"至 {midnight:%Y-%m-%d %H:%M}")
     return Reply(f"已授权 {name} 今天发布通知（到今晚24:00为止）。")
+
+
+def _audit_delegation(ctx: Ctx, wechat_id: str, name: str, action: str, detail: str) -> None:
+    person = ctx.session.scalar(select(Person).where(Person.wechat_id == wechat_id))
+    ctx.session.add(RoleEvent(
+        at=ctx.now, action=action, person_id=person.id if person else None, person_name=name[:128],
+        wechat_id=wechat_id, old_role=person.role if person else None, new_role=person.role if person else None,
+        actor_id=ctx.message.sender_id[:128], actor_name=ctx.message.sender_name[:128], detail=detail))
 
 
 def revoke(ctx: Ctx, arguments: str) -> Reply:
@@ -115,16 +167,74 @@ def revoke(ctx: Ctx, arguments: str) -> Reply:
     if not match:
         raise UserError("格式：/撤销授权 @某人")
     name = match.group(1)
-    rows = ctx.session.scalars(select(Delegation).where(Delegation.name == name, Delegation.revoked_at.is_(None),
+    # Taking a right back may go by the name too: it can only ever make someone less powerful.
+    picked = [i for i in ctx.message.mention_ids if i != ctx.services.bot_id]
+    who = Delegation.wechat_id.in_(picked) if picked else Delegation.name == name
+    rows = ctx.session.scalars(select(Delegation).where(who, Delegation.revoked_at.is_(None),
                                                         Delegation.valid_until > ctx.now)).all()
     if not rows:
         return Reply(f"{name} 目前没有临时授权。")
     for row in rows:
         row.revoked_at = ctx.now
+        _audit_delegation(ctx, row.wechat_id, row.name, "revoke", f"授权于 {row.granted_at:%Y-%m-%d %H:%M}")
     return Reply(f"已撤销 {name} 的临时授权。")
 
 
+# ------------------------------------------------------------------ binding people by code
+
+CODE_ARGUMENT = re.compile(rf"^[/／]\s*绑定\s*[:：]?\s*(?P<args>\d[\d \-]{{{CODE_DIGITS - 2},{CODE_DIGITS + 4}}})$")
+
+
+def is_bind_code(ctx: Ctx) -> str | None:
+    found = CODE_ARGUMENT.match(ctx.text)
+    return found.group("args") if found and normalise_code(found.group("args")) else None
+
+
+def bind_person(ctx: Ctx, code: str) -> Reply:
+    """/绑定 12345678：私聊发送管理员给的绑定码，绑定您的微信号"""
+    if ctx.room is not None:
+        # a code read by a whole group proves nothing any more
+        digits = normalise_code(code)
+        ctx.session.execute(delete(BindCode).where(BindCode.code_hash == code_hash(digits or ""),
+                                                   BindCode.used_at.is_(None)))
+        return Reply("绑定码请私聊我发送。发在群里的码已作废，请向管理员重新要一个。")
+    return Reply(redeem_code(ctx.session, ctx.message.sender_id, ctx.message.sender_name, code, ctx.now))
+
+
+def issue_bind_code(ctx: Ctx, arguments: str) -> Reply:
+    """/绑定码 王社工：为名册里的人生成一次性绑定码（私聊使用）"""
+    if ctx.room is not None:
+        raise UserError("绑定码请私聊我获取，不要在群里发。")
+    name = arguments.strip().lstrip("@")
+    if not name:
+        raise UserError("格式：/绑定码 王社工")
+    try:
+        issued = issue_code(ctx.session, name, ctx.now, actor_id=ctx.message.sender_id,
+                            actor_name=ctx.message.sender_name)
+    except BindingError as error:
+        raise UserError(str(error)) from None
+    until = issued.expires_at.astimezone(ctx.config.tzinfo)
+    return Reply(f"{issued.person.name}（{ROLE_LABEL[issued.person.role]}）的绑定码：{issued.code}\n"
+                 f"有效至 {until:%m-%d %H:%M}，只能用一次。请当面或电话告诉本人，让 TA 私聊我发送：/绑定 {issued.code}")
+
+
+def unbind_person(ctx: Ctx, arguments: str) -> Reply:
+    """/解绑 王社工：解除某人的微信号绑定（手机丢失时用），之后凭新绑定码重新绑定"""
+    name = arguments.strip().lstrip("@").strip()
+    if not name:
+        raise UserError("格式：/解绑 王社工")
+    try:
+        person = unbind(ctx.session, name, ctx.now, actor_id=ctx.message.sender_id, actor_name=ctx.message.sender_name)
+    except BindingError as error:
+        raise UserError(str(error)) from None
+    return Reply(f"已解除 {person.name} 的微信号绑定。TA 的角色保留，凭新的绑定码重新绑定后恢复。")
+
+
 def register(router: Router) -> None:
+    # "/绑定 12345678" is a person proving who they are; any other "/绑定 …" binds a room
+    router.when("/绑定 绑定码", is_bind_code, priority=5, in_unbound_rooms=True)(bind_person)
+    router.command("绑定码", allow=allow.admin)(issue_bind_code)
+    router.command("解绑", allow=allow.admin)(unbind_person)
     router.command("绑定", allow=allow.admin, in_unbound_rooms=True)(bind)
     router.command("设为", allow=allow.admin)(set_role)
     router.command("授权", allow=allow.admin)(delegate)

@@ -100,7 +100,72 @@ class Person(Base):
     unit: Mapped[str | None] = mapped_column(String(16))
     phone: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16), default="config")  # config/roster/chat
+    # How ``wechat_id`` was proven: config/roster (an id written by the committee), code (a
+    # one-time code redeemed in private chat), admin (an admin @-picked the contact). None: the id
+    # was only learned from a display name, which proves nothing — such a person is a resident.
+    bound_via: Mapped[str | None] = mapped_column(String(16))
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def is_bound(self) -> bool:
+        return self.wechat_id is not None and self.bound_via is not None
+
+
+class Contact(Base):
+    """A WeChat contact the bot has seen speak: an @mention must name one of these, so a role is
+    never granted to an id nobody has."""
+
+    __tablename__ = "contacts"
+
+    wechat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BindCode(Base):
+    """A one-time code that binds a person to the WeChat contact who sends it in private chat.
+    Only its hash is kept: the database alone cannot be used to bind."""
+
+    __tablename__ = "bind_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class BindFailure(Base):
+    """A wrong, used or expired code sent by a contact: five within an hour lock that contact."""
+
+    __tablename__ = "bind_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wechat_id: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RoleEvent(Base):
+    """The audit trail of who may do what: role changes, delegations, bindings, codes issued."""
+
+    __tablename__ = "role_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # set_role/import/config/delegate/revoke/code/bind/unbind
+    person_id: Mapped[int | None] = mapped_column(Integer)
+    person_name: Mapped[str] = mapped_column(String(128))
+    wechat_id: Mapped[str | None] = mapped_column(String(128))
+    old_role: Mapped[str | None] = mapped_column(String(16))
+    new_role: Mapped[str | None] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(128))
+    actor_name: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(String(256))
 
 
 class Delegation(Base):

@@ -123,11 +123,28 @@ def shipped_config() -> Config:
     return load_config(ROOT / "config.yaml")
 
 
+def sender_id(name: str) -> str:
+    """The contact id a Simulation gives a speaker by default."""
+    return f"wxid_{name}"
+
+
+def bind_privileged_people(config: Config) -> Config:
+    """The shipped config names its staff but not their WeChat ids: a site binds them by code.
+    Tests speak as ``wxid_<name>`` (Simulation's default), so each person above resident is bound
+    to that id here, as a site that knows the ids writes them into config.yaml."""
+    people = [person if person.role == "resident" or person.wechat_id
+              else person.model_copy(update={"wechat_id": sender_id(person.name)})
+              for person in config.people]
+    return config.model_copy(update={"people": people})
+
+
 @pytest.fixture
 def config(shipped_config: Config, tmp_path: Path) -> Config:
-    """The shipped config.yaml, exports into a temporary folder."""
+    """The shipped config.yaml with its privileged people bound to the tests' sender ids, exports
+    into a temporary folder. Tests of binding itself start from ``shipped_config``."""
     database = shipped_config.database.model_copy(update={"spool": str(tmp_path / "spool.jsonl")})
-    return shipped_config.model_copy(update={"exports_dir": str(tmp_path / "exports"), "database": database})
+    return bind_privileged_people(shipped_config).model_copy(
+        update={"exports_dir": str(tmp_path / "exports"), "database": database})
 
 
 @pytest.fixture
@@ -152,3 +169,18 @@ def bot(config: Config, engine: Engine, clock: VirtualClock) -> Bot:
 def chat(bot: Bot, clock: VirtualClock) -> Simulation:
     """Talk to the bot as residents do: ``chat.say("江南新村3号楼", "张阿姨", "#家庭报告 …")``."""
     return Simulation(bot, clock)
+
+
+def issue_bind_code(chat: Simulation, name: str) -> str:
+    """What `qinlin roster code NAME` prints: a one-time code for that roster person."""
+    from bot.binding import issue_code
+    from storage.db import unit_of_work
+
+    with unit_of_work(chat.bot.services.factory) as session:
+        return issue_code(session, name, chat.clock.now(), actor_id="cli", actor_name="qinlin roster code").code
+
+
+def bind_by_code(chat: Simulation, name: str, contact_id: str | None = None) -> str:
+    """The person ``name`` sends a fresh code in private chat from ``contact_id``; the bot's answer."""
+    code = issue_bind_code(chat, name)
+    return chat.say(None, name, f"/绑定 {code}", sender_id=contact_id or sender_id(name))[0].text

@@ -33,7 +33,7 @@ def test_renamed_room_stays_bound_and_staff_are_told(chat: Simulation) -> None:
 
 def test_set_role_makes_a_leader(chat: Simulation) -> None:
     assert chat.say("江南新村5号楼", "孙师傅", "/汇总")[0].text == "抱歉，/汇总 仅限社工、楼组长使用。"
-    assert chat.say(None, "李书记", "/设为 @孙师傅 楼组长 5号楼")[0].text == "已将 孙师傅 设为楼组长（5号楼）。"
+    assert chat.say(None, "李书记", "/设为 @孙师傅 楼组长 5号楼", mentions=("wxid_孙师傅",))[0].text == "已将 孙师傅 设为楼组长（5号楼）。"
     assert chat.say("江南新村5号楼", "孙师傅", "/汇总")[0].text.startswith("5号楼 · 今天")
     assert chat.say(None, "王社工", "/设为 @孙师傅 管理员")[0].text == "抱歉，/设为 仅限管理员使用。"
 
@@ -41,10 +41,10 @@ def test_set_role_makes_a_leader(chat: Simulation) -> None:
 def test_delegation_expires_at_midnight_and_can_be_revoked(chat: Simulation) -> None:
     chat.say("江南新村3号楼", "张阿姨", "早")
     assert chat.say(None, "张阿姨", "#通知 3号楼 明天停水")[0].text == "抱歉，#通知 仅限党员、社工使用。"
-    assert chat.say(None, "李书记", "/授权 @张阿姨 今天")[0].text == "已授权 张阿姨 今天发布通知（到今晚24:00为止）。"
+    assert chat.say(None, "李书记", "/授权 @张阿姨 今天", mentions=("wxid_张阿姨",))[0].text == "已授权 张阿姨 今天发布通知（到今晚24:00为止）。"
     assert chat.say(None, "张阿姨", "#通知 3号楼 明天停水")[0].text.startswith("已排队发送")
     chat.advance_to(datetime(2026, 11, 24, 0, 0, 1, tzinfo=SHANGHAI))
     assert chat.say(None, "张阿姨", "#通知 3号楼 后天停电")[0].text == "抱歉，#通知 仅限党员、社工使用。"
-    chat.say(None, "李书记", "/授权 @张阿姨 今天")
+    chat.say(None, "李书记", "/授权 @张阿姨 今天", mentions=("wxid_张阿姨",))
     assert chat.say(None, "李书记", "/撤销授权 @张阿姨")[0].text == "已撤销 张阿姨 的临时授权。"
     assert chat.say(None, "张阿姨", "#通知 3号楼 后天停电")[0].text == "抱歉，#通知 仅限党员、社工使用。"

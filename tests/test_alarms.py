@@ -18,11 +18,13 @@ from bot.message import IncomingMessage
 from handlers import build_application
 from storage.db import unit_of_work
 from storage.models import Notice, OutboxMessage
+from tests.conftest import bind_privileged_people
 
 
 @pytest.fixture
 def config(shipped_config, tmp_path):
-    return shipped_config.model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+    return bind_privileged_people(shipped_config).model_copy(
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
 
 
 def schedule(bot, text: str, at: datetime, sender_id: str = "wxid_王社工") -> int:

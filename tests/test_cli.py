@@ -187,13 +187,36 @@ def test_console_with_piped_stdin(tmp_path: Path) -> None:
 
 
 def test_console_shows_a_recall_as_wechat_does(tmp_path: Path) -> None:
-    script = (":room 江南新村3号楼\n:as 张阿姨\n大家好\n:room 居委工作群\n:as 王社工\n"
+    script = (":room 江南新村3号楼\n:as 张阿姨\n大家好\n:room 居委工作群\n:as 王社工\n:bind\n"
               "#通知 3号楼 明天停水\n/撤回通知 N1\n:quit\n")
     result = qinlin("console", "--db", migrated(tmp_path / 'c.db'), stdin=script)
     assert result.returncode == 0, result.stderr
     assert "[江南新村3号楼] 亲邻助手: 【通知】江南新村居民区 N1" in result.stdout
     assert "[江南新村3号楼] 「亲邻助手」撤回了一条消息" in result.stdout
     assert "N1 撤回结果：所有群都已撤回或未发出。" in result.stdout
+
+
+def test_roster_code_list_and_unbind(tmp_path: Path) -> None:
+    """A fresh install: the first admin is bound from the command line, then shows as bound."""
+    database = ["--db", f"sqlite:///{tmp_path / 'r.db'}"]
+    listed = qinlin("roster", "list", *database)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"李书记\s+管理员\s+NOT BOUND: qinlin roster code 李书记", listed.stdout)
+    assert re.search(r"张阿姨\s+居民\s+-", listed.stdout)
+    issued = qinlin("roster", "code", "李书记", *database)
+    assert issued.returncode == 0, issued.stderr
+    code = re.search(r"code for 李书记 \(管理员\): (\d{8})", issued.stdout).group(1)
+    script = f":as 李书记\n/待办\n/绑定 {code}\n/待办\n:quit\n"
+    console = qinlin("console", *database, stdin=script)
+    assert console.stdout.count("抱歉，/待办 仅限社工使用。") == 1 and "绑定成功：您是 李书记（管理员）" in console.stdout
+    assert re.search(r"李书记\s+管理员\s+bound \(code, wxid_李书记\)", qinlin("roster", "list", *database).stdout)
+    unbound = qinlin("roster", "unbind", "李书记", *database)
+    assert (unbound.returncode, unbound.stdout.strip()) == (
+        0, "李书记 is no longer bound; give them a new code: qinlin roster code 李书记")
+    assert "NOT BOUND" in qinlin("roster", "list", *database).stdout.splitlines()[0]
+    unknown = qinlin("roster", "code", "王小二", *database)
+    assert (unknown.returncode, unknown.stderr.strip()) == (
+        2, "qinlin: 名册里没有“王小二”（请先写进 config.yaml 或用 qinlin roster import 导入）。")
 
 
 def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from bot.outbox import TransportError
 from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.models import NoticeAck
+from tests.conftest import bind_privileged_people
 
 BRANCH = "第2党支部"
 STAFF = "居委工作群"
@@ -23,7 +24,8 @@ BUILDINGS = ["江南新村3号楼", "江南新村5号楼", "江南新村8号楼"
 @pytest.fixture
 def config(shipped_config, tmp_path):
     """Without the config.yaml reminders, so notice numbers and reminders are this test's own."""
-    return shipped_config.model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+    return bind_privileged_people(shipped_config).model_copy(
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
 
 
 def meet_rooms(chat: Simulation) -> None:
@@ -143,7 +145,7 @@ def test_a_send_missed_by_more_than_an_hour_is_skipped_and_the_sender_told(chat:
 
 
 def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
-    chat = Simulation(build_application(shipped_config, engine, clock), clock)  # with the 垃圾分类 reminders
+    chat = Simulation(build_application(bind_privileged_people(shipped_config), engine, clock), clock)  # with the 垃圾分类 reminders
     meet_rooms(chat)
     number = chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")[0].text.split("：")[0].split()[-1]
     assert chat.say(STAFF, "王社工", f"/取消 {number}")[0].text == f"已取消 {number}。"
@@ -158,7 +160,7 @@ def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
 
 def test_a_config_reminder_on_weekdays_skips_the_weekend(shipped_config, engine, clock) -> None:
     duty = RecurringReminder(name="值班", times=["8:30"], days="mon-fri", targets="3号楼", text="今日值班：请到岗")
-    config = shipped_config.model_copy(update={"reminders": [duty]})
+    config = bind_privileged_people(shipped_config).model_copy(update={"reminders": [duty]})
     chat = Simulation(build_application(config, engine, clock), clock)  # Monday 09:00: the first is Tuesday 08:30
     meet_rooms(chat)
     assert "周一至周五 11-24 08:30 3号楼：今日值班" in chat.say(STAFF, "王社工", "/定时")[0].text

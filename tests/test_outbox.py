@@ -16,6 +16,7 @@ from bot.outbox import RateLimited, TransportError
 from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.models import OutboxMessage
+from tests.conftest import bind_privileged_people
 
 STAFF = "居委工作群"
 BUILDINGS = [f"江南新村{n}号楼" for n in range(1, 6)]
@@ -23,7 +24,8 @@ BUILDINGS = [f"江南新村{n}号楼" for n in range(1, 6)]
 
 @pytest.fixture
 def config(shipped_config, tmp_path):
-    return shipped_config.model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+    return bind_privileged_people(shipped_config).model_copy(
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
 
 
 def meet(chat: Simulation) -> None:
@@ -82,7 +84,7 @@ def test_while_the_account_is_held_answers_wait_too(chat: Simulation) -> None:
 
 def test_the_daily_cap_holds_the_rest_until_tomorrow_morning(shipped_config, engine, clock, tmp_path) -> None:
     outbox = shipped_config.outbox.model_copy(update={"max_per_day": 10})
-    config = shipped_config.model_copy(update={"reminders": [], "outbox": outbox})
+    config = bind_privileged_people(shipped_config).model_copy(update={"reminders": [], "outbox": outbox})
     chat = Simulation(build_application(config, engine, clock), clock)
     meet(chat)  # 6 greetings, no answers; nothing sent yet
     chat.say(STAFF, "王社工", "#通知 全体 今晚消毒")  # receipt + 5 relays = 6

@@ -17,6 +17,7 @@ from bot.roster import RosterFileError, RosterImport, import_roster_file
 from bot.transports.simulated import Simulation
 from storage.db import unit_of_work
 from storage.models import IncomingRecord, NoticeAck, OutboxMessage, Person, Report, ReportEvent
+from tests.conftest import bind_by_code
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,9 @@ def test_csv_roster_imports_good_rows_and_names_bad_lines(chat: Simulation, tmp_
     with chat.bot.services.factory() as session:
         chen = session.scalar(select(Person).where(Person.name == "陈先生"))
         assert (chen.building, chen.unit) == ("3", "101")
-    # matched by alias (微信名): 孙大哥 is now the leader of building 5
+    # matched by alias (微信名), but a name proves nothing: the leader is told how to bind, then is one
+    assert "您在名册中是楼组长，但这个微信号还没有绑定" in chat.say("江南新村5号楼", "孙大哥", "/汇总")[0].text
+    assert bind_by_code(chat, "孙师傅", "wxid_孙大哥").startswith("绑定成功：您是 孙师傅（楼组长）")
     assert chat.say("江南新村5号楼", "孙大哥", "/汇总")[0].text.startswith("5号楼 · 今天")
     assert chat.say("江南新村3号楼", "陈先生", "求助 需要买菜")[0].text.startswith("已登记 家庭报告 #1：3号楼101室")
 

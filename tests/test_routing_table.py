@@ -6,6 +6,9 @@ from handlers import build_router
 def test_routing_table() -> None:
     assert build_router().table() == [
         (1, "/帮助", "所有人"),
+        (5, "/绑定 绑定码", "所有人"),
+        (10, "/绑定码", "管理员"),
+        (10, "/解绑", "管理员"),
         (10, "/绑定", "管理员"),
         (10, "/设为", "管理员"),
         (10, "/授权", "管理员"),

@@ -1,8 +1,11 @@
 """``qinlin console``: type as a resident, a leader or staff and see what the bot answers.
 
 Commands start with ':' — ':room 江南新村3号楼' picks a room (':room' alone: private chat),
-':as 张阿姨' picks a speaker, ':wait 11m' moves the clock on, ':rooms' lists known rooms,
-':quit' leaves. Works with piped stdin too, so a session can be scripted.
+':as 张阿姨' picks a speaker, ':bind' binds the speaker to the roster person of that name (what a
+code from `qinlin roster code` does in WeChat: whoever sits at this terminal runs the server anyway),
+':wait 11m' moves the clock on, ':rooms' lists known rooms, ':quit' leaves. An '@name' typed
+in a message is a mention of the contact seen here under that name, as WeChat's @ list makes it.
+Works with piped stdin too, so a session can be scripted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from bot.transports.simulated import Delivered, Simulation
 from handlers import build_application
 from storage.models import Room
 
-HELP = "命令：:room 群名（空=私聊） · :as 姓名 · :wait 10m · :rooms · :quit"
+HELP = "命令：:room 群名（空=私聊） · :as 姓名 · :bind（把当前发言人绑定为名册里的同名人） · :wait 10m · :rooms · :quit"
 _WAIT = re.compile(r"^(\d+)\s*([smhd]?)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}
 # The console runs every timed job on the way (a digest a day, reminders): a year takes seconds,
@@ -76,6 +79,8 @@ def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) 
                 for item in simulation.wait(**{_UNITS[found.group(2)]: amount}):
                     sink.write(format_delivery(item) + "\n")
                 sink.write(f"→ 现在 {clock.now():%Y-%m-%d %H:%M}\n")
+            elif command == "bind":
+                sink.write(f"→ {_bind_speaker(simulation, speaker)}\n")
             elif command == "rooms":
                 with simulation.bot.services.factory() as session:
                     for seen in session.scalars(select(Room).order_by(Room.topic)):
@@ -86,7 +91,22 @@ def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) 
         clock.set(max(clock.now(), SystemClock(config.tzinfo).now()))
         if not interactive:
             sink.write(f"{clock.now():%H:%M:%S} [{room or '私聊'}] {speaker}: {line}\n")
-        for item in simulation.say(room, speaker, line):
+        for item in simulation.say(room, speaker, line, mentions=simulation.picked_mentions(line)):
             sink.write(format_delivery(item) + "\n")
         clock.advance(timedelta(seconds=1))
         sink.flush()
+
+
+def _bind_speaker(simulation: Simulation, speaker: str) -> str:
+    """Issue a code for the roster person ``speaker`` and redeem it as the console's contact."""
+    from bot.binding import BindingError, issue_code, redeem_code
+    from storage.db import unit_of_work
+
+    now = simulation.clock.now()
+    contact = simulation.message("", speaker).sender_id
+    try:
+        with unit_of_work(simulation.bot.services.factory) as session:
+            issued = issue_code(session, speaker, now, actor_id="console", actor_name="qinlin console")
+            return redeem_code(session, contact, speaker, issued.code, now)
+    except BindingError as error:
+        return str(error)

@@ -8,6 +8,7 @@ through the production code and finish instantly.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -136,8 +137,10 @@ class Simulation:
         room_id: str | None = None,
         message_id: str | None = None,
         type: MessageType = MessageType.TEXT,
+        mentions: tuple[str, ...] = (),
     ) -> IncomingMessage:
-        """Build a message the way replay files name things: rooms by topic, people by name."""
+        """Build a message the way replay files name things: rooms by topic, people by name.
+        ``mentions`` are the contact ids WeChat would attach when people are @-picked."""
         return IncomingMessage(
             message_id=message_id or f"sim-{next(self._ids)}",
             sent_at=at or self.clock.now(),
@@ -147,7 +150,18 @@ class Simulation:
             room_id=(room_id or f"room_{room}") if room is not None else None,
             room_topic=room,
             type=type,
+            mention_ids=tuple(mentions),
         )
+
+    def picked_mentions(self, text: str) -> tuple[str, ...]:
+        """The ids WeChat's @ list would attach for each ``@name`` in ``text``: a contact seen
+        here under exactly that name. A name nobody here has is left as typed text."""
+        picked = []
+        for name in re.findall(r"@([^\s\u2005@]{1,32})", text):
+            ids = [contact_id for contact_id, seen in self.names.items() if seen == name]
+            if len(ids) == 1:
+                picked.append(ids[0])
+        return tuple(picked)
 
     def say(self, room: str | None, sender: str, text: str, **kwargs: object) -> list[Delivered]:
         """A person says something; returns everything the bot sent until its outbox was empty."""
