@@ -312,7 +312,7 @@ def _roster_session(config: Config, db: str | None):
 @roster_app.command("code")
 def roster_code(
     name: Annotated[str, typer.Argument(help="the person's name as in config.yaml or the roster")],
-    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Print a one-time code that binds NAME to the WeChat contact who sends it to the bot."""
@@ -337,7 +337,7 @@ def roster_code(
 
 @roster_app.command("list")
 def roster_list(
-    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """List people with their role and whether their WeChat contact is bound."""
@@ -363,7 +363,7 @@ def roster_list(
 @roster_app.command("unbind")
 def roster_unbind(
     name: Annotated[str, typer.Argument(help="the person whose phone or WeChat account is lost")],
-    db: Annotated[Optional[str], typer.Option("--db")] = None,
+    db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Forget NAME's WeChat contact (lost phone); their role waits for a new code."""

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from handlers import build_application
 from bot.clock import VirtualClock
 from bot.config import Config
 from bot.transports.simulated import Simulation
+from handlers import build_application
 from storage.models import BindCode, Delegation, Person, RoleEvent
 from tests.conftest import bind_by_code, issue_bind_code
 
