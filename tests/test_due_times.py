@@ -13,11 +13,13 @@ from bot.outbox import enqueue
 from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.db import make_engine, session_factory, unit_of_work
+from tests.conftest import bind_privileged_people
 
 
 @pytest.fixture
 def config(shipped_config, tmp_path):
-    return shipped_config.model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+    return bind_privileged_people(shipped_config).model_copy(
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
 
 
 def test_each_change_moves_what_is_due_and_a_restart_rebuilds_it(chat, config, engine, clock) -> None:

@@ -261,7 +261,7 @@ def at_once(chat: Simulation, room: str, sender: str, text: str) -> list:
 
 def shipped_chat(shipped_config, engine, clock, tmp_path) -> Simulation:
     """The repository's own config.yaml, 垃圾分类 reminders included, as a new user runs it."""
-    config = shipped_config.model_copy(update={"exports_dir": str(tmp_path / "exports")})
+    config = bind_privileged_people(shipped_config).model_copy(update={"exports_dir": str(tmp_path / "exports")})
     chat = Simulation(build_application(config, engine, clock), clock)
     for topic in [BRANCH, GENERAL, STAFF, *BUILDINGS]:
         chat.say(topic, "某居民", "大家好")
@@ -290,7 +290,7 @@ def test_a_routine_reminder_takes_no_number_and_steals_no_acknowledgement(shippe
 
 def test_a_reminder_that_asks_for_acknowledgement_is_a_numbered_notice(shipped_config, engine, clock, tmp_path) -> None:
     duty = RecurringReminder(name="值班", times=["8:30"], targets="3号楼", text="今日值班：请到岗", ack=True)
-    config = shipped_config.model_copy(update={"reminders": [duty], "exports_dir": str(tmp_path / "exports")})
+    config = bind_privileged_people(shipped_config).model_copy(update={"reminders": [duty], "exports_dir": str(tmp_path / "exports")})
     chat = Simulation(build_application(config, engine, clock), clock)
     for topic in [STAFF, *BUILDINGS]:
         chat.say(topic, "某居民", "大家好")
@@ -341,7 +341,7 @@ def test_a_notice_still_held_by_quiet_hours_is_not_yet_unconfirmed(chat: Simulat
 
 
 def test_a_notice_posted_just_before_quiet_hours_is_not_split(shipped_config, engine, clock, tmp_path) -> None:
-    config = shipped_config.model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+    config = bind_privileged_people(shipped_config).model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
     chat = Simulation(build_application(config, engine, clock), clock)
     rooms = [f"江南新村{n}号楼" for n in range(1, 49)]
     for topic in [STAFF, *rooms]:
