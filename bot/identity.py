@@ -116,7 +116,7 @@ class Directory:
                                           Person.branch, Person.buildings, Person.building, Person.unit,
                                           Person.bound_via)
                                    .order_by(Person.id)):
-            known = _Known(*row)
+            known = _Known(**row._mapping)
             if known.wechat_id:
                 snapshot.by_id.setdefault(known.wechat_id, known)
             for key in {known.name, known.alias} - {None}:

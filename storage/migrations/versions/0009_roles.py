@@ -1,8 +1,8 @@
 """roles bound by proof: how a person's WeChat id was proven, one-time bind codes, failed
 attempts, contacts the bot has seen, and the audit trail of role changes
 
-Revision ID: 0005_roles
-Revises: 0004_numbers
+Revision ID: 0009_roles
+Revises: 0008_web_board
 
 Existing people keep their ids but none counts as proven: an id learned from a display name
 before this revision may belong to an impostor. Config entries with a wechat_id are marked
@@ -12,8 +12,8 @@ proven again at the next start; everyone else with a role above resident binds b
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_roles"
-down_revision = "0004_numbers"
+revision = "0009_roles"
+down_revision = "0008_web_board"
 branch_labels = None
 depends_on = None
 
