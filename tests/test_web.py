@@ -135,6 +135,8 @@ def test_report_list_filters_are_not_in_the_url(chat: Simulation, client: TestCl
     assert "共 0 条" in filtered.text  # the name is the reporter's, not in the words
     filtered = client.post("/reports/filter", data={"text": "楼道灯", "csrf": csrf_of(page.text)})
     assert "共 1 条" in filtered.text and 'href="/reports/3"' in filtered.text
+    filtered = client.post("/reports/filter", data={"category": "repair", "building": "3", "csrf": csrf_of(page.text)})
+    assert "共 1 条" in filtered.text and 'href="/reports/3"' in filtered.text
     filtered = client.post("/reports/filter", data={"status": "resolved", "csrf": csrf_of(page.text)})
     assert "共 0 条" in filtered.text
     bad = client.post("/reports/filter", data={"period": "去年冬天", "csrf": csrf_of(page.text)})

@@ -59,7 +59,11 @@ def list_reports(page: Page) -> Response:
     if filters.get("kind") in KIND_LABEL:
         conditions.append(Report.kind == filters["kind"])
     if filters.get("category"):
-        conditions.append(Report.category == filters["category"])
+        # With a building chosen too, SQLite (no statistics) would still walk the category's
+        # index, ~13 times wider than the building's (measured 139 ms against 18 ms on 100,000
+        # reports); `|| ''` keeps it off the category index. Same rows on every database.
+        category = Report.category.concat("") if filters.get("building") else Report.category
+        conditions.append(category == filters["category"])
     if filters.get("building"):
         conditions.append(Report.building == filters["building"])
     if filters.get("status") == "open":
