@@ -132,10 +132,17 @@ class Day:
                         self.recalled_at.setdefault(latest, at)
 
     def run(self, day: date) -> None:
+        # every day the party hears first (各支部), and answers in its own rooms
+        party = datetime.combine(day, time(7, 40), SHANGHAI)
+        self.feed(party, STAFF, "王社工", "#通知 各支部 党员先学习本周通知")
+        for minutes, (room, sender) in enumerate([(GENERAL, "李书记"), (BRANCH_ROOMS[2], "赵党员")], start=5):
+            at = party + timedelta(minutes=minutes)
+            self.feed(at, room, sender, self.rng.choice(ACKS))
+            self.acks.append(Said(f"room_{room}", f"wxid_{sender}", at))
         moment = datetime.combine(day, time(8, 0), SHANGHAI)
         while moment < datetime.combine(day, time(19, 30), SHANGHAI):
             self.event(moment)
-            moment += timedelta(minutes=self.rng.randint(4, 30))
+            moment += timedelta(minutes=self.rng.randint(6, 36))
         self.chat.advance_to(datetime.combine(day, time(20, 30), SHANGHAI))
 
     def night(self, day: date) -> None:
@@ -220,10 +227,10 @@ def expected_acks(session: Session, said: list[Said], recalled_at: dict[int, dat
     """Each 收到 typed, attributed by the rule: the notice most recently delivered to that room,
     within the window, not recalled by then; once per person per notice."""
     relays = []
-    for notice_id, room_id in session.execute(select(deliveries.c.notice_id, deliveries.c.room_id)):
-        state, sent_at = relay_states(session, notice_id)[room_id]
-        if state == "sent" and sent_at is not None:
-            relays.append((notice_id, room_id, sent_at))
+    for (notice_id,) in session.execute(select(notices.c.id)):
+        for room_id, (state, sent_at) in relay_states(session, notice_id).items():
+            if state == "sent" and sent_at is not None:
+                relays.append((notice_id, room_id, sent_at))
     expected: set[tuple[int, str, str]] = set()
     for ack in said:
         live = [(at, notice_id) for notice_id, room_id, at in relays
@@ -265,8 +272,11 @@ def check_summaries(chat: Simulation, config: Config, day: date, labels: dict[st
 
 
 def check_receipts(chat: Simulation) -> None:
+    """Every notice that can still change: posted within the acknowledgement window."""
+    window = timedelta(hours=chat.bot.services.config.notices.ack_window_hours)
     with chat.bot.services.factory() as session:
-        numbers = list(session.scalars(select(notices.c.id).where(notices.c.status.in_(("sent", "recalled")))))
+        numbers = list(session.scalars(select(notices.c.id).where(
+            notices.c.status.in_(("sent", "recalled")), notices.c.created_at >= chat.clock.now() - window)))
     for number in numbers:
         text = ask(chat, f"/回执 N{number}")[0].text
         with chat.bot.services.factory() as session:
