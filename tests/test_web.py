@@ -351,3 +351,19 @@ def test_correct_on_the_page_and_in_chat_make_the_same_records(config: Config, t
         assert "已更正 #1：3号楼302室｜返沪登记｜2人｜来自武汉" in reply
         records[face] = _records(chat)
     assert records["web"] == records["chat"]
+
+
+def test_only_a_bound_staff_member_gets_a_login_code(shipped_config: Config, engine: Engine, clock: VirtualClock,
+                                                      tmp_path: Path) -> None:
+    from tests.conftest import bind_by_code
+
+    database = shipped_config.database.model_copy(update={"spool": str(tmp_path / "spool.jsonl")})
+    unbound = shipped_config.model_copy(update={"database": database, "exports_dir": str(tmp_path / "exports")})
+    chat = Simulation(build_application(unbound, engine, clock), clock)
+    client = TestClient(create_app(unbound, engine, clock), follow_redirects=True)
+    refused = chat.say(None, "王社工", "/登录")[0].text
+    assert "登录码" not in refused  # a display name alone proves nothing
+    page = client.post("/login", data={"name": "王社工", "code": "123456", "csrf": csrf_of(client.get("/login").text)})
+    assert page.status_code == 400
+    bind_by_code(chat, "王社工")
+    log_in(client, chat, "王社工")
