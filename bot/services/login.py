@@ -56,7 +56,7 @@ def _lock_subject(name: str, person: Person | None) -> str:
 def check_login(session: Session, name: str, code: str, now: datetime) -> Identity:
     """The person a name and code belong to, or a UserError (counted towards the lock-out)."""
     name, code = name.strip()[:64], code.strip()
-    people = session.scalars(select(Person).where(Person.name == name, Person.wechat_id.is_not(None),
+    people = session.scalars(select(Person).where(Person.name == name, Person.wechat_id.is_not(None), Person.bound_via.is_not(None),
                                                   Person.role.in_(WEB_ROLES))).all()
     subjects = [_lock_subject(name, person) for person in people] or [_lock_subject(name, None)]
     for subject in subjects:
