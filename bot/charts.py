@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib import font_manager
-from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -52,7 +52,10 @@ def write_chart(session: Session, config: Config, period: Period, out_path: str 
         counts[f"{building}号楼" if building else "片区/未填"][category] = count
     columns = sorted(counts, key=lambda b: (not b[0].isdigit(), int(b.split("号")[0]) if b[0].isdigit() else 0))
     categories = sorted({c for per in counts.values() for c in per})
-    figure, axes = plt.subplots(figsize=(max(6, 0.5 * len(columns) + 3), 4.5), dpi=100)
+    # The object API only: pyplot keeps global state, and charts are drawn on worker threads
+    # (the bot's jobs, the web workbench) at the same time.
+    figure = Figure(figsize=(max(6, 0.5 * len(columns) + 3), 4.5), dpi=100)
+    axes = figure.subplots()
     bottom = [0] * len(columns)
     for category in categories:
         values = [counts[b].get(category, 0) for b in columns]
@@ -72,5 +75,4 @@ def write_chart(session: Session, config: Config, period: Period, out_path: str 
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
-    plt.close(figure)
     return path

@@ -145,11 +145,13 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
     logged = log_query(ctx, "/查询", arguments)
     conditions = []
     rest = []
+    by_number = False  # a report asked for by its number is shown whatever its age
     for word in arguments.split():
         number = _NUMBER.match(word)
         building = _BUILDING.match(word)
         if number and word.startswith("#"):
             conditions.append(Report.id == (record_number(word) or 0))  # 0: no record has it
+            by_number = True
         elif building:
             conditions.append(Report.building == building.group(1))
             if building.group(2):
@@ -162,7 +164,7 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
         period = parse_period(" ".join(rest), ctx.now)
     else:
         period = Period(ctx.now.date() - timedelta(days=29), ctx.now.date(), "近30天")
-    if not any(c for c in conditions if "id" in str(c)):
+    if not by_number:
         start, end = period.bounds(ctx.config.tzinfo)
         conditions += [Report.created_at >= start, Report.created_at < end]
     rows = ctx.session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc()).limit(20)).all()

@@ -104,10 +104,18 @@ def test_a_failing_job_waits_before_it_is_tried_again(chat: Simulation, monkeypa
 
 
 def test_the_chart_counts_whole_reports(chat: Simulation, monkeypatch) -> None:
+    from matplotlib.figure import Figure
+
     import bot.charts
 
-    drawn = []
-    monkeypatch.setattr(bot.charts.plt, "close", drawn.append)  # keep the figure to read its axis
+    drawn: list[Figure] = []
+
+    class Kept(Figure):  # keeps the figure to read its axis
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            drawn.append(self)
+
+    monkeypatch.setattr(bot.charts, "Figure", Kept)
     chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
     chat.say(STAFF, "王社工", "/图表 本月")
     ticks = drawn[0].axes[0].get_yticks()

@@ -60,6 +60,13 @@ def test_query_in_staff_room_shows_names_and_whole_phones(chat: Simulation) -> N
     never_a_full_phone_in_a_group(chat)
 
 
+def test_query_by_number_finds_an_old_report_that_a_building_query_leaves_out(chat: Simulation) -> None:
+    chat.say(B3, "孙师傅", "#家庭报告 3号楼201 返沪2人")
+    chat.wait(days=40)  # older than the default 近30天
+    assert "\n#1 11-23 09:00 家庭报告｜3号楼201室" in chat.say(None, "王社工", "/查询 #1")[0].text
+    assert chat.say(None, "王社工", "/查询 3号楼")[0].text == "没有找到符合条件的报告（近30天）。"
+
+
 def test_query_asked_in_a_building_room_goes_private(chat: Simulation) -> None:
     morning(chat)
     replies = chat.say(B3, "王社工", "/查询 3号楼201")

@@ -302,10 +302,10 @@ class ReportParser:
         if chain:
             return self._parse_chain(whole[chain.end():], now)
         clean = whole[:MAX_PARSE_CHARS]
-        found = self._trigger_match(clean)
-        if found is None:
+        triggered = self._trigger_match(clean)
+        if triggered is None:
             return ParseResult(is_report=False)
-        word, body = found
+        word, body = triggered
         explicit = self.vocabulary.kind_triggers[word]
         fields = extract(body, now)
         tokens = self.tokens(body)
