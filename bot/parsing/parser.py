@@ -288,8 +288,9 @@ class ReportParser:
             return None
         word = trigger.group(1)
         after = clean[trigger.end():]
+        bracketed = trigger.group(0).rstrip().endswith(("】", "]", "）", ")", "#"))  # 【求助】每次下雨…
         if not self.vocabulary.kind_triggers[word] and not (
-            _GENERIC_FOLLOWER.match(after) or after.startswith(self._opening_words)
+            bracketed or _GENERIC_FOLLOWER.match(after) or after.startswith(self._opening_words)
         ):
             return None  # 登记表在哪里下载, 反映了: a word that starts with a trigger
         return word, after[_SEPARATORS.match(after).end():]  # type: ignore[union-attr]
