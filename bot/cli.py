@@ -446,20 +446,23 @@ def purge(
 
 
 def main() -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from storage.db import DatabaseNotMigrated, DatabaseUnavailable
-
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app()
-    except DatabaseNotMigrated as error:
-        typer.echo(f"qinlin: {error}", err=True)
-        sys.exit(1)
-    except DatabaseUnavailable as error:
-        typer.echo(f"qinlin: database: {error}", err=True)
-        sys.exit(1)
-    except SQLAlchemyError as error:
-        # unreachable server, a file that is not a database, a read-only file: the operator's to fix
-        typer.echo(f"qinlin: database: {_first_line(error)}", err=True)
+    except Exception as error:
+        # the database's errors are imported only when one is raised: `qinlin parse` starts
+        # without loading SQLAlchemy at all
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from storage.db import DatabaseNotMigrated, DatabaseUnavailable
+
+        if isinstance(error, DatabaseNotMigrated):
+            typer.echo(f"qinlin: {error}", err=True)
+        elif isinstance(error, DatabaseUnavailable):
+            typer.echo(f"qinlin: database: {error}", err=True)
+        elif isinstance(error, SQLAlchemyError):
+            # unreachable server, a file that is not a database, a read-only file: the operator's to fix
+            typer.echo(f"qinlin: database: {_first_line(error)}", err=True)
+        else:
+            raise
         sys.exit(1)

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.engine import make_url
 
 RoomRole = Literal["general", "branch", "building", "area", "staff"]
 PersonRole = Literal["resident", "leader", "party", "staff", "admin"]
@@ -84,6 +83,8 @@ class DatabaseConfig(Strict):
         """The spool file for the database at ``url`` (default: this config's)."""
         if self.spool:
             return Path(self.spool)
+        from sqlalchemy.engine import make_url  # here: `qinlin parse` reads config and never a database
+
         parsed = make_url(url or self.url)
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
             database = Path(parsed.database)
