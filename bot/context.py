@@ -40,10 +40,6 @@ class Ctx:
     def is_private(self) -> bool:
         return self.room is None
 
-    @property
-    def in_staff_room(self) -> bool:
-        return self.room is not None and self.room.role == "staff"
-
     def as_typed(self, tail: str) -> str:
         """``tail`` of ``text`` as the sender typed it: NFKC turns Chinese punctuation (，) into
         ASCII, which is right for parsing and wrong for text relayed to people."""

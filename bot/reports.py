@@ -30,10 +30,6 @@ FIELD_EXAMPLE = {"building": "3号楼", "unit": "201"}
 # Fields a correction or follow-up may set, in the order they are shown.
 REPORT_FIELDS = ("building", "unit", "people", "households", "origin", "event_date", "phone", "category")
 
-def report_number(report: Report) -> str:
-    return f"#{report.id}"
-
-
 def short_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 

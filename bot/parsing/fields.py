@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, replace
-from dataclasses import fields as dataclass_fields
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -94,15 +93,6 @@ class Fields:
     date: date | None = None
     phone: str | None = None
     category: str | None = None
-
-    def merged_with(self, other: Fields) -> Fields:
-        """Fields of ``self`` with the blanks filled from ``other``."""
-        values = {f.name: getattr(self, f.name) if getattr(self, f.name) is not None else getattr(other, f.name)
-                  for f in dataclass_fields(self)}
-        return Fields(**values)
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
     def copy(self, **changes: Any) -> Fields:
         return replace(self, **changes)
