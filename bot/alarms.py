@@ -62,6 +62,7 @@ class JobAlarms:
         self.on_queued = on_queued  # wakes the outbox pump when a job queued messages
         self.scheduler = AsyncIOScheduler(timezone=bot.services.config.tzinfo)
         self._rearm_pending = False
+        self._running: set[asyncio.Future[None]] = set()  # the loop keeps only weak references
 
     async def start(self) -> None:
         self.scheduler.start()
@@ -105,7 +106,12 @@ class JobAlarms:
         if self._rearm_pending or not self.scheduler.running:
             return
         self._rearm_pending = True
-        asyncio.get_running_loop().call_later(DEBOUNCE_SECONDS, lambda: asyncio.ensure_future(self.rearm()))
+        asyncio.get_running_loop().call_later(DEBOUNCE_SECONDS, self._rearm_later)
+
+    def _rearm_later(self) -> None:
+        task = asyncio.ensure_future(self.rearm())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def ring(self, name: str) -> None:
         try:
