@@ -27,7 +27,7 @@ from bot.notices import sync_config_reminders
 from bot.outages import Outages
 from bot.outbox import OutboxWorker, enqueue
 from bot.parsing import ReportParser
-from bot.rooms import rooms_with_role, see_room
+from bot.rooms import confirm_notes, rooms_with_role, see_room
 from bot.router import Router
 from bot.spool import Spool
 from storage.db import check_migrated, session_factory, unavailable_reason, unit_of_work
@@ -183,6 +183,8 @@ class Bot:
             room = sighting.room
             if sighting.renamed_from:
                 outgoing.extend(self.rename_notes(session, sighting.renamed_from, room.topic, message.message_id))
+            if sighting.looks_like is not None:
+                outgoing.extend(confirm_notes(session, room, sighting.looks_like, message.message_id))
         self._note_contact(session, message, now)
         identity = resolve_identity(session, message.sender_id, message.sender_name, message.sender_alias, now,
                                     self.directory)

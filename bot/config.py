@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 RoomRole = Literal["general", "branch", "building", "area", "staff"]
 PersonRole = Literal["resident", "leader", "party", "staff", "admin"]
@@ -102,7 +110,12 @@ class WechatyConfig(Strict):
 
 
 class RoomRule(Strict):
-    topic: str
+    """Binds rooms to a role: by a topic pattern (building and area rooms; a staff or party room
+    only gets proposed to an admin, since anyone can name a group 工作群), or by a room's WeChat
+    id, which binds that room to any role whatever its topic."""
+
+    topic: str | None = None
+    id: str | None = None
     role: RoomRole
     branch: int | None = None
     buildings: BuildingRange | None = None
@@ -110,12 +123,20 @@ class RoomRule(Strict):
 
     @field_validator("topic")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             re.compile(value)
         except re.error as error:
             raise ValueError(f"bad regular expression {value!r}: {error}") from None
         return value
+
+    @model_validator(mode="after")
+    def _topic_or_id(self) -> RoomRule:
+        if (self.topic is None) == (self.id is None):
+            raise ValueError("give either topic (a pattern) or id (the room's WeChat id)")
+        return self
 
 
 class PersonEntry(Strict):

@@ -23,9 +23,9 @@ from bot.config import parse_building_range
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.identity import ROLE_LABEL, record_role_change, seen_contact
-from bot.message import Reply
+from bot.message import Outgoing, Reply
 from bot.parsing.numerals import record_number
-from bot.rooms import Binding, apply_binding
+from bot.rooms import PROVEN_ROOM_ROLES, ROOM_ROLE_LABEL, Binding, apply_binding, rooms_with_role
 from bot.router import Router
 from storage.models import BindCode, Delegation, Person, RoleEvent
 
@@ -63,6 +63,11 @@ def bind(ctx: Ctx, arguments: str) -> Reply:
     if binding is None:
         raise UserError(f"没看懂要绑定成什么群。{BIND_EXAMPLE}")
     apply_binding(ctx.room, binding, "admin", ctx.now)
+    if binding.role in PROVEN_ROOM_ROLES:  # the rooms that see more than residents do: staff hear of each
+        for staff in rooms_with_role(ctx.session, "staff"):
+            if staff.id != ctx.room.id:
+                ctx.send(Outgoing(text=f"提示：{ctx.message.sender_name} 已将群“{ctx.room.topic}”绑定为{ROOM_ROLE_LABEL[binding.role]}。",
+                                  room_id=staff.id, dedupe_key=f"bound:{ctx.message.message_id}:{staff.id}"))
     label = words + ("楼组群" if binding.role == "building" else "" if words.endswith("群") else "群")
     return Reply(f"已将本群绑定为{label}。")
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from bot.app import Bot
 from bot.clock import SHANGHAI, VirtualClock
-from bot.config import Config, load_config
+from bot.config import Config, RoomRule, load_config
 from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.db import make_engine, upgrade
@@ -128,14 +128,21 @@ def sender_id(name: str) -> str:
     return f"wxid_{name}"
 
 
+# The staff and party rooms the tests talk in, by the id Simulation gives a topic: a topic alone
+# never makes such a room (anyone can name a group 工作群), a config entry naming the id does.
+TEST_ROOM_IDS = [RoomRule(id="room_居委工作群", role="staff"), RoomRule(id="room_第2党支部", role="branch", branch=2),
+                 RoomRule(id="room_江南新村党总支", role="general")]
+
+
 def bind_privileged_people(config: Config) -> Config:
-    """The shipped config names its staff but not their WeChat ids: a site binds them by code.
-    Tests speak as ``wxid_<name>`` (Simulation's default), so each person above resident is bound
-    to that id here, as a site that knows the ids writes them into config.yaml."""
+    """The shipped config names its staff but not their WeChat ids, nor its rooms': a site binds
+    them by code and /绑定. Tests speak as ``wxid_<name>`` (Simulation's default), so each person
+    above resident is bound to that id here, and the tests' staff and party rooms by their ids, as
+    a site that knows the ids writes them into config.yaml."""
     people = [person if person.role == "resident" or person.wechat_id
               else person.model_copy(update={"wechat_id": sender_id(person.name)})
               for person in config.people]
-    return config.model_copy(update={"people": people})
+    return config.model_copy(update={"people": people, "rooms": [*TEST_ROOM_IDS, *config.rooms]})
 
 
 @pytest.fixture

@@ -187,7 +187,7 @@ def test_console_with_piped_stdin(tmp_path: Path) -> None:
 
 
 def test_console_shows_a_recall_as_wechat_does(tmp_path: Path) -> None:
-    script = (":room 江南新村3号楼\n:as 张阿姨\n大家好\n:room 居委工作群\n:as 王社工\n:bind\n"
+    script = (":room 江南新村3号楼\n:as 张阿姨\n大家好\n:room 居委工作群\n:as 李书记\n:bind\n/绑定 工作群\n:as 王社工\n:bind\n"
               "#通知 3号楼 明天停水\n/撤回通知 N1\n:quit\n")
     result = qinlin("console", "--db", migrated(tmp_path / 'c.db'), stdin=script)
     assert result.returncode == 0, result.stderr

@@ -198,3 +198,66 @@ def test_an_id_in_config_binds_without_a_code(shipped_config: Config, engine: En
     chat = Simulation(build_application(shipped_config.model_copy(update={"people": people}), engine, clock), clock)
     assert chat.say(None, "小王", "/待办", sender_id="wxid_real_wang")[0].text != "抱歉，/待办 仅限社工使用。"
     assert chat.say(None, "王社工", "/待办", sender_id="wxid_other")[0].text == "抱歉，/待办 仅限社工使用。"
+
+
+# ------------------------------------------------------------------ rooms are bound by proof too
+
+
+def bound_rooms(chat: Simulation) -> dict[str, str | None]:
+    from storage.models import Room
+
+    with chat.bot.services.factory() as session:
+        return {room.topic: room.role for room in session.scalars(select(Room))}
+
+
+def staffed(site: Simulation) -> None:
+    """A committee's first morning: the admin binds by code and binds the staff and branch rooms."""
+    bind_by_code(site, "李书记")
+    assert site.say("居委工作群", "李书记", "/绑定 工作群")[0].text == "已将本群绑定为工作群。"
+    assert site.say("第2党支部", "李书记", "/绑定 第2支部")[0].text == "已将本群绑定为第2支部群。"
+    for topic in ("江南新村3号楼", "江南新村8号楼"):
+        site.say(topic, "张阿姨", "早")
+
+
+def test_a_topic_never_makes_a_staff_or_party_room(site: Simulation) -> None:
+    # before any admin: the staff room's own topic does not make it one
+    site.say("居委工作群", "王社工", "早")
+    assert bound_rooms(site)["居委工作群"] is None
+    staffed(site)
+    notes = site.say("张阿姨的工作群", "张阿姨", "大家好")
+    assert [(d.room_topic, d.text) for d in notes] == [("居委工作群",
+        "提示：新群“张阿姨的工作群”的名字像工作群，但群名谁都能改，所以没有自动绑定。如果它确实是工作群，请管理员在该群里发送 /绑定 工作群。")]
+    site.say("广场舞姐妹群", "冯阿姨", "跳舞啦", room_id="room-dance")
+    renamed = site.say("广场舞队工作群", "冯阿姨", "今晚七点", room_id="room-dance")
+    assert [d.room_topic for d in renamed] == ["居委工作群"] and "/绑定 工作群" in renamed[0].text
+    assert "/绑定 第2支部" in site.say("第2党支部(阿强)", "阿强", "大家好")[0].text
+    rooms = bound_rooms(site)
+    assert (rooms["张阿姨的工作群"], rooms["广场舞队工作群"], rooms["第2党支部(阿强)"]) == (None, None, None)
+    # the day goes on: the digest reaches only the bound staff room, 各支部 only the bound branch room
+    relay = site.say("居委工作群", "李书记", "#通知 各支部 党员先学习")
+    assert sorted(d.room_topic for d in relay if d.text.startswith("【通知】")) == ["第2党支部"]
+    digest = site.wait(hours=12)
+    assert {d.room_topic for d in digest if d.text.startswith("【日报】")} == {"居委工作群"}
+
+
+def test_a_rename_never_raises_a_room(site: Simulation) -> None:
+    staffed(site)
+    renamed = site.say("江南新村3号楼工作群", "张阿姨", "早", room_id="room_江南新村3号楼")
+    assert [(d.room_topic, d.text) for d in renamed] == [
+        ("居委工作群", "提示：群“江南新村3号楼”已改名为“江南新村3号楼工作群”，绑定保持不变。")]
+    assert bound_rooms(site)["江南新村3号楼工作群"] == "building"
+    # an admin's /绑定 of a staff room is told to the staff room
+    bound = site.say("党员活动室", "李书记", "/绑定 党总支")
+    assert ("居委工作群", "提示：李书记 已将群“党员活动室”绑定为党总支群。") in [(d.room_topic, d.text) for d in bound]
+
+
+def test_a_config_entry_naming_the_id_binds_a_staff_room(shipped_config: Config, engine: Engine,
+                                                         clock: VirtualClock) -> None:
+    from bot.config import RoomRule
+
+    config = shipped_config.model_copy(update={"rooms": [RoomRule(id="12345@chatroom", role="staff"),
+                                                         *shipped_config.rooms]})
+    chat = Simulation(build_application(config, engine, clock), clock)
+    chat.say("居委会", "王社工", "早", room_id="12345@chatroom")
+    chat.say("居委工作群", "王社工", "早")
+    assert bound_rooms(chat) == {"居委会": "staff", "居委工作群": None}

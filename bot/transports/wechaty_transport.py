@@ -145,8 +145,10 @@ class WechatyTransport:
             await self._see_room(room)
 
     async def _see_room(self, room) -> None:
-        """Known rooms are bound by topic at first sight (bot.rooms.see_room); kept by id."""
-        from bot.rooms import see_room
+        """Known rooms are bound by topic at first sight (bot.rooms.see_room); kept by id. A topic
+        that looks like a staff or party room is put to the staff room for an admin to confirm."""
+        from bot.outbox import enqueue
+        from bot.rooms import confirm_notes, see_room
         from storage.db import unit_of_work
 
         try:
@@ -159,7 +161,11 @@ class WechatyTransport:
 
         def record() -> None:
             with unit_of_work(services.factory) as session:
-                see_room(session, services.config, room.room_id, topic, services.clock.now())
+                now = services.clock.now()
+                sighting = see_room(session, services.config, room.room_id, topic, now)
+                if sighting.looks_like is not None:
+                    for note in confirm_notes(session, sighting.room, sighting.looks_like, f"seen:{room.room_id}"):
+                        enqueue(session, note, now)
 
         try:
             await asyncio.to_thread(record)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -109,11 +110,27 @@ class Gateway:
         self.stderr.close()
 
 
+PROVEN_ROOMS = {"居委工作群": "staff", "第2党支部": "branch, branch: 2"}
+
+
+def bound_by_id(config: str, ids: dict[str, str], people: tuple[str, ...]) -> str:
+    """The shipped config.yaml as a site that knows its WeChat ids writes it: the staff and party
+    rooms by id (a topic never makes one), and ``people`` bound to their contact ids."""
+    rules = "".join(f'  - {{id: "{ids[topic]}", role: {role}}}\n' for topic, role in PROVEN_ROOMS.items() if topic in ids)
+    config = re.sub(r"^rooms:.*\n", lambda found: found.group(0) + rules, config, count=1, flags=re.M)
+    for name in people:
+        if name in ids:
+            config = re.sub(rf"(- \{{name: {name}, [^}}]*)\}}", lambda found, wechat_id=ids[name]: f'{found.group(1)}, wechat_id: "{wechat_id}"}}',
+                            config, count=1)
+    return config
+
+
 class BotProcess:
     """`qinlin run` against the gateway, with its own SQLite database."""
 
-    def __init__(self, port: int, workdir: Path, log_name: str = "bot.log", claim_seconds: float = 60) -> None:
-        config = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    def __init__(self, port: int, workdir: Path, log_name: str = "bot.log", claim_seconds: float = 60,
+                 ids: dict[str, str] | None = None, bind: tuple[str, ...] = ("王社工", "赵党员")) -> None:
+        config = bound_by_id((ROOT / "config.yaml").read_text(encoding="utf-8"), ids or {}, bind)
         config = config.replace('database: {url: "sqlite:///data/qinlin.db"}', f'database: {{url: "sqlite:///{workdir}/qinlin.db"}}')
         config = config.replace("outbox: {min_interval_seconds: 2,",
                                 f"outbox: {{min_interval_seconds: 1, jitter_seconds: 0.2, claim_seconds: {claim_seconds},")

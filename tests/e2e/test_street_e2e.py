@@ -24,18 +24,19 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, tmp_path: Path) -> None:
     buildings = [f"江南新村{n}号楼" for n in range(1, 11)]
+    ids = {}
     for name in ("王社工", "张阿姨"):
         gateway.send(cmd="contact", name=name)
-        gateway.expect("contact")
+        ids[name] = gateway.expect("contact")["id"]
     for topic in buildings:
         gateway.send(cmd="room", topic=topic, members=["张阿姨"])
         gateway.expect("room")
     gateway.send(cmd="room", topic="居委工作群", members=["王社工"])
-    gateway.expect("room")
+    ids["居委工作群"] = gateway.expect("room")["id"]
 
-    first = BotProcess(gateway.port, tmp_path, "first.log")
+    first = BotProcess(gateway.port, tmp_path, "first.log", ids=ids)
     login(gateway, first)
-    standby = BotProcess(gateway.port, tmp_path, "standby.log")
+    standby = BotProcess(gateway.port, tmp_path, "standby.log", ids=ids)
     try:
         wait_for(lambda: "standing by to take over" in standby.output(), 60, "the second process did not stand by")
         lines = [line for line in standby.output().splitlines() if "standing by" in line]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from tests.e2e.conftest import ROOT, TOKEN, BotProcess, Gateway, free_port, logi
 
 pytestmark = pytest.mark.e2e
 
-PEOPLE = ["张阿姨", "孙师傅", "周老师", "赵党员", "王社工", "郑老伯"]
+PEOPLE = ["张阿姨", "孙师傅", "周老师", "赵党员", "王社工", "郑老伯", "李书记"]
 ROOMS = {"江南新村3号楼": ["张阿姨", "郑老伯"], "江南新村5号楼": ["孙师傅"], "江南新村48号楼": ["周老师"],
          "第2党支部": ["赵党员"], "居委工作群": ["王社工"]}
 
@@ -36,7 +37,7 @@ def populate(gateway: Gateway, ids: dict[str, str] | None = None) -> dict[str, s
 def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
     ids = populate(gateway)
     started = time.monotonic()
-    bot = BotProcess(gateway.port, tmp_path)
+    bot = BotProcess(gateway.port, tmp_path, ids=ids, bind=("赵党员",))
     try:
         login(gateway, bot)
         login_seconds = time.monotonic() - started
@@ -44,6 +45,20 @@ def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
         def said(room: str | None, starts: str, to: str | None = None):
             return gateway.wait_for_reply(lambda e: e["room"] == room and e["text"].startswith(starts)
                                           and (to is None or e["to"] == to))
+
+        # 王社工 is staff in config.yaml, but a name proves nothing: refused until bound by a code
+        gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "/待办"})
+        said("居委工作群", "抱歉，/待办 仅限社工使用。您在名册中是社工，但这个微信号还没有绑定。")
+        code = subprocess.run([sys.executable, "-m", "bot", "roster", "code", "王社工", "--config",
+                               str(tmp_path / "config.yaml")], capture_output=True, text=True, cwd=tmp_path,
+                              timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert code.returncode == 0, code.stderr
+        digits = code.stdout.split(": ", 1)[1][:8]
+        gateway.send(cmd="say", **{"from": "王社工", "room": None, "text": f"/绑定 {digits}"})
+        said(None, "绑定成功：您是 王社工（社工）")
+        # an impostor calling itself 李书记 (the admin in config.yaml, not bound) gets nothing
+        gateway.send(cmd="say", **{"from": "李书记", "room": None, "text": "/绑定码 赵党员"})
+        said(None, "抱歉，/绑定码 仅限管理员使用。您在名册中是管理员")
 
         gateway.send(cmd="say", **{"from": "张阿姨", "room": "江南新村3号楼", "text": "#家庭报告 3号楼201 返沪2人 来自武汉"})
         said("江南新村3号楼", "已登记 家庭报告 #1：3号楼201室｜返沪登记｜2人｜来自武汉")
@@ -160,16 +175,17 @@ def test_kill_9_mid_fan_out_resumes_and_each_room_gets_the_notice_once(gateway: 
     """`kill -9` of the bot between two sends of a 12-room fan-out; a new process on the same
     database sends the rest: every building room receives the notice exactly once."""
     buildings = [f"江南新村{n}号楼" for n in range(1, 13)]
+    ids = {}
     for name in ("王社工", "张阿姨"):
         gateway.send(cmd="contact", name=name)
-        gateway.expect("contact")
+        ids[name] = gateway.expect("contact")["id"]
     for topic in buildings:
         gateway.send(cmd="room", topic=topic, members=["张阿姨"])
         gateway.expect("room")
     gateway.send(cmd="room", topic="居委工作群", members=["王社工"])
-    gateway.expect("room")
+    ids["居委工作群"] = gateway.expect("room")["id"]
 
-    first = BotProcess(gateway.port, tmp_path, "first.log")
+    first = BotProcess(gateway.port, tmp_path, "first.log", ids=ids)
     login(gateway, first)
     gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 全体 明早7点起全楼核酸检测"})
     relays = lambda: [e for e in gateway.said if e["text"].startswith("【紧急通知】")]  # noqa: E731
@@ -183,7 +199,7 @@ def test_kill_9_mid_fan_out_resumes_and_each_room_gets_the_notice_once(gateway: 
 
     # The SDK stops and restarts the service's puppet when it connects, which logs the mock
     # account out; a real puppet logs back in from its saved session, the mock is told to.
-    second = BotProcess(gateway.port, tmp_path, "second.log")
+    second = BotProcess(gateway.port, tmp_path, "second.log", ids=ids)
     try:
         login(gateway, second)
         deadline = time.monotonic() + 60
@@ -207,18 +223,19 @@ def test_kill_9_while_wechat_is_slow_to_acknowledge_sends_each_room_once(gateway
     is pending. The message did go out — the service echoed it back — so the next process must
     not send it again, and the rest of the fan-out goes out in order."""
     buildings = [f"江南新村{n}号楼" for n in range(1, 7)]
+    ids = {}
     for name in ("王社工", "张阿姨"):
         gateway.send(cmd="contact", name=name)
-        gateway.expect("contact")
+        ids[name] = gateway.expect("contact")["id"]
     for topic in buildings:
         gateway.send(cmd="room", topic=topic, members=["张阿姨"])
         gateway.expect("room")
     gateway.send(cmd="room", topic="居委工作群", members=["王社工"])
-    gateway.expect("room")
+    ids["居委工作群"] = gateway.expect("room")["id"]
     gateway.send(cmd="slow_acks", ms=1500)
     gateway.expect("slow_acks")
 
-    first = BotProcess(gateway.port, tmp_path, "first.log", claim_seconds=5)
+    first = BotProcess(gateway.port, tmp_path, "first.log", claim_seconds=5, ids=ids)
     login(gateway, first)
     gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 全体 明早7点起全楼停水"})
     relays = lambda: [e for e in gateway.said if e["text"].startswith("【紧急通知】")]  # noqa: E731
@@ -230,7 +247,7 @@ def test_kill_9_while_wechat_is_slow_to_acknowledge_sends_each_room_once(gateway
     first.kill_hard()
     killed_after = len(relays())
 
-    second = BotProcess(gateway.port, tmp_path, "second.log", claim_seconds=5)
+    second = BotProcess(gateway.port, tmp_path, "second.log", claim_seconds=5, ids=ids)
     try:
         login(gateway, second)
         deadline = time.monotonic() + 90
