@@ -32,6 +32,7 @@ from bot.router import Router
 from bot.spool import Spool
 from storage.db import check_migrated, session_factory, unavailable_reason, unit_of_work
 from storage.models import IncomingRecord
+from storage.scoping import adopt_unassigned_rows
 
 log = logging.getLogger(__name__)
 
@@ -408,7 +409,8 @@ def build_bot(
     """Assemble a bot from its parts on a migrated database. The parts come from the caller
     (``handlers.build_application`` wires the real ones), so this core never imports a handler."""
     check_migrated(engine)  # a schema change is the operator's step (`qinlin db upgrade`), never a side effect
-    factory = session_factory(engine)
+    adopt_unassigned_rows(engine, config.area_id)
+    factory = session_factory(engine, area=config.area_id)  # this area's rows only, everywhere below
     with unit_of_work(factory) as session:
         sync_config_people(session, config, clock.now())
         sync_config_reminders(session, config, clock.now())

@@ -267,7 +267,7 @@ def _session(config: Config, db: str | None):
     engine = _engine(config, db)
     upgrade(engine)
     check_migrated(engine)
-    return session_factory(engine)
+    return session_factory(engine, area=config.area_id)
 
 
 @roster_app.command("import")

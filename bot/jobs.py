@@ -257,7 +257,7 @@ class DailyDigest:
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         tz = services.config.tzinfo
         at = parse_clock_time(services.config.digest.time)
-        last = session.get(JobRun, DIGEST_JOB_ID)
+        last = session.scalar(select(JobRun).where(JobRun.job_id == DIGEST_JOB_ID))
         local = now.astimezone(tz)
         today = datetime.combine(local.date(), at, tz)
         if last is None:
@@ -271,7 +271,7 @@ class DailyDigest:
         tz = config.tzinfo
         local = now.astimezone(tz)
         day = local.date()
-        row = session.get(JobRun, DIGEST_JOB_ID)
+        row = session.scalar(select(JobRun).where(JobRun.job_id == DIGEST_JOB_ID))
         if row is None:
             session.add(JobRun(job_id=DIGEST_JOB_ID, last_run_at=now))
         else:

@@ -202,7 +202,7 @@ def routine_slots(session: Session, config: Config) -> list[tuple[str, Recurring
     """Each routine reminder time with its last run and the next time it is due."""
     found = []
     for key, reminder, recurrence in routine_keys(config):
-        run = session.get(JobRun, key)
+        run = session.scalar(select(JobRun).where(JobRun.job_id == key))
         if run is not None:
             found.append((key, reminder, recurrence, run, next_occurrence(recurrence, run.last_run_at.astimezone(config.tzinfo))))
     return found
@@ -212,7 +212,7 @@ def sync_config_reminders(session: Session, config: Config, now: datetime) -> No
     """Recurring reminders declared in config.yaml: routine ones start counting their times from
     now; those with ``ack: true`` become scheduled notices (sender: 居委会), numbered and confirmed."""
     for key, _, _ in routine_keys(config):
-        if session.get(JobRun, key) is None:
+        if session.scalar(select(JobRun).where(JobRun.job_id == key)) is None:
             session.add(JobRun(job_id=key, last_run_at=now))
     asking = [reminder for reminder in config.reminders if reminder.ack]
     for reminder in asking:

@@ -144,8 +144,15 @@ def unavailable_reason(error: BaseException) -> str | None:
     return first[0][:200] if first else type(original).__name__
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, area: str | None = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; with ``area``, sessions that see and write that area's rows only
+    (storage/scoping.py)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    if area is not None:
+        from storage.scoping import scope_to_area  # the models import this module's neighbours
+
+        scope_to_area(factory, area)
+    return factory
 
 
 @contextmanager

@@ -61,10 +61,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class AreaScoped:
+    """A record that belongs to one residential area (居民区). Many areas may share one database
+    (a street office, SPEC §11): a session made for an area sees and writes only its own rows
+    (storage/scoping.py), so no handler, job or export has to remember a WHERE. '' marks rows
+    from before areas, adopted by the first area that starts on the database."""
+
+    community: Mapped[str] = mapped_column(String(64), index=True, default="", server_default="")
+
+
 # ---------------------------------------------------------------- rooms and people
 
 
-class Room(Base):
+class Room(AreaScoped, Base):
     """A WeChat group the bot has seen. Keyed by WeChat room id so a renamed group stays bound."""
 
     __tablename__ = "rooms"
@@ -84,13 +93,14 @@ class Room(Base):
         return [b for b in (self.buildings or "").split(",") if b]
 
 
-class Person(Base):
+class Person(AreaScoped, Base):
     """Someone the committee knows, from config.yaml, a roster import or /设为."""
 
     __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("community", "wechat_id", name="uq_people_community_wechat_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    wechat_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    wechat_id: Mapped[str | None] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(64), index=True)
     alias: Mapped[str | None] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(16), default="resident")
@@ -168,7 +178,7 @@ class RoleEvent(Base):
     detail: Mapped[str | None] = mapped_column(String(256))
 
 
-class Delegation(Base):
+class Delegation(AreaScoped, Base):
     """/授权 @某人 今天: party relay rights until a moment (midnight), unless revoked first."""
 
     __tablename__ = "delegations"
@@ -185,13 +195,14 @@ class Delegation(Base):
 # ---------------------------------------------------------------- incoming messages
 
 
-class IncomingRecord(Base):
+class IncomingRecord(AreaScoped, Base):
     """Every incoming message the bot acts on, by WeChat message id: a redelivery is acted on once."""
 
     __tablename__ = "incoming_messages"
+    __table_args__ = (UniqueConstraint("community", "message_id", name="uq_incoming_messages_community_message_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(128), unique=True)
+    message_id: Mapped[str] = mapped_column(String(128))
     room_id: Mapped[str | None] = mapped_column(String(128), index=True)
     sender_id: Mapped[str] = mapped_column(String(128))
     sender_name: Mapped[str] = mapped_column(String(128))
@@ -204,7 +215,7 @@ class IncomingRecord(Base):
 # ---------------------------------------------------------------- reports
 
 
-class Incident(Base):
+class Incident(AreaScoped, Base):
     """Several residents reporting the same thing: one incident, many reports."""
 
     __tablename__ = "incidents"
@@ -219,11 +230,11 @@ class Incident(Base):
     reports: Mapped[list[Report]] = relationship(back_populates="incident")
 
 
-class Report(Base):
+class Report(AreaScoped, Base):
     """A family, building or area report. ``id`` is the short number shown as #7."""
 
     __tablename__ = "reports"
-    __table_args__ = (
+    __table_args__ = (UniqueConstraint("community", "dedupe_key", name="uq_reports_community_dedupe_key"),
         Index("ix_reports_status_created", "status", "created_at"),
         # the questions staff ask (migration 0007_speed): /汇总 counts a period from this index
         # alone; /查询 by category or building reads its newest twenty in date order
@@ -253,7 +264,7 @@ class Report(Base):
     room_id: Mapped[str | None] = mapped_column(String(128), index=True)  # None: private chat
     message_id: Mapped[str | None] = mapped_column(String(128))
     raw_text: Mapped[str] = mapped_column(Text)
-    dedupe_key: Mapped[str | None] = mapped_column(String(512), unique=True)  # 接龙 line identity
+    dedupe_key: Mapped[str | None] = mapped_column(String(512))  # 接龙 line identity, unique per area
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
@@ -266,7 +277,7 @@ class Report(Base):
     events: Mapped[list[ReportEvent]] = relationship(back_populates="report", order_by="ReportEvent.id")
 
 
-class ReportEvent(Base):
+class ReportEvent(AreaScoped, Base):
     """The audit trail: every change to a report, who made it and when."""
 
     __tablename__ = "report_events"
@@ -282,11 +293,11 @@ class ReportEvent(Base):
     report: Mapped[Report] = relationship(back_populates="events")
 
 
-class PendingQuestion(Base):
+class PendingQuestion(AreaScoped, Base):
     """Conversation state: the bot asked this person in this room for a missing field."""
 
     __tablename__ = "pending_questions"
-    __table_args__ = (UniqueConstraint("room_key", "person_id", name="uq_pending_questions_room_person"),)
+    __table_args__ = (UniqueConstraint("community", "room_key", "person_id", name="uq_pending_questions_room_person"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_key: Mapped[str] = mapped_column(String(128))  # room id, or "" for private chat
@@ -299,7 +310,7 @@ class PendingQuestion(Base):
 # ---------------------------------------------------------------- notices
 
 
-class Notice(Base):
+class Notice(AreaScoped, Base):
     """A notice relayed downward; ``id`` is shown as N12. Scheduled and recurring ones too."""
 
     __tablename__ = "notices"
@@ -325,7 +336,7 @@ class Notice(Base):
     deliveries: Mapped[list[NoticeDelivery]] = relationship(back_populates="notice")
 
 
-class NoticeDelivery(Base):
+class NoticeDelivery(AreaScoped, Base):
     """One target room of a notice, with its outbox row and reminder."""
 
     __tablename__ = "notice_deliveries"
@@ -345,7 +356,7 @@ class NoticeDelivery(Base):
     notice: Mapped[Notice] = relationship(back_populates="deliveries")
 
 
-class NoticeAck(Base):
+class NoticeAck(AreaScoped, Base):
     """收到: once per person per notice."""
 
     __tablename__ = "notice_acks"
@@ -362,7 +373,7 @@ class NoticeAck(Base):
 # ---------------------------------------------------------------- outbox
 
 
-class OutboxMessage(Base):
+class OutboxMessage(AreaScoped, Base):
     """Every outgoing message. queued → sending → sent, or failed after max attempts.
 
     ``dedupe_key`` is unique so a redelivered incoming message, or a restart that replays a
@@ -370,7 +381,7 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+    __table_args__ = (UniqueConstraint("community", "dedupe_key", name="uq_outbox_community_dedupe_key"), Index("ix_outbox_state_due", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[str | None] = mapped_column(String(128))
@@ -383,7 +394,7 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
-    dedupe_key: Mapped[str | None] = mapped_column(String(256), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(256))  # unique per area
     notice_id: Mapped[int | None] = mapped_column(Integer)
     transport_message_id: Mapped[str | None] = mapped_column(String(128))  # for recall
     # "say" sends text or a file; "recall" takes back the message ``recall_message_id`` (the
@@ -401,7 +412,7 @@ class OutboxMessage(Base):
 # ---------------------------------------------------------------- audit of queries
 
 
-class QueryLog(Base):
+class QueryLog(AreaScoped, Base):
     """Who asked what, where: every staff query is written down."""
 
     __tablename__ = "query_log"
@@ -417,11 +428,13 @@ class QueryLog(Base):
     phones_whole: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class JobRun(Base):
+class JobRun(AreaScoped, Base):
     """Last run of a periodic job (digest, reminders) so a restart does not repeat or skip one."""
 
     __tablename__ = "job_runs"
 
+    # one digest, one reminder slot per area: the area is part of the key
+    community: Mapped[str] = mapped_column(String(64), primary_key=True, default="", server_default="")
     job_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -429,7 +442,7 @@ class JobRun(Base):
 # ---------------------------------------------------------------- the web workbench
 
 
-class WebLoginCode(Base):
+class WebLoginCode(AreaScoped, Base):
     """A one-time code sent by the bot after /登录: kept hashed, valid minutes, used once."""
 
     __tablename__ = "web_login_codes"
@@ -453,7 +466,7 @@ class WebLoginLock(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class WebSession(Base):
+class WebSession(AreaScoped, Base):
     """A browser logged in as a person; the cookie carries the token, signed; the row ends it."""
 
     __tablename__ = "web_sessions"

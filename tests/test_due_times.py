@@ -47,7 +47,7 @@ def test_rows_another_process_queued_are_seen_after_a_recheck(chat, config, engi
     assert chat.bot.outbox.next_send(clock.now()) is None  # known now: the queue is empty
 
     other = make_engine(db_url)  # the web workbench: its own engine and sessions
-    with unit_of_work(session_factory(other)) as session:
+    with unit_of_work(session_factory(other, area=config.area_id)) as session:
         enqueue(session, Outgoing(text="来自工作台的提醒", room_id="room_江南新村3号楼", urgent=True), clock.now())
     other.dispose()
 
@@ -76,7 +76,7 @@ async def test_qinlin_run_sends_a_row_another_process_queued_within_five_seconds
     try:
         await asyncio.sleep(0.3)  # the pump has looked once and found nothing
         other = make_engine(db_url)
-        with unit_of_work(session_factory(other)) as session:
+        with unit_of_work(session_factory(other, area=bot.services.config.area_id)) as session:
             enqueue(session, Outgoing(text="来自工作台的通知", room_id="room_江南新村3号楼", urgent=True), clock.now())
         other.dispose()
         deadline = time.monotonic() + 8  # RECHECK_SECONDS is 5: a margin for a loaded machine

@@ -13,15 +13,22 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
+from pathlib import Path
 
+import pytest
+from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 
+from bot.clock import VirtualClock
 from bot.config import Config
 from bot.lease import AreaLease
 from bot.message import Outgoing
 from bot.outbox import OutboxWorker, enqueue
+from bot.transports.simulated import Simulation
+from handlers import build_application
 from storage.db import session_factory, unit_of_work
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, Report
+from tests.conftest import MORNING
 
 
 def wall_now() -> datetime:
@@ -186,3 +193,74 @@ def test_the_new_lease_holder_settles_the_claims_of_the_one_that_died(engine: En
     assert heir.recover(wall_now()) == 0
     assert heir.recover(wall_now(), orphaned=True) == 1
     assert heir.next_send(wall_now()) is not None  # a notice relay: queued again in its place
+
+
+# ---------------------------------------------------------------- areas as tenants
+
+DONGFENG = "东风新村居民区"
+A_ROOMS = ["江南新村3号楼", "江南新村5号楼"]
+B_ROOMS = ["东风新村3号楼", "东风新村7号楼"]
+A_STAFF, B_STAFF = "居委工作群", "东风居委工作群"
+
+
+@pytest.fixture
+def two_areas(config: Config, engine: Engine, tmp_path: Path) -> tuple[Simulation, Simulation]:
+    """江南新村 and 东风新村: two configs, two accounts, one database. The same staff name in both
+    (one person may serve two areas), and both transports number their messages from sim-1."""
+    quiet = {"reminders": []}
+    jiangnan = config.model_copy(update=quiet)
+    dongfeng = config.model_copy(update={**quiet, "community": DONGFENG, "exports_dir": str(tmp_path / "dongfeng")})
+    a = Simulation(build_application(jiangnan, engine, VirtualClock(MORNING)), VirtualClock(MORNING))
+    b = Simulation(build_application(dongfeng, engine, VirtualClock(MORNING)), VirtualClock(MORNING))
+    a.bot.services.clock = a.clock
+    b.bot.services.clock = b.clock
+    for chat, rooms in ((a, [*A_ROOMS, A_STAFF]), (b, [*B_ROOMS, B_STAFF])):
+        for topic in rooms:
+            chat.say(topic, "某居民", "大家好")
+    return a, b
+
+
+def test_two_areas_on_one_database_never_cross(two_areas: tuple[Simulation, Simulation]) -> None:
+    a, b = two_areas
+    assert a.say(A_ROOMS[0], "张阿姨", "#家庭报告 3号楼201 返沪2人 来自武汉")[0].text.startswith("已登记")
+    assert b.say(B_ROOMS[0], "孙师傅", "报修 3号楼楼道灯坏了")[0].text.startswith("已登记")
+    assert b.say(B_ROOMS[1], "周老师", "登记 7号楼302 新搬来租户 一家三口")[0].text.startswith("已登记")
+
+    a.say(A_STAFF, "王社工", "#通知 全体 今晚消毒")
+    b.say(B_STAFF, "王社工", "#通知 全体 明早停水")
+    a_relays = sorted(d.room_topic for d in a.delivered if d.text.startswith("【通知】"))
+    b_relays = sorted(d.room_topic for d in b.delivered if d.text.startswith("【通知】"))
+    assert a_relays == sorted(A_ROOMS) and b_relays == sorted(B_ROOMS)  # 全体 is one's own rooms
+
+    assert "报告 1 条" in a.say(A_STAFF, "王社工", "/汇总")[0].text
+    assert "报告 2 条" in b.say(B_STAFF, "王社工", "/汇总")[0].text
+    assert "武汉" not in " ".join(d.text for d in b.say(B_STAFF, "王社工", "/查询"))
+    assert "楼道灯" not in " ".join(d.text for d in a.say(A_STAFF, "王社工", "/待办"))
+    a_report = 1  # numbers are the street's: 江南's report is #1, 东风's are #2 and #3
+    assert "已处理" not in " ".join(d.text for d in b.say(B_STAFF, "王社工", f"/办结 {a_report} 已上门"))
+    with a.bot.services.factory() as session:
+        assert session.get(Report, a_report).status == "open"
+
+    ledger = next(d for d in b.say(B_STAFF, "王社工", "/导出") if d.file_path)
+    cells = " ".join(str(cell.value) for sheet in load_workbook(ledger.file_path) for row in sheet.iter_rows()
+                     for cell in row if cell.value is not None)
+    assert "楼道灯" in cells and "武汉" not in cells
+
+    # every message went out through its own area's worker, to its own area's rooms
+    assert {d.room_topic for d in a.delivered if d.room_topic} <= {*A_ROOMS, A_STAFF}
+    assert {d.room_topic for d in b.delivered if d.room_topic} <= {*B_ROOMS, B_STAFF}
+    with session_factory(a.bot.services.factory.kw["bind"])() as everyone:  # the street's own view
+        rows = everyone.scalars(select(OutboxMessage)).all()
+        assert {row.community for row in rows} == {"江南新村居民区", DONGFENG}
+        assert all(row.state == "sent" for row in rows)
+        by_area = {row.community: {r.room_id for r in rows if r.community == row.community} for row in rows}
+        assert by_area["江南新村居民区"].isdisjoint(by_area[DONGFENG] - {None})
+
+
+def test_rows_from_before_areas_are_adopted_by_the_first_area(config: Config, engine: Engine) -> None:
+    factory = session_factory(engine)
+    with unit_of_work(factory) as session:
+        enqueue(session, Outgoing(text="旧的", room_id="room-old"), wall_now())
+    build_application(config, engine, VirtualClock(MORNING))
+    with factory() as session:
+        assert session.scalars(select(OutboxMessage.community)).all() == [config.area_id]

@@ -82,7 +82,7 @@ def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable
     Beside the bot in one process, pass the bot's ``factory``: its outbox then sees the rows a page
     queues at once (bot/due.py listens to that factory's sessions)."""
     check_migrated(engine)
-    factory = factory or session_factory(engine)
+    factory = factory or session_factory(engine, area=config.area_id)
     with unit_of_work(factory) as session:
         secret = signing_secret(session)
     labels = Labels({c.code: c.label for c in load_vocabulary(overrides=config.categories).categories})

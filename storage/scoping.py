@@ -1,0 +1,51 @@
+"""Areas as tenants, enforced in one place.
+
+A session factory made for an area (``session_factory(engine, area=...)``) adds "this area's
+rows only" to every ORM statement it runs — selects, joins, subqueries, bulk updates and
+deletes — through ``with_loader_criteria`` on the :class:`~storage.models.AreaScoped` mixin, and
+stamps every new row with the area before it is flushed. Handlers, jobs, exports and charts
+query as if the database were theirs alone. A factory made without an area (migrations, the
+street office's own view) sees every area.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, event, update
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+
+from storage.models import AreaScoped, Base
+
+AREA = "qinlin_area"  # session.info key
+
+
+def scope_to_area(factory: sessionmaker[Session], area: str) -> None:
+    factory.kw.setdefault("info", {})[AREA] = area
+
+    def only_this_area(state: ORMExecuteState) -> None:
+        if state.is_select or state.is_update or state.is_delete:
+            state.statement = state.statement.options(
+                with_loader_criteria(AreaScoped, lambda cls: cls.community == area, include_aliases=True))
+
+    def stamp_new_rows(session: Session, _context: object, _instances: object) -> None:
+        for row in session.new:
+            if isinstance(row, AreaScoped) and not row.community:
+                row.community = area
+
+    event.listen(factory, "do_orm_execute", only_this_area)
+    event.listen(factory, "before_flush", stamp_new_rows)
+
+
+def scoped_models() -> list[type[AreaScoped]]:
+    return [mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, AreaScoped)]
+
+
+def adopt_unassigned_rows(engine: Engine, area: str) -> int:
+    """Rows from before areas ('' community) become this area's: the first area that starts on a
+    database that served one residential area alone takes its records with it."""
+    moved = 0
+    with engine.begin() as connection:
+        for model in scoped_models():
+            table = model.__table__  # type: ignore[attr-defined]
+            result = connection.execute(update(table).where(table.c.community == "").values(community=area))
+            moved += result.rowcount or 0
+    return moved
