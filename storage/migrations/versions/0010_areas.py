@@ -3,15 +3,15 @@ keys that were unique in one area become unique per area
 
 Rows already there get '' and are adopted by the first area that starts (storage/scoping.py).
 
-Revision ID: 0009_areas
-Revises: 0008_web_board
+Revision ID: 0010_areas
+Revises: 0009_roles
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_areas"
-down_revision = "0008_web_board"
+revision = "0010_areas"
+down_revision = "0009_roles"
 branch_labels = None
 depends_on = None
 
