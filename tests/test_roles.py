@@ -140,8 +140,8 @@ def test_roles_are_set_only_on_a_real_mention(site: Simulation) -> None:
     site.say("江南新村3号楼", "张阿姨", "早")
     site.say("江南新村3号楼", "李书记", "@亲邻助手 /授权 @张阿姨 今天", mentions=("wxid_bot", "wxid_张阿姨"))
     with site.bot.services.factory() as session:
-        assert session.scalars(select(Person.wechat_id).where(Person.role != "resident", Person.wechat_id.is_not(None))
-                               ).all() == ["wxid_李书记", "wxid_孙师傅"]
+        assert sorted(session.scalars(select(Person.wechat_id).where(
+            Person.role != "resident", Person.wechat_id.is_not(None)))) == sorted(["wxid_李书记", "wxid_孙师傅"])
         assert [d.wechat_id for d in session.scalars(select(Delegation))] == ["wxid_张阿姨"]
 
 
