@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 
 from bot.clock import VirtualClock
-from bot.config import Config
+from bot.config import Config, RoomRule
 from bot.lease import AreaLease
 from bot.message import Outgoing
 from bot.outbox import OutboxWorker, enqueue
@@ -209,7 +209,9 @@ def two_areas(config: Config, engine: Engine, tmp_path: Path) -> tuple[Simulatio
     (one person may serve two areas), and both transports number their messages from sim-1."""
     quiet = {"reminders": []}
     jiangnan = config.model_copy(update=quiet)
-    dongfeng = config.model_copy(update={**quiet, "community": DONGFENG, "exports_dir": str(tmp_path / "dongfeng")})
+    rooms = [RoomRule(id=f"room_{B_STAFF}", role="staff"), *config.rooms]  # its staff room, by id as a site writes it
+    dongfeng = config.model_copy(update={**quiet, "community": DONGFENG, "rooms": rooms,
+                                         "exports_dir": str(tmp_path / "dongfeng")})
     a = Simulation(build_application(jiangnan, engine, VirtualClock(MORNING)), VirtualClock(MORNING))
     b = Simulation(build_application(dongfeng, engine, VirtualClock(MORNING)), VirtualClock(MORNING))
     a.bot.services.clock = a.clock
