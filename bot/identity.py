@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_building_range
@@ -222,17 +223,20 @@ def record_role_change(
 
 
 def note_contact(session: Session, wechat_id: str, name: str, now: datetime) -> None:
-    """Remember a contact the bot has seen speak, so an @mention can be checked against real ones."""
+    """Remember a contact the bot has seen speak, so an @mention can be checked against real ones.
+
+    One upsert: a new contact is added, a renamed one updated, and a second message of a new
+    contact handled at the same time by another worker is not an error."""
     key, name = wechat_id[:128], name[:128]
-    contact = session.get(Contact, key)
-    if contact is None:
-        try:
-            with session.begin_nested():  # a second message of a new contact, handled at the same time
-                session.add(Contact(wechat_id=key, name=name, first_seen_at=now, updated_at=now))
-        except IntegrityError:
-            pass
-    elif contact.name != name:
-        contact.name, contact.updated_at = name, now
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = upsert(Contact).values(wechat_id=key, name=name, first_seen_at=now, updated_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Contact.wechat_id],
+        set_={"name": statement.excluded.name, "updated_at": statement.excluded.updated_at},
+        where=Contact.name != statement.excluded.name,
+    )
+    session.execute(statement)
 
 
 def seen_contact(session: Session, wechat_id: str) -> bool:

@@ -64,13 +64,16 @@ def parsed(ctx: Ctx) -> ParseResult:
 
 
 def live_question(ctx: Ctx) -> PendingQuestion | None:
-    return ctx.session.scalar(
-        select(PendingQuestion).where(
-            PendingQuestion.room_key == ctx.room_key,
-            PendingQuestion.person_id == ctx.message.sender_id,
-            PendingQuestion.expires_at > ctx.now,
+    """The open question to this person in this room; asked once per message (two matchers need it)."""
+    if "live_question" not in ctx.memo:
+        ctx.memo["live_question"] = ctx.session.scalar(
+            select(PendingQuestion).where(
+                PendingQuestion.room_key == ctx.room_key,
+                PendingQuestion.person_id == ctx.message.sender_id,
+                PendingQuestion.expires_at > ctx.now,
+            )
         )
-    )
+    return ctx.memo["live_question"]  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------ matchers
@@ -106,12 +109,19 @@ def is_followup_answer(ctx: Ctx) -> str | None:
 # How long after a report an answer to its lapsed question is still recognised as one (and told
 # what became of the report) rather than ignored as chatter. Told once per report.
 LATE_ANSWER_WINDOW = timedelta(hours=12)
+ANSWERABLE = ("building", "unit")  # the fields a follow-up question asks for
 
 
 def is_late_answer(ctx: Ctx) -> str | None:
     """An answer to a question that has lapsed: the same person in the same room, their latest
     report still missing what the message now gives. It must not be met with silence."""
-    if not ctx.text or parsed(ctx).is_report or live_question(ctx) is not None:
+    if not ctx.text or parsed(ctx).is_report:
+        return None
+    # Chatter that could answer no question ("今天菜场几点开门？") costs no query: only a message
+    # that gives a building or a room number is looked at against lapsed questions.
+    if not any(getattr(ctx.services.parser.answer_fields(ctx.text, list(ANSWERABLE), ctx.now), name) for name in ANSWERABLE):
+        return None
+    if live_question(ctx) is not None:
         return None
     room_id = ctx.room.id if ctx.room is not None else None
     report = ctx.session.scalar(
