@@ -125,7 +125,7 @@ def test_every_query_is_logged(chat: Simulation) -> None:
     chat.say(STAFF, "王社工", "/汇总 本周")
     chat.say(B3, "王社工", "/查询 3号楼")
     with chat.bot.services.factory() as session:
-        logged = session.execute(select(QueryLog.person_name, QueryLog.command, QueryLog.arguments)).all()
+        logged = session.execute(select(QueryLog.person_name, QueryLog.command, QueryLog.arguments).order_by(QueryLog.id)).all()
     assert [tuple(row) for row in logged] == [("王社工", "/汇总", "本周"), ("王社工", "/查询", "3号楼")]
 
 
