@@ -43,6 +43,9 @@ from bot.config import Config, load_config
 from bot.message import IncomingMessage
 from bot.transports.simulated import Simulation
 from handlers import build_application
+
+# rows written straight to the tables belong to the shipped config's area, as the bot's own do
+AREA = load_config(ROOT / "config.yaml").area_id
 from storage.db import make_engine, upgrade
 from storage.models import IncomingRecord, OutboxMessage, Report
 
@@ -174,18 +177,18 @@ def seed_stored(engine: Engine, count: int, rng: random.Random) -> None:
             numbers = range(first, min(first + 5000, count))
             moments = {n: before - timedelta(minutes=n) for n in numbers}
             connection.execute(insert(IncomingRecord), [{
-                "message_id": f"old-{n}", "room_id": f"room_{ROOMS[n % BUILDINGS]}", "sender_id": f"wxid_居民{n % 2500}",
+                "community": AREA, "message_id": f"old-{n}", "room_id": f"room_{ROOMS[n % BUILDINGS]}", "sender_id": f"wxid_居民{n % 2500}",
                 "sender_name": f"居民{n % 2500}", "type": "text", "text": "登记 返沪", "sent_at": moments[n], "received_at": moments[n]}
                 for n in numbers])
             reports = [n for n in numbers if n % 10 < 3]
             connection.execute(insert(Report), [{
-                "kind": "family", "category": rng.choice(["return", "health", "repair", "assistance"]),
+                "community": AREA, "kind": "family", "category": rng.choice(["return", "health", "repair", "assistance"]),
                 "status": rng.choice(["open", "resolved", "incomplete"]), "building": str(n % BUILDINGS + 1),
                 "unit": f"{n % 6 + 1}0{n % 4 + 1}", "people": n % 4 + 1, "reporter_id": f"wxid_居民{n % 2500}",
                 "reporter_name": f"居民{n % 2500}", "room_id": f"room_{ROOMS[n % BUILDINGS]}", "raw_text": "登记 返沪",
                 "created_at": moments[n], "updated_at": moments[n]} for n in reports])
             connection.execute(insert(OutboxMessage), [{
-                "room_id": f"room_{ROOMS[n % BUILDINGS]}", "text": "已登记", "mention_ids": [], "urgent": True, "state": "sent",
+                "community": AREA, "room_id": f"room_{ROOMS[n % BUILDINGS]}", "text": "已登记", "mention_ids": [], "urgent": True, "state": "sent",
                 "attempts": 1, "next_attempt_at": moments[n], "created_at": moments[n], "sent_at": moments[n],
                 "dedupe_key": f"reply:old-{n}:0", "action": "say"} for n in reports])
 

@@ -30,6 +30,9 @@ from bot.clock import SHANGHAI, VirtualClock
 from bot.config import load_config
 from bot.transports.simulated import Simulation
 from handlers import build_application
+
+# rows written straight to the tables belong to the shipped config's area, as the bot's own do
+AREA = load_config(ROOT / "config.yaml").area_id
 from storage.db import make_engine, upgrade
 from storage.models import Report
 from web.app import create_app
@@ -60,7 +63,7 @@ def main() -> None:
             created = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 40))
             kind = rng.choice(["family", "family", "family", "building", "area"])
             status = rng.choice(["open", "resolved", "resolved", "resolved", "incomplete"])
-            batch.append(dict(kind=kind, category=rng.choice(CATEGORIES), status=status,
+            batch.append(dict(community=AREA, kind=kind, category=rng.choice(CATEGORIES), status=status,
                               building=str(rng.randrange(1, 49)), unit=f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}",
                               people=rng.randrange(1, 5), reporter_id=f"wxid_{number % 2500}", reporter_name="居民",
                               raw_text="登记 返沪 楼道灯坏了", created_at=created, updated_at=created))
