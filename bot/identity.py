@@ -232,7 +232,7 @@ def note_contact(session: Session, wechat_id: str, name: str, now: datetime) -> 
     upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = upsert(Contact).values(wechat_id=key, name=name, first_seen_at=now, updated_at=now)
     statement = statement.on_conflict_do_update(
-        index_elements=[Contact.wechat_id],
+        index_elements=[Contact.community, Contact.wechat_id],  # the area is stamped in (storage/scoping.py)
         set_={"name": statement.excluded.name, "updated_at": statement.excluded.updated_at},
         where=Contact.name != statement.excluded.name,
     )
@@ -240,5 +240,5 @@ def note_contact(session: Session, wechat_id: str, name: str, now: datetime) -> 
 
 
 def seen_contact(session: Session, wechat_id: str) -> bool:
-    return (session.get(Contact, wechat_id[:128]) is not None
+    return (session.scalar(select(Contact.wechat_id).where(Contact.wechat_id == wechat_id[:128])) is not None
             or session.scalar(select(Person.id).where(Person.wechat_id == wechat_id)) is not None)

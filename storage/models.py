@@ -122,27 +122,30 @@ class Person(AreaScoped, Base):
         return self.wechat_id is not None and self.bound_via is not None
 
 
-class Contact(Base):
+class Contact(AreaScoped, Base):
     """A WeChat contact the bot has seen speak: an @mention must name one of these, so a role is
-    never granted to an id nobody has."""
+    never granted to an id nobody has. Per area: one area's account having seen a contact is no
+    reason for another area's admin to be able to pick it."""
 
     __tablename__ = "contacts"
 
+    community: Mapped[str] = mapped_column(String(64), primary_key=True, default="", server_default="")
     wechat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class BindCode(Base):
+class BindCode(AreaScoped, Base):
     """A one-time code that binds a person to the WeChat contact who sends it in private chat.
     Only its hash is kept: the database alone cannot be used to bind."""
 
     __tablename__ = "bind_codes"
+    __table_args__ = (UniqueConstraint("community", "code_hash", name="uq_bind_codes_community_code_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))  # unique per area (migration 0011)
     issued_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -150,7 +153,7 @@ class BindCode(Base):
     used_by: Mapped[str | None] = mapped_column(String(128))
 
 
-class BindFailure(Base):
+class BindFailure(AreaScoped, Base):
     """A wrong, used or expired code sent by a contact: five within an hour lock that contact."""
 
     __tablename__ = "bind_failures"
@@ -160,7 +163,7 @@ class BindFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class RoleEvent(Base):
+class RoleEvent(AreaScoped, Base):
     """The audit trail of who may do what: role changes, delegations, bindings, codes issued."""
 
     __tablename__ = "role_events"
@@ -455,11 +458,12 @@ class WebLoginCode(AreaScoped, Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class WebLoginLock(Base):
+class WebLoginLock(AreaScoped, Base):
     """Wrong codes typed for one person; five lock that person's logins for a while."""
 
     __tablename__ = "web_login_locks"
 
+    community: Mapped[str] = mapped_column(String(64), primary_key=True, default="", server_default="")
     subject: Mapped[str] = mapped_column(String(160), primary_key=True)  # the person's WeChat id, or the name typed
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,7 +10,9 @@ street office's own view) sees every area.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, event, update
+from typing import cast
+
+from sqlalchemy import Engine, Insert, event, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from storage.models import AreaScoped, Base
@@ -25,6 +27,9 @@ def scope_to_area(factory: sessionmaker[Session], area: str) -> None:
         if state.is_select or state.is_update or state.is_delete:
             state.statement = state.statement.options(
                 with_loader_criteria(AreaScoped, lambda cls: cls.community == area, include_aliases=True))
+        elif state.is_insert and state.bind_mapper is not None and issubclass(state.bind_mapper.class_, AreaScoped):
+            # an INSERT written as a statement (an upsert) is stamped like a row added to the session
+            state.statement = cast(Insert, state.statement).values(community=area)
 
     def stamp_new_rows(session: Session, _context: object, _instances: object) -> None:
         for row in session.new:
@@ -33,6 +38,11 @@ def scope_to_area(factory: sessionmaker[Session], area: str) -> None:
 
     event.listen(factory, "do_orm_execute", only_this_area)
     event.listen(factory, "before_flush", stamp_new_rows)
+
+
+def area_of(session: Session) -> str | None:
+    """The area a session is made for; None for the street's view of every area."""
+    return session.info.get(AREA)
 
 
 def scoped_models() -> list[type[AreaScoped]]:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 
 from bot.clock import VirtualClock
 from bot.config import Config, RoomRule
+from bot.errors import UserError
 from bot.lease import AreaLease
 from bot.message import Outgoing
 from bot.outbox import OutboxWorker, enqueue
@@ -28,7 +29,7 @@ from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.db import session_factory, unit_of_work
 from storage.models import OutboxMessage, Report
-from tests.conftest import MORNING
+from tests.conftest import MORNING, issue_bind_code
 
 
 def wall_now() -> datetime:
@@ -266,3 +267,43 @@ def test_rows_from_before_areas_are_adopted_by_the_first_area(config: Config, en
     build_application(config, engine, VirtualClock(MORNING))
     with factory() as session:
         assert session.scalars(select(OutboxMessage.community)).all() == [config.area_id]
+
+
+def test_codes_contacts_locks_and_the_role_trail_stay_in_their_area(two_areas: tuple[Simulation, Simulation]) -> None:
+    """The same people (王社工, 李书记) and the same WeChat ids in both areas: what one area's
+    account learnt or issued proves nothing to the other."""
+    from bot.services.login import LOCKED, WRONG, check_login
+    from storage.models import BindFailure, Contact, RoleEvent, WebLoginLock
+
+    a, b = two_areas
+    # a code issued in 江南新村 does not bind in 东风新村, and is still good at home
+    code = issue_bind_code(a, "赵党员")
+    assert b.say(None, "赵党员", f"/绑定 {code}", sender_id="wxid_zhao")[0].text.startswith("绑定码不对")
+    assert a.say(None, "赵党员", f"/绑定 {code}", sender_id="wxid_zhao")[0].text.startswith("绑定成功")
+    # five wrong codes lock a contact in 东风新村 only
+    for _ in range(5):
+        assert b.say(None, "某人", "/绑定 00000000", sender_id="wxid_guess")[0].text.startswith("绑定码不对")
+    assert b.say(None, "某人", "/绑定 00000000", sender_id="wxid_guess")[0].text.startswith("绑定码错误次数太多")
+    assert a.say(None, "某人", "/绑定 00000000", sender_id="wxid_guess")[0].text.startswith("绑定码不对")
+    # a contact only 东风新村's account has seen cannot be picked by 江南新村's admin
+    b.say(B_ROOMS[0], "孙师傅", "早")
+    picked = a.say(None, "李书记", "/设为 @孙师傅 楼组长 3号楼", mentions=("wxid_孙师傅",))[0].text
+    assert picked.startswith("还没见过 孙师傅 发言")
+    assert b.say(None, "李书记", "/设为 @孙师傅 楼组长 3号楼", mentions=("wxid_孙师傅",))[0].text.startswith("已将 孙师傅 设为")
+    # wrong web login codes lock a name in one area's workbench only
+    for _ in range(5):
+        with unit_of_work(b.bot.services.factory) as session, pytest.raises(UserError, match=WRONG):
+            check_login(session, "王社工", "000000", b.clock.now())
+    with unit_of_work(b.bot.services.factory) as session, pytest.raises(UserError, match=LOCKED):
+        check_login(session, "王社工", "000000", b.clock.now())
+    with unit_of_work(a.bot.services.factory) as session, pytest.raises(UserError, match=WRONG):
+        check_login(session, "王社工", "000000", a.clock.now())
+    # and in the street's view of every row, each row is its own area's
+    with session_factory(a.bot.services.factory.kw["bind"])() as everyone:
+        trail = everyone.execute(select(RoleEvent.community, RoleEvent.person_name, RoleEvent.action)).all()
+        assert ("江南新村居民区", "赵党员", "bind") in trail and (DONGFENG, "赵党员", "bind") not in trail
+        assert (DONGFENG, "孙师傅", "set_role") in trail and ("江南新村居民区", "孙师傅", "set_role") not in trail
+        assert set(everyone.scalars(select(BindFailure.community))) == {"江南新村居民区", DONGFENG}
+        assert set(everyone.scalars(select(WebLoginLock.community))) == {"江南新村居民区", DONGFENG}
+        contacts = everyone.execute(select(Contact.community, Contact.wechat_id)).all()
+        assert (DONGFENG, "wxid_孙师傅") in contacts and ("江南新村居民区", "wxid_孙师傅") not in contacts

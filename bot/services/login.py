@@ -49,6 +49,10 @@ def issue_login_code(session: Session, config: Config, actor: Identity, private:
                    "不是您本人在登录，请忽略并告诉管理员。", notes={"code": code})
 
 
+def _lock(session: Session, subject: str) -> WebLoginLock | None:
+    return session.scalar(select(WebLoginLock).where(WebLoginLock.subject == subject))  # this area's lock
+
+
 def _lock_subject(name: str, person: Person | None) -> str:
     return person.wechat_id if person is not None and person.wechat_id else f"name:{name}"[:160]
 
@@ -60,7 +64,7 @@ def check_login(session: Session, name: str, code: str, now: datetime) -> Identi
                                                   Person.role.in_(WEB_ROLES))).all()
     subjects = [_lock_subject(name, person) for person in people] or [_lock_subject(name, None)]
     for subject in subjects:
-        lock = session.get(WebLoginLock, subject)
+        lock = _lock(session, subject)
         if lock is not None and lock.locked_until is not None and lock.locked_until > now:
             raise UserError(LOCKED)
     for person in people:
@@ -70,7 +74,7 @@ def check_login(session: Session, name: str, code: str, now: datetime) -> Identi
         ).order_by(WebLoginCode.id.desc()).limit(1))
         if row is not None and hmac.compare_digest(row.code_hash, _hash(person.wechat_id, code)):
             row.used_at = now
-            lock = session.get(WebLoginLock, person.wechat_id)
+            lock = _lock(session, person.wechat_id)
             if lock is not None:
                 session.delete(lock)
             who = resolve_identity(session, person.wechat_id, person.name, None, now)
@@ -82,7 +86,7 @@ def check_login(session: Session, name: str, code: str, now: datetime) -> Identi
 
 
 def _count_failure(session: Session, subject: str, now: datetime) -> None:
-    lock = session.get(WebLoginLock, subject)
+    lock = _lock(session, subject)
     if lock is None or (lock.locked_until is not None and lock.locked_until <= now) or now - lock.last_failure_at > LOCK:
         if lock is None:
             lock = WebLoginLock(subject=subject)
