@@ -32,12 +32,13 @@ from sqlalchemy.sql import Subquery
 
 from bot.config import Config, RecurringReminder, parse_building_range
 from bot.errors import UserError
+from bot.identity import ROLE_LABEL
 from bot.message import Outgoing
 from bot.outbox import Pacing
 from bot.parsing.numerals import record_number, to_int
 from bot.rooms import building_rooms, rooms_with_role
 from bot.schedules import next_occurrence
-from storage.models import JobRun, Notice, NoticeDelivery, OutboxMessage, Room
+from storage.models import JobRun, Notice, NoticeDelivery, OutboxMessage, Person, Room
 
 ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")
 _ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS))
@@ -113,9 +114,23 @@ def resolve_targets(session: Session, config: Config, text: str) -> tuple[Target
     return Targets("、".join(labels), building_rooms(session, unique)), rest
 
 
-def relay_text(config: Config, notice: Notice) -> str:
+def signature(session: Session, notice: Notice) -> str:
+    """Who sent a notice, as the header shows it to residents: the roster name and role of the
+    bound person whose id sent it — never the sender's display name, which anyone can change —
+    居委会 for a reminder from config.yaml, and for someone relaying on an admin's /授权 the name
+    they wrote under and that they were authorised."""
+    if notice.sender_id == CONFIG_SENDER:
+        return notice.sender_name
+    person = session.execute(select(Person.name, Person.role).where(
+        Person.wechat_id == notice.sender_id, Person.bound_via.is_not(None), Person.role != "resident")).first()
+    if person is not None:
+        return f"{person.name}（{ROLE_LABEL[person.role]}）"
+    return f"{notice.sender_name}（临时授权）"
+
+
+def relay_text(config: Config, notice: Notice, signed: str) -> str:
     head = "【紧急通知】" if notice.urgent else "【通知】"
-    return f"{head}{config.community} N{notice.id}\n{notice.text}\n——请回复“收到”确认"
+    return f"{head}{config.community} N{notice.id}｜{signed}\n{notice.text}\n——请回复“收到”确认"
 
 
 def relay_key(notice_id: int, room_id: str) -> str:
@@ -151,7 +166,7 @@ def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> 
     targets, _ = resolve_targets(session, config, notice.targets)
     rooms = [room for room in targets.rooms if room.id != notice.source_room_id]
     outgoing = []
-    text = relay_text(config, notice)
+    text = relay_text(config, notice, signature(session, notice))
     for room in rooms:
         session.add(NoticeDelivery(notice_id=notice.id, room_id=room.id))
         outgoing.append(

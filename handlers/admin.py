@@ -27,7 +27,7 @@ from bot.message import Outgoing, Reply
 from bot.parsing.numerals import record_number
 from bot.rooms import PROVEN_ROOM_ROLES, ROOM_ROLE_LABEL, Binding, apply_binding, rooms_with_role
 from bot.router import Router
-from storage.models import BindCode, Delegation, Person, RoleEvent
+from storage.models import PERSON_NAME_LENGTH, BindCode, Delegation, Person, RoleEvent
 
 BIND_EXAMPLE = "例如：/绑定 3号楼、/绑定 第2支部、/绑定 一片区、/绑定 工作群、/绑定 党总支"
 ROLE_WORDS = {"楼组长": "leader", "党员": "party", "社工": "staff", "管理员": "admin", "居民": "resident",
@@ -75,9 +75,14 @@ def bind(ctx: Ctx, arguments: str) -> Reply:
 MENTION_HELP = "请从微信的 @ 列表里选中这个人（手打的名字不算），"
 
 
+NAME_TOO_LONG = f"名字太长了（名册最多记 {PERSON_NAME_LENGTH} 个字），请先让 TA 改个短些的群昵称再设置。"
+
+
 def _mentioned_contact(ctx: Ctx, name: str, example: str) -> str:
     """The WeChat id of the one person @-picked in the message. A typed name is no one: a role or
     a delegation goes only to a contact WeChat itself named, and never to the bot."""
+    if len(name) > PERSON_NAME_LENGTH:
+        raise UserError(NAME_TOO_LONG)
     picked = [wechat_id for wechat_id in dict.fromkeys(ctx.message.mention_ids) if wechat_id != ctx.services.bot_id]
     if not picked:
         raise UserError(f"{MENTION_HELP}例如：{example}")
@@ -96,7 +101,7 @@ def _person_for_contact(ctx: Ctx, wechat_id: str, name: str) -> Person:
         person = ctx.session.scalars(
             select(Person).where(Person.name == name, Person.wechat_id.is_(None)).order_by(Person.id)).first()
     if person is None:
-        person = Person(name=name[:64], role="resident", source="chat", updated_at=ctx.now)
+        person = Person(name=name, role="resident", source="chat", updated_at=ctx.now)
         ctx.session.add(person)
     if not person.is_bound:
         person.wechat_id, person.bound_via, person.bound_at = wechat_id, "admin", ctx.now
@@ -152,7 +157,7 @@ def delegate(ctx: Ctx, arguments: str) -> Reply:
     wechat_id = _mentioned_contact(ctx, name, "/授权 @张阿姨 今天")
     local = ctx.now.astimezone(ctx.config.tzinfo)
     midnight = datetime.combine(local.date() + timedelta(days=1), time(0), ctx.config.tzinfo)
-    ctx.session.add(Delegation(wechat_id=wechat_id, name=name[:64], granted_by=ctx.message.sender_name[:128],
+    ctx.session.add(Delegation(wechat_id=wechat_id, name=name, granted_by=ctx.message.sender_name[:128],
                                granted_at=ctx.now, valid_until=midnight))
     _audit_delegation(ctx, wechat_id, name, "delegate", f"至 {midnight:%Y-%m-%d %H:%M}")
     return Reply(f"已授权 {name} 今天发布通知（到今晚24:00为止）。")

@@ -72,6 +72,8 @@ class AreaScoped:
 
 # ---------------------------------------------------------------- rooms and people
 
+PERSON_NAME_LENGTH = 64  # a roster name; /设为 and /授权 refuse a longer one rather than cut it into another
+
 
 class Room(AreaScoped, Base):
     """A WeChat group the bot has seen. Keyed by WeChat room id so a renamed group stays bound."""
@@ -101,7 +103,7 @@ class Person(AreaScoped, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     wechat_id: Mapped[str | None] = mapped_column(String(128))
-    name: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(PERSON_NAME_LENGTH), index=True)
     alias: Mapped[str | None] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(16), default="resident")
     branch: Mapped[int | None] = mapped_column(Integer)
@@ -188,7 +190,7 @@ class Delegation(AreaScoped, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     wechat_id: Mapped[str] = mapped_column(String(128), index=True)
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(PERSON_NAME_LENGTH))
     granted_by: Mapped[str] = mapped_column(String(128))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
+
 from bot.clock import SHANGHAI
 from bot.transports.simulated import Simulation
+from storage.models import Delegation, Person
 
 
 def test_bind_an_unbound_room_then_it_takes_reports(chat: Simulation) -> None:
@@ -48,3 +51,16 @@ def test_delegation_expires_at_midnight_and_can_be_revoked(chat: Simulation) -> 
     chat.say(None, "李书记", "/授权 @张阿姨 今天", mentions=("wxid_张阿姨",))
     assert chat.say(None, "李书记", "/撤销授权 @张阿姨")[0].text == "已撤销 张阿姨 的临时授权。"
     assert chat.say(None, "张阿姨", "#通知 3号楼 后天停电")[0].text == "抱歉，#通知 仅限党员、社工使用。"
+
+
+def test_a_name_longer_than_the_roster_keeps_gets_a_short_answer(chat: Simulation) -> None:
+    """The roster keeps names of up to 64 characters: a longer one is refused in one line, not
+    cut short into a different person (nor sent to the database to fail there)."""
+    long_name = "孙" * 70
+    chat.say("江南新村5号楼", long_name, "早")
+    for command in (f"/设为 @{long_name} 楼组长 5号楼", f"/授权 @{long_name} 今天"):
+        replies = chat.say(None, "李书记", command, mentions=(f"wxid_{long_name}",))
+        assert [d.text for d in replies] == ["名字太长了（名册最多记 64 个字），请先让 TA 改个短些的群昵称再设置。"]
+    with chat.bot.services.factory() as session:
+        assert session.scalar(select(func.count()).select_from(Person).where(Person.name.startswith("孙孙"))) == 0
+        assert session.scalar(select(func.count()).select_from(Delegation)) == 0

@@ -45,7 +45,32 @@ def test_notice_goes_to_named_buildings_with_number_and_receipt(chat: Simulation
     assert receipt[0].text.startswith("已排队发送 N1 至 2 个楼组群（3号楼、5号楼）")
     assert to_rooms(out) == ["江南新村3号楼", "江南新村5号楼"]
     relay = next(d for d in out if d.room_topic == "江南新村3号楼")
-    assert relay.text == "【通知】江南新村居民区 N1\n明天上午9点停水，请提前储水。\n——请回复“收到”确认"
+    assert relay.text == "【通知】江南新村居民区 N1｜赵党员（党员）\n明天上午9点停水，请提前储水。\n——请回复“收到”确认"
+
+
+def header(delivered) -> str:
+    return delivered.text.splitlines()[0]
+
+
+def test_the_header_names_who_sent_it_by_roster_name_and_role(chat: Simulation) -> None:
+    """Residents see who is speaking: the roster name and role of the contact proven to be that
+    person, not a display name (anyone can rename themselves 李书记 in a group)."""
+    meet_rooms(chat)
+    staff = next(d for d in chat.say(STAFF, "王社工", "#紧急通知 3号楼 今晚停电") if d.room_topic == "江南新村3号楼")
+    assert header(staff) == "【紧急通知】江南新村居民区 N1｜王社工（社工）"
+    renamed = chat.say(BRANCH, "李书记", "#通知 5号楼 明天停水", sender_id="wxid_赵党员")  # 赵党员 renamed themself
+    assert header(next(d for d in renamed if d.room_topic == "江南新村5号楼")) == "【通知】江南新村居民区 N2｜赵党员（党员）"
+    chat.say("江南新村3号楼", "张阿姨", "大家好")
+    chat.say(None, "李书记", "/授权 @张阿姨 今天", mentions=("wxid_张阿姨",))
+    delegated = chat.say(None, "张阿姨", "#通知 8号楼 今晚消毒")
+    assert header(next(d for d in delegated if d.room_topic == "江南新村8号楼")) == "【通知】江南新村居民区 N3｜张阿姨（临时授权）"
+
+
+def test_a_scheduled_notice_is_signed_when_it_goes_out(chat: Simulation) -> None:
+    meet_rooms(chat)
+    chat.say(BRANCH, "赵党员", "#定时通知 明天 8:00 3号楼 体检")
+    relay = next(d for d in chat.wait(days=1) if d.room_topic == "江南新村3号楼" and "体检" in d.text)
+    assert header(relay) == "【通知】江南新村居民区 N1｜赵党员（党员）"
 
 
 def test_targets_all_ranges_branches_and_areas(chat: Simulation) -> None:
@@ -296,7 +321,8 @@ def test_a_reminder_that_asks_for_acknowledgement_is_a_numbered_notice(shipped_c
         chat.say(topic, "某居民", "大家好")
     sent = [d for d in chat.wait(days=1) if "今日值班" in d.text]
     assert sent[0].text.startswith("【通知】江南新村居民区 N") and "收到" in sent[0].text
-    number = sent[0].text.split()[1]
+    number, signed = sent[0].text.splitlines()[0].split()[1].split("｜")
+    assert signed == "居委会"  # config.yaml's reminder: nobody's chat, the committee's
     chat.say("江南新村3号楼", "钱组长", "收到")
     assert "1 人确认" in chat.say(STAFF, "王社工", f"/回执 {number}")[0].text
 
