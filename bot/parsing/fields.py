@@ -28,10 +28,18 @@ BUILDING_UNIT = re.compile(
 UNIT = re.compile(rf"(?<![\d\-])({N})\s*(?:室|号房|房间)")
 # 号 alone names a building unless a facility or a time follows it (2号垃圾厢房, 3号门, 15号晚上)
 BUILDING = re.compile(rf"(?<![\d])({N})\s*(?:号楼|幢|栋|号(?![房室]))")
-# 201弄, 13楼, 2单元, 1200路 …: a lane, a floor, a stairway or a bus line is not a room
-BARE_UNIT = re.compile(r"(?<![\d.:/\-])(\d{3,4})(?![\d.:/\-]|\s*[人户位口个岁元块天弄楼路层栋幢单米年届期支线次斤])")
+# 201弄, 13楼, 2单元, 1200路, 100平方米, 600多吨 …: a lane, a floor, a stairway, a bus line or a
+# quantity is not a room
+BARE_UNIT = re.compile(r"(?<![\d.:/\-])(\d{3,4})(?![\d.:/\-]|\s*[人户位口个岁元块天弄楼路层栋幢单米平多余年届期支线次斤吨度])")
 # a room on the other side of a wall is not the reporter's: 隔壁602, 楼下502, 对门
 NEIGHBOUR = r"(?:隔壁|楼下|楼上|对门|对面|邻居家?|邻居的)"
+# …and so is a room the words after it give to someone else: 202那家, 503的住户; a bare number
+# (no building, no 室) also when newcomers move into it (今年601新搬进几个年轻人) — 5号楼302 新搬来租户
+# is the reporter registering their own room
+_OTHERS_ROOM_AFTER = re.compile(r"\s*(?:那家|那户|这家|这户|家的|的住户|住的|的人家|的邻居|邻居|的租客|的租户)")
+_OTHERS_BARE_ROOM_AFTER = re.compile(r"\s*(?:住户|租客|租户|新搬|搬来|搬进|新来)")
+# a number dialled (or come when called) is a phone number, not a room: 打了110, 拨打12345, 致电120
+_DIALLED = re.compile(r"(?:打|拨|致电|呼叫|被)\s*了?\s*$")  # …and 被120拉走 is an ambulance
 # 长寿路88号: a street number is an address, not a building of the estate (201弄5号 is building 5)
 ROAD = r"(?:路|街|巷|公路|大道)"
 PEOPLE = [
@@ -130,6 +138,13 @@ _NOT_BUILDING_AFTER = re.compile(
 _DAY_OF_MONTH = re.compile(r"(?<![\d月])(\d{1,2})号(?=\s*(?:这天|那天|当天|晚上|夜里|早上|上午|下午|中午|凌晨|开始|之前|以前|之后|以后|起))")
 _BEFORE_BUILDING_NOT = re.compile(ROAD + r"\s*$")
 _BEFORE_UNIT_NOT = re.compile(NEIGHBOUR + r"\s*$")
+# 5、6、7栋 / 5号楼和6号楼: a number listed just before a building names several buildings
+_LISTED_BEFORE = re.compile(rf"{N}\s*(?:号楼|幢|栋|号)?\s*(?:[、,，/]|和|及|与|跟|或)\s*$")
+# 一位老太太, 一户人家: 一 before a measure word and a noun is an article, not a count; 一个人住 /
+# 老伴一个人清污水 is "alone" (访客1位, 返沪一人, 一个人 返沪, 一户返沪, 一家三口, 两位老人 still count)
+_NOT_A_NOUN = rf"{NUMERAL_CHARS}口返回来到抵新已在均共需要"  # 一家三口, 一户返沪: a count after all
+_ARTICLE = re.compile(rf"一(?:位|户|家)(?=[\u4e00-\u9fff])(?![{_NOT_A_NOUN}])|一个(?=[\u4e00-\u9fff])(?![{_NOT_A_NOUN}人])"
+                      r"|一个人(?=[\u4e00-\u9fff])(?![返回来到抵])")
 
 
 def _cut(text: str, match: re.Match[str]) -> str:
@@ -137,13 +152,28 @@ def _cut(text: str, match: re.Match[str]) -> str:
 
 
 def _building_match(text: str) -> re.Match[str] | None:
+    """The one building the text names, or None — also when it names several (5、6、7栋, 3号楼…5号楼):
+    a report about several buildings belongs to none of them."""
+    found: list[re.Match[str]] = []
     for match in BUILDING.finditer(text):
         if match.group(0).endswith("号") and _NOT_BUILDING_AFTER.match(text, match.end()):
             continue
         if _BEFORE_BUILDING_NOT.search(text, 0, match.start()) or not _building(match.group(1)):
             continue
-        return match
-    return None
+        if match.group(1).startswith("两"):
+            continue  # 两栋居民楼: a count of buildings — no estate calls a building 两号
+        if _LISTED_BEFORE.search(text, 0, match.start()):
+            return None
+        found.append(match)
+    if len({_building(match.group(1)) for match in found}) > 1:
+        return None
+    return found[0] if found else None
+
+
+def _not_the_reporters(text: str, match: re.Match[str]) -> bool:
+    """A room a neighbour lives in (隔壁602, 202那家) or a number dialled (打了110) is no unit."""
+    return bool(_BEFORE_UNIT_NOT.search(text, 0, match.start()) or _DIALLED.search(text, 0, match.start())
+                or _OTHERS_ROOM_AFTER.match(text, match.end()))
 
 
 def extract(text: str, now: datetime) -> Fields:
@@ -182,7 +212,7 @@ def extract(text: str, now: datetime) -> Fields:
     for pair in BUILDING_UNIT.finditer(rest):
         building, unit = (pair.group(1), pair.group(2)) if pair.group(1) else (pair.group(3), pair.group(4))
         unit_number = _number(unit)
-        if _BEFORE_BUILDING_NOT.search(rest, 0, pair.start()) or _BEFORE_UNIT_NOT.search(rest, 0, pair.start()):
+        if _BEFORE_BUILDING_NOT.search(rest, 0, pair.start()) or _not_the_reporters(rest, pair):
             continue
         if unit_number and len(unit_number) >= 3 and _building(building):
             found.building, found.unit = _building(building), unit_number
@@ -190,7 +220,7 @@ def extract(text: str, now: datetime) -> Fields:
             break
     if found.unit is None:
         for unit in UNIT.finditer(rest):
-            if _BEFORE_UNIT_NOT.search(rest, 0, unit.start()):
+            if _not_the_reporters(rest, unit):
                 continue
             if _number(unit.group(1)):
                 found.unit = _number(unit.group(1))
@@ -202,19 +232,21 @@ def extract(text: str, now: datetime) -> Fields:
             found.building = _building(building.group(1))
             rest = _cut(rest, building)
 
-    households = HOUSEHOLDS.search(rest)
+    counted = _ARTICLE.sub(lambda article: " " * len(article.group(0)), rest)  # offsets stay those of rest
+    households = HOUSEHOLDS.search(counted)
     if households:
         found.households = to_int(households.group(1))
-        rest = _cut(rest, households)
+        rest, counted = _cut(rest, households), _cut(counted, households)
     for pattern, fixed in PEOPLE:
-        match = pattern.search(rest)
+        match = pattern.search(counted)
         if match:
             found.people = (fixed if fixed is not None else to_int(match.group(1))) or None  # 0位 counts nobody
             rest = _cut(rest, match)
             break
     if found.unit is None:
         for bare in BARE_UNIT.finditer(rest):
-            if _BEFORE_UNIT_NOT.search(rest, 0, bare.start()) or _BEFORE_BUILDING_NOT.search(rest, 0, bare.start()):
+            if (_not_the_reporters(rest, bare) or _OTHERS_BARE_ROOM_AFTER.match(rest, bare.end())
+                    or _BEFORE_BUILDING_NOT.search(rest, 0, bare.start())):
                 continue
             found.unit = str(int(bare.group(1)))
             break
