@@ -155,6 +155,7 @@ def _building_match(text: str) -> re.Match[str] | None:
     """The one building the text names, or None — also when it names several (5、6、7栋, 3号楼…5号楼):
     a report about several buildings belongs to none of them."""
     found: list[re.Match[str]] = []
+    bare: list[re.Match[str]] = []  # N号 alone: 3905弄8号 is building 8, but 12号楼3梯403号 is room 403
     for match in BUILDING.finditer(text):
         if match.group(0).endswith("号") and _NOT_BUILDING_AFTER.match(text, match.end()):
             continue
@@ -164,7 +165,9 @@ def _building_match(text: str) -> re.Match[str] | None:
             continue  # 两栋居民楼: a count of buildings — no estate calls a building 两号
         if _LISTED_BEFORE.search(text, 0, match.start()):
             return None
-        found.append(match)
+        (bare if match.group(0).endswith("号") else found).append(match)
+    # a 号楼/幢/栋 names a building more surely than a bare 号 (西湖一号二号楼: building 2)
+    found = found or bare
     if len({_building(match.group(1)) for match in found}) > 1:
         return None
     return found[0] if found else None
