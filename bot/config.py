@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 RoomRole = Literal["general", "branch", "building", "area", "staff"]
-PersonRole = Literal["resident", "leader", "party", "staff", "admin"]
+PersonRole = Literal["resident", "leader", "party", "staff", "admin", "street"]
 
 
 class ConfigError(Exception):
@@ -279,6 +279,9 @@ class Config(Strict):
     # it, and one process per area holds the area's lease. Defaults to the community's name;
     # set it once and never change it (it is in every row).
     community_id: str | None = Field(None, min_length=1, max_length=64)
+    # The street office (街道) whose areas share the database: it heads a street notice in every
+    # area's rooms and the street ledger (docs/deploy.md).
+    street: str = Field("街道", min_length=1, max_length=64)
     timezone: str = "Asia/Shanghai"
     database: DatabaseConfig = DatabaseConfig()
     wechaty: WechatyConfig = WechatyConfig()

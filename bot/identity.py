@@ -23,8 +23,10 @@ from bot.config import Config, parse_building_range
 from bot.memo import Memo
 from storage.models import Contact, Delegation, Person, RoleEvent
 
-ROLE_RANK = {"resident": 0, "leader": 1, "party": 2, "staff": 3, "admin": 4}
-ROLE_LABEL = {"resident": "居民", "leader": "楼组长", "party": "党员", "staff": "社工", "admin": "管理员"}
+# 街道 (street) stands beside the area's ladder, not on it: it sees aggregates of every area on
+# the database and sends street notices, and nothing of any area's people (no rank in an area)
+ROLE_RANK = {"resident": 0, "leader": 1, "party": 2, "staff": 3, "admin": 4, "street": 0}
+ROLE_LABEL = {"resident": "居民", "leader": "楼组长", "party": "党员", "staff": "社工", "admin": "管理员", "street": "街道"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class Identity:
     @property
     def is_staff(self) -> bool:
         return self.at_least("staff")
+
+    @property
+    def is_street(self) -> bool:
+        return self.role == "street"
 
 
 def find_person(session: Session, wechat_id: str, name: str, alias: str | None = None) -> Person | None:

@@ -12,3 +12,4 @@ party = Permission(
 )
 staff = Permission("社工", lambda ctx: ctx.identity.at_least("staff"))
 admin = Permission("管理员", lambda ctx: ctx.identity.at_least("admin"))
+street = Permission("街道", lambda ctx: ctx.identity.is_street)

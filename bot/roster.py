@@ -28,7 +28,7 @@ from storage.models import Person
 HEADERS = {"姓名": "name", "微信名": "alias", "昵称": "alias", "微信号": "wechat_id", "微信ID": "wechat_id",
            "角色": "role", "楼号": "building", "室号": "unit", "支部": "branch", "电话": "phone", "负责楼号": "buildings"}
 ROLES = {"居民": "resident", "楼组长": "leader", "党小组长": "leader", "居民小组长": "leader", "业主代表": "leader",
-         "党员": "party", "社工": "staff", "管理员": "admin", "": "resident"}
+         "党员": "party", "社工": "staff", "管理员": "admin", "街道": "street", "": "resident"}
 # Text columns checked against the database's own widths: SQLite would store a longer value,
 # PostgreSQL refuses it and the whole import with it.
 SIZED = ("name", "alias", "wechat_id", "unit", "phone", "buildings")

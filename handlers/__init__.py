@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.jobs import default_jobs
 from bot.parsing import ReportParser, load_vocabulary, shared_parser
 from bot.router import Router
-from handlers import admin, login, notices, reports, staff
+from handlers import admin, login, notices, reports, staff, street
 from handlers import help as help_routes
 
 
@@ -26,6 +26,7 @@ def build_router() -> Router:
     admin.register(router)
     staff.register(router)
     login.register(router)
+    street.register(router)
     notices.register(router)
     reports.register(router)
     return router

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from bot import permissions as allow
 from bot.context import Ctx
@@ -27,6 +27,8 @@ from bot.reports import KIND_LABEL, STATUS_LABEL, describe
 from bot.router import Router
 from bot.services import queries
 from bot.services.reports import resolve_report
+from bot.services.street import street_tally
+from bot.tally import OPEN_STATUSES, Tally, tally
 from handlers.reports import gist, labels
 from storage.models import QueryLog, Report, Room
 
@@ -35,7 +37,6 @@ log = logging.getLogger(__name__)
 _BUILDING = re.compile(r"^(\d+)号楼(\d{3,4})?室?$")
 _NUMBER = re.compile(r"^#?(\d+)$")
 POINTER = "详细结果含个人信息，已私信发给您。"
-OPEN_STATUSES = ("open", "incomplete", "pending")
 
 
 def log_query(ctx: Ctx, command: str, arguments: str) -> QueryLog:
@@ -84,6 +85,8 @@ def summary(ctx: Ctx, arguments: str) -> Reply:
     categories, words = _categories(ctx, arguments.split())
     scope, rest = parse_scope(ctx.config, " ".join(words))
     period = parse_period(rest, ctx.now)
+    if ctx.identity.is_street:
+        return street_summary(ctx, arguments, period, scope, categories)
     if not ctx.identity.is_staff:  # a leader sees aggregates of their own buildings only
         own = list(ctx.identity.led_buildings)
         if scope is None:
@@ -100,33 +103,51 @@ def summary(ctx: Ctx, arguments: str) -> Reply:
         conditions.append(Report.category.in_(categories))
         scope_label += "·" + "、".join(labels(ctx).category(code) for code in dict.fromkeys(categories))
 
-    # one scan of the period, grouped three ways at once; the per-kind/category/status totals
-    # are folded from its few dozen rows
-    rows = ctx.session.execute(
-        select(Report.kind, Report.category, Report.status, func.count(),
-               func.sum(case((Report.category == "return", Report.people), else_=0)))
-        .where(*conditions).group_by(Report.kind, Report.category, Report.status)
-    ).all()
-    by_kind: Counter[str] = Counter()
-    by_category: Counter[str] = Counter()
-    by_status: Counter[str] = Counter()
-    people = 0
-    for kind, category, status, count, returned in rows:
-        by_kind[kind] += count
-        by_category[category] += count
-        by_status[status] += count
-        if status != "withdrawn":
-            people += returned or 0
-    total = sum(by_kind.values())
-    names = labels(ctx)
-    lines = [f"{scope_label} · {period.label}（{period.span()}）报告 {total} 条"]
-    if total:
-        lines.append("类型：" + "，".join(f"{KIND_LABEL.get(k, k)} {c}" for k, c in sorted(by_kind.items(), key=lambda x: (-x[1], x[0]))))
-        lines.append("类别：" + "，".join(f"{names.category(k)} {c}" for k, c in sorted(by_category.items(), key=lambda x: (-x[1], x[0]))))
-        lines.append("状态：" + "，".join(f"{STATUS_LABEL.get(k, k)} {c}" for k, c in sorted(by_status.items(), key=lambda x: (-x[1], x[0]))))
-        if people:
-            lines.append(f"返沪登记人数：{people} 人")
+    # one scan of the period, grouped three ways at once (bot/tally.py)
+    counted = tally(ctx.session, conditions)
+    lines = [f"{scope_label} · {period.label}（{period.span()}）报告 {counted.total} 条", *tally_lines(ctx, counted)]
     return Reply("\n".join(lines))
+
+
+STREET_SCOPE = "全街道汇总按居民区列出，不分楼号、片区或支部；要看某楼请向该居民区社工了解。"
+STREET_NO_DETAILS = ("街道只看各居民区的汇总数字（发 /汇总 本周）；报告明细含居民的姓名、电话和门牌，"
+                     "只在各居民区的工作群里由社工查询。")
+
+
+def street_summary(ctx: Ctx, arguments: str, period: Period, scope: Scope | None, categories: list[str]) -> Reply:
+    """/汇总 of a street person: every area of the database, per area and in total — counts only."""
+    if scope is not None:
+        raise UserError(STREET_SCOPE)
+    log_query(ctx, "/汇总", arguments)
+    start, end = period.bounds(ctx.config.tzinfo)
+    conditions = [Report.created_at >= start, Report.created_at < end]
+    label = f"全街道（{ctx.config.street}）"
+    if categories:
+        conditions.append(Report.category.in_(categories))
+        label += "·" + "、".join(labels(ctx).category(code) for code in dict.fromkeys(categories))
+    street = street_tally(ctx.session, conditions)
+    lines = [f"{label} · {period.label}（{period.span()}）报告 {street.total.total} 条，{len(street.areas)} 个居民区"]
+    for area, counted in street.areas:
+        returned = f"，返沪登记 {counted.returned} 人" if counted.returned else ""
+        lines.append(f"{area}：{counted.total} 条（待办 {counted.still_open}）{returned}")
+    return Reply("\n".join([*lines, *tally_lines(ctx, street.total)]))
+
+
+def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def tally_lines(ctx: Ctx, counted: Tally) -> list[str]:
+    """The lines under a /汇总 heading: by kind, category and status, and who returned."""
+    if not counted.total:
+        return []
+    names = labels(ctx)
+    lines = ["类型：" + "，".join(f"{KIND_LABEL.get(k, k)} {c}" for k, c in _by_count(counted.by_kind)),
+             "类别：" + "，".join(f"{names.category(k)} {c}" for k, c in _by_count(counted.by_category)),
+             "状态：" + "，".join(f"{STATUS_LABEL.get(k, k)} {c}" for k, c in _by_count(counted.by_status))]
+    if counted.returned:
+        lines.append(f"返沪登记人数：{counted.returned} 人")
+    return lines
 
 
 def _line(ctx: Ctx, report: Report, with_people: bool) -> str:
@@ -142,6 +163,8 @@ def _line(ctx: Ctx, report: Report, with_people: bool) -> str:
 
 def query(ctx: Ctx, arguments: str) -> list[Reply]:
     """/查询 [类别/3号楼/3号楼201/#7] [时间段]：查看报告明细（最多20条）"""
+    if ctx.identity.is_street:  # aggregates only across areas: not even a masked line of any area
+        raise UserError(STREET_NO_DETAILS)
     logged = log_query(ctx, "/查询", arguments)
     conditions = []
     rest = []
@@ -236,8 +259,8 @@ def export(ctx: Ctx, arguments: str) -> list[Reply]:
 
 
 def register(router: Router) -> None:
-    router.command("汇总", allow=allow.staff | allow.leader)(summary)
-    router.command("查询", allow=allow.staff)(query)
+    router.command("汇总", allow=allow.staff | allow.leader | allow.street)(summary)
+    router.command("查询", allow=allow.staff | allow.street)(query)
     router.command("待办", allow=allow.staff)(open_items)
     router.command("办结", allow=allow.staff)(resolve)
     router.command("导出", allow=allow.staff)(export)

@@ -10,6 +10,8 @@ street office's own view) sees every area.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import cast
 
 from sqlalchemy import Engine, Insert, event, update
@@ -38,6 +40,28 @@ def scope_to_area(factory: sessionmaker[Session], area: str) -> None:
 
     event.listen(factory, "do_orm_execute", only_this_area)
     event.listen(factory, "before_flush", stamp_new_rows)
+
+
+@contextmanager
+def street_view(session: Session, area: str | None = None) -> Iterator[Session]:
+    """A session on ``session``'s connection and transaction that sees every area (the street
+    office's view) or, with ``area``, another area's rows only: what it writes commits or rolls
+    back with the unit of work it was opened in. Pending changes of ``session`` are flushed first
+    so the view sees them."""
+    session.flush()
+    factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
+                           expire_on_commit=False)
+    if area is not None:
+        scope_to_area(factory, area)
+    view = factory()
+    try:
+        yield view
+        view.commit()  # releases its savepoint into the outer transaction, which decides
+    except BaseException:
+        view.rollback()
+        raise
+    finally:
+        view.close()
 
 
 def area_of(session: Session) -> str | None:

@@ -35,7 +35,7 @@ def test_renamed_room_stays_bound_and_staff_are_told(chat: Simulation) -> None:
 
 
 def test_set_role_makes_a_leader(chat: Simulation) -> None:
-    assert chat.say("江南新村5号楼", "孙师傅", "/汇总")[0].text == "抱歉，/汇总 仅限社工、楼组长使用。"
+    assert chat.say("江南新村5号楼", "孙师傅", "/汇总")[0].text == "抱歉，/汇总 仅限社工、楼组长、街道使用。"
     assert chat.say(None, "李书记", "/设为 @孙师傅 楼组长 5号楼", mentions=("wxid_孙师傅",))[0].text == "已将 孙师傅 设为楼组长（5号楼）。"
     assert chat.say("江南新村5号楼", "孙师傅", "/汇总")[0].text.startswith("5号楼 · 今天")
     assert chat.say(None, "王社工", "/设为 @孙师傅 管理员")[0].text == "抱歉，/设为 仅限管理员使用。"

@@ -50,7 +50,7 @@ def test_unbound_staff_are_told_how_to_bind_on_every_privileged_command(site: Si
     reply = site.say("江南新村3号楼", "王社工", "#紧急通知 全体 今晚停电")[0].text
     assert reply.startswith("抱歉，#紧急通知 仅限党员、社工使用。") and HINT.format(role="社工") in reply
     reply = site.say(None, "王社工", "/汇总")[0].text
-    assert reply.startswith("抱歉，/汇总 仅限社工、楼组长使用。") and HINT.format(role="社工") in reply
+    assert reply.startswith("抱歉，/汇总 仅限社工、楼组长、街道使用。") and HINT.format(role="社工") in reply
     # as a resident they may still report
     assert site.say("江南新村3号楼", "王社工", "报告 3号楼楼道灯坏了")[0].text.startswith("已登记")
 

@@ -46,8 +46,8 @@ def test_leader_sees_only_own_buildings_and_residents_are_refused(chat: Simulati
     own = chat.say(B3, "钱组长", "/汇总")[0].text
     assert own.startswith("3号楼 · 今天") and "报告 2 条" in own
     assert chat.say(B3, "钱组长", "/汇总 5号楼")[0].text == "抱歉，楼组长只能查看自己楼组的汇总。"
-    assert chat.say(B3, "张阿姨", "/汇总")[0].text == "抱歉，/汇总 仅限社工、楼组长使用。"
-    assert chat.say(B3, "张阿姨", "/查询 3号楼")[0].text == "抱歉，/查询 仅限社工使用。"
+    assert chat.say(B3, "张阿姨", "/汇总")[0].text == "抱歉，/汇总 仅限社工、楼组长、街道使用。"
+    assert chat.say(B3, "张阿姨", "/查询 3号楼")[0].text == "抱歉，/查询 仅限社工、街道使用。"
     assert chat.say(B3, "钱组长", "/导出")[0].text == "抱歉，/导出 仅限社工使用。"
 
 

@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 
 from bot.clock import VirtualClock
-from bot.config import Config, RoomRule
+from bot.config import Config, PersonEntry, RoomRule
 from bot.errors import UserError
 from bot.lease import AreaLease
 from bot.message import Outgoing
@@ -202,14 +202,16 @@ DONGFENG = "东风新村居民区"
 A_ROOMS = ["江南新村3号楼", "江南新村5号楼"]
 B_ROOMS = ["东风新村3号楼", "东风新村7号楼"]
 A_STAFF, B_STAFF = "居委工作群", "东风居委工作群"
+STREET, STREET_PERSON = "斜土街道", "刘科长"  # the street office's person, in 江南新村's config
 
 
 @pytest.fixture
 def two_areas(config: Config, engine: Engine, tmp_path: Path) -> tuple[Simulation, Simulation]:
     """江南新村 and 东风新村: two configs, two accounts, one database. The same staff name in both
     (one person may serve two areas), and both transports number their messages from sim-1."""
-    quiet = {"reminders": []}
-    jiangnan = config.model_copy(update=quiet)
+    quiet = {"reminders": [], "street": STREET}
+    street_person = PersonEntry(name=STREET_PERSON, role="street", wechat_id=f"wxid_{STREET_PERSON}")
+    jiangnan = config.model_copy(update={**quiet, "people": [*config.people, street_person]})
     rooms = [RoomRule(id=f"room_{B_STAFF}", role="staff"), *config.rooms]  # its staff room, by id as a site writes it
     dongfeng = config.model_copy(update={**quiet, "community": DONGFENG, "rooms": rooms,
                                          "exports_dir": str(tmp_path / "dongfeng")})
@@ -307,3 +309,63 @@ def test_codes_contacts_locks_and_the_role_trail_stay_in_their_area(two_areas: t
         assert set(everyone.scalars(select(WebLoginLock.community))) == {"江南新村居民区", DONGFENG}
         contacts = everyone.execute(select(Contact.community, Contact.wechat_id)).all()
         assert (DONGFENG, "wxid_孙师傅") in contacts and ("江南新村居民区", "wxid_孙师傅") not in contacts
+
+
+# ---------------------------------------------------------------- the street's view
+
+
+def test_a_street_person_sees_every_area_in_numbers_only(two_areas: tuple[Simulation, Simulation]) -> None:
+    from handlers.staff import STREET_NO_DETAILS, STREET_SCOPE
+
+    a, b = two_areas
+    a.say(A_ROOMS[0], "张阿姨", "#家庭报告 3号楼201 返沪2人 来自武汉")
+    b.say(B_ROOMS[0], "孙师傅", "报修 3号楼楼道灯坏了")
+    b.say(B_ROOMS[1], "周老师", "登记 7号楼302 新搬来租户 一家三口")
+    whole = a.say(None, STREET_PERSON, "/汇总")[0].text
+    assert whole.startswith(f"全街道（{STREET}） · 今天")
+    assert "报告 3 条，2 个居民区" in whole
+    assert "江南新村居民区：1 条（待办 1），返沪登记 2 人" in whole and f"{DONGFENG}：2 条（待办 2）" in whole
+    assert "返沪登记人数：2 人" in whole
+    for personal in ("张阿姨", "孙师傅", "周老师", "201", "302", "武汉", "楼道灯", "#"):
+        assert personal not in whole
+    # each area's staff still see their own area alone
+    assert "全居民区 · 今天（" in a.say(A_STAFF, "王社工", "/汇总")[0].text
+    assert "报告 1 条" in a.say(A_STAFF, "王社工", "/汇总")[0].text
+    assert "报告 2 条" in b.say(B_STAFF, "王社工", "/汇总")[0].text
+    # no details of any area: /查询 is refused (see STREET_NO_DETAILS), and so are /待办 and /导出
+    for command in ("/查询", "/查询 返沪", "/查询 #1"):
+        answer = " ".join(d.text for d in a.say(None, STREET_PERSON, command))
+        assert answer == STREET_NO_DETAILS
+    assert a.say(None, STREET_PERSON, "/待办")[0].text.startswith("抱歉，/待办 仅限社工使用")
+    assert a.say(None, STREET_PERSON, "/汇总 3号楼")[0].text == STREET_SCOPE
+    assert "报告 2 条" in a.say(None, STREET_PERSON, "/汇总 本周 设施报修 外来人员登记")[0].text
+    # the street role is bound by proof like any role above resident: the name alone is nobody
+    impostor = a.say(None, STREET_PERSON, "/汇总", sender_id="wxid_someone_else")[0].text
+    assert impostor == "抱歉，/汇总 仅限社工、楼组长、街道使用。"
+
+
+def test_a_street_notice_reaches_every_areas_rooms_from_each_areas_own_account(
+        two_areas: tuple[Simulation, Simulation]) -> None:
+    a, b = two_areas
+    told = a.say(None, STREET_PERSON, "#通知 全街道 周六上午消防演练，请各楼组长提醒")[0].text
+    assert told.startswith("已排队发送全街道通知至 2 个居民区共 4 个楼组群")
+    b.bot.recheck()  # what another process wrote: `qinlin run` rechecks every few seconds
+    b.drain()
+    a_relays = [d for d in a.delivered if d.text.startswith("【通知】")]
+    b_relays = [d for d in b.delivered if d.text.startswith("【通知】")]
+    assert sorted(d.room_topic for d in a_relays) == sorted(A_ROOMS)
+    assert sorted(d.room_topic for d in b_relays) == sorted(B_ROOMS)
+    assert all(d.text.startswith(f"【通知】{STREET} N") and "消防演练" in d.text for d in a_relays + b_relays)
+    # each area's notice is its own: its staff see its receipts
+    b_number = b_relays[0].text.split(" N")[1].split("\n")[0]
+    receipts = b.say(B_STAFF, "王社工", f"/回执 N{b_number}")[0].text
+    assert "2" in receipts and "江南" not in receipts
+    with session_factory(a.bot.services.factory.kw["bind"])() as everyone:
+        rows = everyone.scalars(select(OutboxMessage).where(OutboxMessage.notice_id.is_not(None))).all()
+        assert {row.community for row in rows} == {"江南新村居民区", DONGFENG}
+        assert {row.room_id for row in rows if row.community == DONGFENG} == {f"room_{t}" for t in B_ROOMS}
+        assert {row.room_id for row in rows if row.community != DONGFENG} == {f"room_{t}" for t in A_ROOMS}
+        assert all(row.state == "sent" for row in rows)
+    # an area's staff cannot speak for the street
+    refused = a.say(A_STAFF, "王社工", "#通知 全街道 明天停电")[0].text
+    assert refused.startswith("抱歉，#通知 全街道 仅限街道使用")
