@@ -261,13 +261,14 @@ def db_upgrade(
     typer.echo("database is up to date")
 
 
-def _session(config: Config, db: str | None):
+def _session(config: Config, db: str | None, street: bool = False):
+    """Sessions for the configured area, or (street) the street office's view of every area."""
     from storage.db import check_migrated, session_factory, upgrade
 
     engine = _engine(config, db)
     upgrade(engine)
     check_migrated(engine)
-    return session_factory(engine, area=config.area_id)
+    return session_factory(engine, area=None if street else config.area_id)
 
 
 @roster_app.command("import")
@@ -386,15 +387,16 @@ def roster_unbind(
 def export(
     period: Annotated[str, typer.Option(help="今天, 本月, 2026-11, 2026-11-01~2026-11-15 …")] = "本月",
     out: Annotated[Path, typer.Option("--out", help="the .xlsx file to write")] = Path("台帐.xlsx"),
+    street: Annotated[bool, typer.Option("--street", help="every area of the database: a summary across areas and a sheet per area, without personal columns")] = False,
     db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Write the Excel ledger (台帐) for a period."""
+    """Write the Excel ledger (台帐) for a period; with --street, the street office's ledger."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.clock import SystemClock
     from bot.errors import UserError
-    from bot.ledger import write_ledger
+    from bot.ledger import write_ledger, write_street_ledger
     from bot.periods import parse_period
 
     config = _config(config_path)
@@ -404,10 +406,10 @@ def export(
         chosen = parse_period(period or "本月", SystemClock(config.tzinfo).now())
     except UserError as error:
         raise fail(str(error)) from None
-    factory = _session(config, db)
+    factory = _session(config, db, street=street)
     try:
         with factory() as session:
-            path = write_ledger(session, config, chosen, out)
+            path = (write_street_ledger if street else write_ledger)(session, config, chosen, out)
     except OSError as error:
         raise fail(f"cannot write {out}: {error.strerror or error}", 1) from None
     except SQLAlchemyError:
@@ -415,6 +417,8 @@ def export(
     except Exception as error:  # a record the spreadsheet cannot hold is a bug to report, not a traceback
         logging.getLogger(__name__).debug("ledger failed", exc_info=True)
         raise fail(f"could not write the ledger: {_first_line(error)}", 1) from None
+    finally:
+        factory.kw["bind"].dispose()  # a PostgreSQL connection is closed, not left to the garbage collector
     typer.echo(f"ledger written: {path}")
 
 

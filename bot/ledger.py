@@ -1,4 +1,5 @@
-"""The Excel ledger (台帐): a summary sheet and one sheet per report kind, as committees keep them.
+"""The Excel ledger (台帐): a summary sheet and one sheet per report kind, as committees keep them;
+and the street office's ledger: a summary across areas and one sheet per area.
 
 Chinese headers, frozen header row, dates as real dates, column widths that fit. Personal fields
 (names, phones, units) are in the ledger because it is the committee's own record; it is only
@@ -22,6 +23,7 @@ from bot.message import clean_text
 from bot.parsing.vocabulary import load_vocabulary
 from bot.periods import Period
 from bot.reports import KIND_LABEL, STATUS_LABEL
+from bot.tally import Tally, areas_in, tally_by_area
 from storage.models import Report
 
 HEADER_FONT = Font(bold=True)
@@ -136,6 +138,85 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
                 value = _value(report, key, labels, config)  # type: ignore[arg-type]  # a row of Report's columns
                 if isinstance(value, str):
                     value = clean_text(value)  # rows stored before text was cleaned at the edge
+                date_format = DATE_FORMATS.get(key)
+                values.append(_styled(sheet, value, number_format=date_format) if date_format and value else value)
+            sheet.append(values)
+    workbook.save(path)
+    return path
+
+
+# The street's sheets carry no personal column (no name, phone, room or the resident's words):
+# the street sees numbers and where in an area, never who; each area's own ledger has the rest.
+STREET_COLUMNS: list[tuple[str, int, str]] = [
+    ("编号", 8, "number"), ("登记时间", 18, "created"), ("类型", 10, "kind"), ("类别", 12, "category"),
+    ("状态", 10, "status"), ("楼号", 7, "building"), ("片区", 9, "area"), ("人数", 6, "people"),
+    ("户数", 6, "households"), ("来源地", 10, "origin"), ("日期", 12, "event_date"), ("办结时间", 18, "resolved"),
+]
+STREET_ROW_COLUMNS = [Report.id, Report.created_at, Report.kind, Report.category, Report.status, Report.building,
+                      Report.area, Report.people, Report.households, Report.origin, Report.event_date, Report.resolved_at]
+SUMMARY_HEADERS = ["居民区", "报告", *KIND_LABEL.values(), "待办", "已办结", "返沪登记人数"]
+_SHEET_NAME_FORBIDDEN = str.maketrans({ch: "_" for ch in "[]:*?/\\"})
+
+
+def _sheet_name(area: str, taken: set[str]) -> str:
+    """Excel's rules: at most 31 characters, none of []:*?/\\, unique in the workbook."""
+    base = area.translate(_SHEET_NAME_FORBIDDEN)[:31] or "居民区"
+    name, n = base, 2
+    while name in taken or name == "街道汇总":
+        name = f"{base[:28]}({n})"
+        n += 1
+    taken.add(name)
+    return name
+
+
+def _summary_row(name: str, counted: Tally) -> list[object]:
+    return [name, counted.total, *(counted.by_kind[kind] for kind in KIND_LABEL), counted.still_open,
+            counted.by_status["resolved"], counted.returned]
+
+
+def write_street_ledger(session: Session, config: Config, period: Period, out_path: str | Path) -> Path:
+    """The street's ledger of a period from a session that sees every area: a summary sheet (one
+    row per area and the street's total, then categories by area) and one sheet per area, its
+    reports without personal columns, streamed as in :func:`write_ledger`."""
+    labels = {c.code: c.label for c in load_vocabulary(overrides=config.categories).categories}
+    start, end = period.bounds(config.tzinfo)
+    in_period = [Report.created_at >= start, Report.created_at < end]
+    path = Path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counted = tally_by_area(session, in_period)
+    areas = sorted(set(areas_in(session)) | set(counted))
+    total = Tally()
+    for part in counted.values():
+        total.add(part)
+    workbook = Workbook(write_only=True)
+    summary = workbook.create_sheet("街道汇总")
+    summary.column_dimensions["A"].width = 24
+    summary.append([_styled(summary, f"{config.street} 街道台帐 · {period.label}（{period.start} 至 {period.end}）",
+                            font=Font(bold=True, size=13))])
+    summary.append([f"{len(areas)} 个居民区，报告共 {total.total} 条"])
+    summary.append([])
+    summary.append([_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in SUMMARY_HEADERS])
+    for area in areas:
+        summary.append(_summary_row(area, counted.get(area, Tally())))
+    summary.append([_styled(summary, value, font=HEADER_FONT) for value in _summary_row("合计", total)])
+    summary.append([])
+    summary.append([_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in ("按类别", *areas, "合计")])
+    for code, count in sorted(total.by_category.items(), key=lambda item: (-item[1], item[0])):
+        summary.append([labels.get(code, code), *(counted.get(area, Tally()).by_category[code] for area in areas), count])
+
+    taken: set[str] = set()
+    for area in areas:
+        sheet = workbook.create_sheet(_sheet_name(area, taken))
+        _header(sheet, [c[0] for c in STREET_COLUMNS], [c[1] for c in STREET_COLUMNS])
+        rows = session.execute(
+            select(*STREET_ROW_COLUMNS).where(*in_period, Report.community == area).order_by(Report.id)
+            .execution_options(yield_per=CHUNK))
+        for report in rows:
+            values = []
+            for _, _, key in STREET_COLUMNS:
+                value = KIND_LABEL.get(report.kind, report.kind) if key == "kind" else _value(report, key, labels, config)  # type: ignore[arg-type]
+                if isinstance(value, str):
+                    value = clean_text(value)
                 date_format = DATE_FORMATS.get(key)
                 values.append(_styled(sheet, value, number_format=date_format) if date_format and value else value)
             sheet.append(values)

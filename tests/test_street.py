@@ -369,3 +369,34 @@ def test_a_street_notice_reaches_every_areas_rooms_from_each_areas_own_account(
     # an area's staff cannot speak for the street
     refused = a.say(A_STAFF, "王社工", "#通知 全街道 明天停电")[0].text
     assert refused.startswith("抱歉，#通知 全街道 仅限街道使用")
+
+
+def test_the_street_ledger_has_a_summary_across_areas_and_a_sheet_per_area(
+        two_areas: tuple[Simulation, Simulation], db_url: str, tmp_path: Path) -> None:
+    from tests.test_cli import qinlin
+
+    a, b = two_areas
+    a.say(A_ROOMS[0], "张阿姨", "#家庭报告 3号楼201 返沪2人 来自武汉 电话13812345678")
+    b.say(B_ROOMS[0], "孙师傅", "报修 3号楼楼道灯坏了")
+    b.say(B_ROOMS[1], "周老师", "登记 7号楼302 新搬来租户 一家三口")
+    out = tmp_path / "街道台帐.xlsx"
+    result = qinlin("export", "--street", "--period", "2026-11", "--out", str(out), "--db", db_url)
+    assert result.returncode == 0, result.stderr
+    workbook = load_workbook(out)
+    assert workbook.sheetnames == ["街道汇总", DONGFENG, "江南新村居民区"]
+    summary = [[cell.value for cell in row] for row in workbook["街道汇总"].iter_rows()]
+    assert summary[1] == ["2 个居民区，报告共 3 条", *[None] * 7]
+    assert summary[3] == ["居民区", "报告", "家庭报告", "楼组报告", "片区报告", "待办", "已办结", "返沪登记人数"]
+    assert summary[4] == [DONGFENG, 2, 1, 1, 0, 2, 0, 0]
+    assert summary[5] == ["江南新村居民区", 1, 1, 0, 0, 1, 0, 2]
+    assert summary[6] == ["合计", 3, 2, 1, 0, 3, 0, 2]
+    assert summary[8][:4] == ["按类别", DONGFENG, "江南新村居民区", "合计"]
+    jiangnan = [[cell.value for cell in row] for row in workbook["江南新村居民区"].iter_rows()]
+    assert jiangnan[0] == ["编号", "登记时间", "类型", "类别", "状态", "楼号", "片区", "人数", "户数", "来源地", "日期", "办结时间"]
+    assert jiangnan[1][0] == "#1" and jiangnan[1][2:6] == ["家庭报告", "返沪登记", "待处理", "3"] and len(jiangnan) == 2
+    dongfeng = [[cell.value for cell in row] for row in workbook[DONGFENG].iter_rows()]
+    assert [row[0] for row in dongfeng[1:]] == ["#2", "#3"]
+    cells = " ".join(cell for sheet in (summary, jiangnan, dongfeng) for row in sheet for cell in row if isinstance(cell, str))
+    for personal in ("张阿姨", "孙师傅", "周老师", "201", "302", "138", "楼道灯", "武汉新"):
+        assert personal not in cells
+    assert "武汉" in cells  # where people came from is a count the street needs, not a person
