@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -126,18 +126,23 @@ def bound_by_id(config: str, ids: dict[str, str], people: tuple[str, ...]) -> st
 
 
 class BotProcess:
-    """`qinlin run` against the gateway, with its own SQLite database."""
+    """`qinlin run` against the gateway, with its own SQLite database — or on ``database`` (a
+    migrated one's URL: several areas' processes on one PostgreSQL), with ``edit`` making the
+    shipped config another area's (community) or adding to it."""
 
     def __init__(self, port: int, workdir: Path, log_name: str = "bot.log", claim_seconds: float = 60,
-                 ids: dict[str, str] | None = None, bind: tuple[str, ...] = ("王社工", "赵党员")) -> None:
+                 ids: dict[str, str] | None = None, bind: tuple[str, ...] = ("王社工", "赵党员"),
+                 database: str | None = None, edit: Callable[[str], str] | None = None) -> None:
         config = bound_by_id((ROOT / "config.yaml").read_text(encoding="utf-8"), ids or {}, bind)
-        config = config.replace('database: {url: "sqlite:///data/qinlin.db"}', f'database: {{url: "sqlite:///{workdir}/qinlin.db"}}')
+        config = config.replace('database: {url: "sqlite:///data/qinlin.db"}',
+                                f'database: {{url: "{database or f"sqlite:///{workdir}/qinlin.db"}"}}')
         config = config.replace("outbox: {min_interval_seconds: 2,",
                                 f"outbox: {{min_interval_seconds: 1, jitter_seconds: 0.2, claim_seconds: {claim_seconds},")
         config = config.replace('quiet_hours: "22:00-07:00"', "quiet_hours: null")
         config += f"\nexports_dir: {workdir}/exports\n"
-        (workdir / "config.yaml").write_text(config, encoding="utf-8")
-        migrated_sqlite(workdir / "qinlin.db")
+        (workdir / "config.yaml").write_text(edit(config) if edit else config, encoding="utf-8")
+        if database is None:
+            migrated_sqlite(workdir / "qinlin.db")
         self.log = (workdir / log_name).open("w", encoding="utf-8")
         env = {**os.environ, "WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}",
                "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
