@@ -23,8 +23,8 @@ RELATIVE_WEEKS = {"下周": 1, "下星期": 1, "下礼拜": 1, "上周": -1, "�
 # 3-201, 3号楼201室, 3号201, 3幢201, 三号楼二零一
 BUILDING_UNIT = re.compile(
     rf"(?<![\d])({N})\s*(?:号楼|幢|栋|号)?\s*[-—_]\s*(\d{{3,4}})(?!\d)"
-    rf"|(?<![\d])({N})\s*(?:号楼|幢|栋|号)\s*({N})\s*(?:室|号房|号|房)?"
-)
+    rf"|(?<![\d])({N})\s*(?:号楼|幢|栋|号)\s*({N})(?![{NUMERAL_CHARS}]|\s*[户人位口个层])\s*(?:室|号房|号|房)?"
+)  # …but 三号楼百十户 is a count of households, not room 110
 UNIT = re.compile(rf"(?<![\d\-])({N})\s*(?:室|号房|房间)")
 # 号 alone names a building unless a facility or a time follows it (2号垃圾厢房, 3号门, 15号晚上)
 BUILDING = re.compile(rf"(?<![\d])({N})\s*(?:号楼|幢|栋|号(?![房室]))")

@@ -19,7 +19,7 @@ import jieba
 
 from bot.message import normalise_text
 from bot.parsing.fields import Fields, extract
-from bot.parsing.model import Model, features, kind_feature, load_model
+from bot.parsing.model import Model, features, kind_features, load_model, trigger_feature
 from bot.parsing.numerals import to_int
 from bot.parsing.vocabulary import DATA, Vocabulary
 
@@ -240,43 +240,48 @@ class ReportParser:
         words, long_words = self._word_sets[name]
         return bool(tokens & words) or long_words.search(text) is not None
 
-    def _kind_rules(self, fields: Fields, category: str, tokens: set[str], text: str) -> tuple[str, str]:
+    def word_sets(self, tokens: set[str], text: str) -> frozenset[str]:
+        """The kind word sets (household, building, area, …) whose words the text contains."""
+        return frozenset(name for name in self._word_sets if self._mentions(name, tokens, text))
+
+    def _kind_rules(self, fields: Fields, category: str, named: frozenset[str]) -> tuple[str, str]:
         """What the message is about, by rules: (kind, strength) — "decisive" for a room or a
         building count, "word" when a word set names the place (楼道, 车棚, 我家), "hint" when only
-        the category or a bare building number suggests it, "none" when nothing does."""
+        the category or a bare building number suggests it, "none" when nothing does.
+        ``named``: the word sets the message mentions."""
         v = self.vocabulary
         if fields.unit:
             return "family", "decisive"
-        household = self._mentions("household", tokens, text)
-        if fields.building and not household and (
-            fields.households or (fields.people and self._mentions("count", tokens, text))
-        ):
+        household = "household" in named
+        if fields.building and not household and (fields.households or (fields.people and "count" in named)):
             return "building", "decisive"  # a leader's count for the whole building
-        if self._mentions("estate_wide", tokens, text):
-            return "area", "word"
-        if self._mentions("building", tokens, text):
-            return "building", "word"
-        if self._mentions("area", tokens, text):
-            return "area", "word"
-        if household:
-            return "family", "word"
+        for name, kind in (("estate_wide", "area"), ("building", "building"), ("area", "area"), ("household", "family")):
+            if name in named:
+                return kind, "word"
         if fields.building:
             return "building", "word"  # 12号楼有群租: a building named and no household
         if category in v.household_categories:
             return "family", "hint"
         if category in v.area_categories:
             return "area", "hint"
-        if self._mentions("weak_area", tokens, text):
+        if "weak_area" in named:
             return "area", "hint"
         return "family", "none"
 
+    def kind_features(self, fields: Fields, category: str, tokens: set[str], text: str, found: set[str]) -> set[str]:
+        """What the kind model reads: the message's features and what the rules make of it."""
+        named = self.word_sets(tokens, text)
+        return found | kind_features(category, *self._kind_rules(fields, category, named), named)
+
     def _infer_kind(self, fields: Fields, category: str, tokens: set[str], text: str, found: set[str]) -> str:
-        """A room or a building count decides; otherwise the model reads the message (and its
-        category), with a place named by the word sets as strong evidence."""
-        kind, strength = self._kind_rules(fields, category, tokens, text)
+        """A room or a building count decides; otherwise the model reads the message (its
+        category, the rules' reading, the place words), with a place named by the word sets as
+        strong evidence."""
+        named = self.word_sets(tokens, text)
+        kind, strength = self._kind_rules(fields, category, named)
         if strength == "decisive" or self.model is None or not text.strip():
             return kind
-        scores = _posterior(self.model.kind.scores(found | {kind_feature(category)}))
+        scores = _posterior(self.model.kind.scores(found | kind_features(category, kind, strength, named)))
         bonus = {"word": KIND_RULE_BONUS, "hint": KIND_HINT_BONUS}.get(strength, 0.0)
         scores[kind] = scores.get(kind, min(scores.values())) + bonus
         return max(("family", "building", "area"), key=lambda k: scores.get(k, float("-inf")))
@@ -310,7 +315,7 @@ class ReportParser:
         explicit = self.vocabulary.kind_triggers[word]
         fields = extract(body, now)
         tokens = self.tokens(body)
-        found = features(body, tokens)
+        found = features(body, tokens) | {trigger_feature(word)}
         category = "proposal" if word == "建议" else self.categorise(body, tokens, fields.origin, found=found)
         kind = explicit or self._infer_kind(fields, category, tokens, body, found)
         fields.category = category

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.parsing import load_vocabulary, shared_parser
-from bot.parsing.model import load_model
+from bot.parsing import ReportParser, load_vocabulary, shared_parser
+from bot.parsing.model import MODEL_PATH, load_model
+from bot.parsing.train import load_train, train
 from tests.parser.real.score import TARGETS, Score, score
 
 # What category and kind reach on the dev split today: a change that loses ground fails here.
@@ -27,6 +28,15 @@ def dev() -> Score:
 
 def test_the_model_ships_with_the_parser() -> None:
     assert load_model() is not None, "bot/data/model.json is missing: run python -m bot.parsing.train"
+
+
+def test_the_shipped_model_is_what_the_trainer_makes_of_the_corpus_and_vocabulary(tmp_path) -> None:
+    """A word added to the vocabulary or a message to the corpus changes the model: the shipped
+    file must be retrained with them, or the parser scores with weights of another corpus."""
+    vocabulary = load_vocabulary()
+    fresh = tmp_path / "model.json"
+    train(ReportParser(vocabulary, model=None), vocabulary, load_train()).save(fresh)
+    assert fresh.read_bytes() == MODEL_PATH.read_bytes(), "bot/data/model.json is stale: run python -m bot.parsing.train"
 
 
 @pytest.mark.parametrize("name", ["is_report", "building", "unit", "people"])
