@@ -17,8 +17,9 @@ from tests.parser.real.score import TARGETS, Score, score
 # What category and kind reach on the dev split today: a change that loses ground fails here.
 # The dev split grows with the corpus, so a floor is re-read when messages are added: kind fell
 # to 0.74 when 106 harder messages joined dev, while on the 185 dev messages it had before it
-# rose from 0.79 to 0.82.
-FLOOR = {"category": 0.77, "kind": 0.72}
+# rose from 0.79 to 0.82. With the trigger, the rules' kind and the place words as features: 0.785
+# and 0.746.
+FLOOR = {"category": 0.78, "kind": 0.74}
 
 
 @pytest.fixture(scope="module")
