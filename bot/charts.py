@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
-from bot.parsing.vocabulary import load_vocabulary
+from bot.parsing.vocabulary import category_labels
 from bot.periods import Period
 from storage.models import Report
 
@@ -39,7 +39,7 @@ def write_chart(session: Session, config: Config, period: Period, out_path: str 
                 buildings: list[str] | None = None, scope_label: str = "") -> Path:
     """Reports per building in the period, stacked by category; ``buildings`` narrows the scope."""
     font = font_manager.FontProperties(fname=str(cjk_font_path()))
-    labels = {c.code: c.label for c in load_vocabulary(overrides=config.categories).categories}
+    labels = category_labels(config.categories)
     start, end = period.bounds(config.tzinfo)
     conditions = [Report.created_at >= start, Report.created_at < end, Report.status != "withdrawn"]
     if buildings is not None:

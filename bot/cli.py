@@ -431,7 +431,7 @@ def purge(
 ) -> None:
     """Remove personal fields from old epidemic-era records, keeping the counts."""
     from bot.clock import SystemClock
-    from bot.parsing import load_vocabulary
+    from bot.parsing.vocabulary import category_labels
     from bot.purge import purge_personal_fields
     from storage.db import unit_of_work
 
@@ -440,7 +440,7 @@ def purge(
     if not days or not 1 <= int(days.group(1)) <= MAX_PURGE_DAYS:
         raise fail(f"--older-than takes days from 1d to {MAX_PURGE_DAYS}d, like 28d; not {older_than!r}")
     codes = [code.strip() for code in categories.split(",") if code.strip()]
-    known = [category.code for category in load_vocabulary(overrides=config.categories).categories]
+    known = list(category_labels(config.categories))
     unknown = [code for code in codes if code not in known]
     if unknown or not codes:
         raise fail(f"unknown categories {','.join(unknown) or '(none given)'}; the codes are {','.join(known)}")

@@ -11,6 +11,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The years a moment typed by a person or read from a recording may fall in: records exist only
 # from the bot's first day, and the bounds keep date arithmetic far from Python's year 1 and 9999.
 FIRST_YEAR, LAST_YEAR = 2000, 2099
+# Day names as config and APScheduler write them (never numbers: APScheduler counts Monday as 0),
+# in datetime.weekday() order, and as the bot says them.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_LABEL = dict(zip(WEEKDAYS, ("周一", "周二", "周三", "周四", "周五", "周六", "周日"), strict=True))
 
 
 class Clock(Protocol):

@@ -23,16 +23,15 @@ from pydantic import (
     model_validator,
 )
 
+from bot.bounds import MAX_BUILDING, MAX_BUILDING_RANGE
+from bot.clock import WEEKDAYS
+
 RoomRole = Literal["general", "branch", "building", "area", "staff"]
 PersonRole = Literal["resident", "leader", "party", "staff", "admin", "street"]
 
 
 class ConfigError(Exception):
     """A configuration mistake, worded as one line for the operator."""
-
-
-MAX_BUILDING = 999  # an estate numbers its buildings in the tens; a street office's largest, hundreds
-MAX_BUILDING_RANGE = 1000
 
 
 def parse_building_range(spec: str | int) -> list[str]:
@@ -231,9 +230,6 @@ class RecurringReminder(Strict):
         return value
 
 
-WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 class DigestConfig(Strict):
     time: str = "20:00"
     weekly_day: str = "mon"
@@ -241,8 +237,8 @@ class DigestConfig(Strict):
     @field_validator("weekly_day")
     @classmethod
     def _weekly_day(cls, value: str) -> str:
-        if value not in WEEKDAY_NAMES:
-            raise ValueError(f"'{value}' is not one of {', '.join(WEEKDAY_NAMES)}")
+        if value not in WEEKDAYS:
+            raise ValueError(f"'{value}' is not one of {', '.join(WEEKDAYS)}")
         return value
 
     @field_validator("time")

@@ -27,6 +27,11 @@ from storage.models import Contact, Delegation, Person, RoleEvent
 # the database and sends street notices, and nothing of any area's people (no rank in an area)
 ROLE_RANK = {"resident": 0, "leader": 1, "party": 2, "staff": 3, "admin": 4, "street": 0}
 ROLE_LABEL = {"resident": "居民", "leader": "楼组长", "party": "党员", "staff": "社工", "admin": "管理员", "street": "街道"}
+# The words people write for a role, in /设为 and in a roster's 角色 column: the labels and the
+# other names a building leader goes by. 街道 is written only in a roster: an area's /设为 cannot
+# make a street account.
+ROLE_WORDS = ({label: role for role, label in ROLE_LABEL.items() if role != "street"}
+              | {"党小组长": "leader", "居民小组长": "leader", "业主代表": "leader"})
 
 
 @dataclass(frozen=True)

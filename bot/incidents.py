@@ -7,7 +7,9 @@ category, similar words (character-pair overlap), within 72 hours.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -17,17 +19,27 @@ from storage.models import Incident, Report
 
 WINDOW = timedelta(hours=72)
 SIMILARITY = 0.5  # share of the shorter text's character pairs found in the other
-_NOISE = re.compile(r"[\d\s#【】:：,，。!！?？、]|报告|上报|反映|报修|举报|登记|求助|楼组|片区|号楼")
+PLACE_WORDS = ("楼组", "片区", "号楼")  # every report of a place says these: they make no two alike
 
 
-def _bigrams(text: str) -> set[str]:
-    text = _NOISE.sub("", text)
+@functools.cache
+def _noise(triggers: frozenset[str]) -> re.Pattern[str]:
+    # What every report shares, left out of the comparison: digits, punctuation, the place words
+    # and the vocabulary's trigger words (报告, 报修, 求助, …; longest first).
+    words = sorted(triggers | set(PLACE_WORDS), key=lambda word: (-len(word), word))
+    return re.compile(r"[\d\s#【】:：,，。!！?？、]" + "".join("|" + re.escape(word) for word in words))
+
+
+def _bigrams(text: str, triggers: frozenset[str]) -> set[str]:
+    text = _noise(triggers).sub("", text)
     pairs = {text[i:i + 2] for i in range(len(text) - 1)}
     return {pair for pair in pairs if not set(pair) & set("了的吗呢啊吧")}
 
 
-def similar(a: str, b: str) -> bool:
-    first, second = _bigrams(a), _bigrams(b)
+def similar(a: str, b: str, triggers: Iterable[str]) -> bool:
+    """Whether two reports' words say the same thing, ``triggers`` (the vocabulary's) aside."""
+    words = frozenset(triggers)
+    first, second = _bigrams(a, words), _bigrams(b, words)
     if not first or not second:
         # nothing but place and category ("报修 3号楼 👍"): a guess. Linking wrongly would tell a
         # resident their problem was fixed when another one was, so a bare report stays its own.
@@ -35,7 +47,7 @@ def similar(a: str, b: str) -> bool:
     return len(first & second) / min(len(first), len(second)) >= SIMILARITY
 
 
-def link_incident(session: Session, report: Report, now: datetime) -> int:
+def link_incident(session: Session, report: Report, now: datetime, triggers: Iterable[str]) -> int:
     """Link ``report`` to a matching open report's incident; returns how many residents reported it."""
     if report.kind == "family" or report.status != "open":
         return 1
@@ -47,7 +59,8 @@ def link_incident(session: Session, report: Report, now: datetime) -> int:
                              Report.status == "open", Report.created_at >= now - WINDOW, place)
         .order_by(Report.id)
     ).all()
-    match = next((c for c in candidates if similar(c.raw_text, report.raw_text)), None)
+    words = frozenset(triggers)
+    match = next((c for c in candidates if similar(c.raw_text, report.raw_text, words)), None)
     if match is None:
         return 1
     if match.incident_id is None:

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 
 from bot.app import Services, TimedJob
 from bot.charts import write_chart
+from bot.clock import WEEKDAYS
 from bot.config import parse_clock_time
 from bot.memo import Watches
 from bot.message import Outgoing
 from bot.notices import CONFIG_SENDER, READERS, delivered_relays, fan_out, resolve_targets, routine_slots
 from bot.periods import Period
-from bot.reports import KIND_LABEL, expire_question
+from bot.reports import KIND_LABEL, OPEN_STATUSES, expire_question
 from bot.rooms import rooms_with_role
 from bot.schedules import next_occurrence
 from storage.models import (
@@ -36,9 +37,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
 
 # ------------------------------------------------------------------ reports
 
@@ -283,9 +281,9 @@ class DailyDigest:
         by_category = session.execute(select(Report.category, func.count()).where(
             Report.created_at >= start, Report.created_at < end).group_by(Report.category)).all()
         new_open = session.scalar(select(func.count()).select_from(Report).where(
-            Report.created_at >= start, Report.created_at < end, Report.status.in_(("open", "incomplete", "pending"))))
+            Report.created_at >= start, Report.created_at < end, Report.status.in_(OPEN_STATUSES)))
         all_open = session.scalar(select(func.count()).select_from(Report).where(
-            Report.status.in_(("open", "incomplete", "pending"))))
+            Report.status.in_(OPEN_STATUSES)))
         # notices delivered within the window and not recalled (bot/notices.py), by rooms where
         # nobody confirmed; relays still held by quiet hours are not silent rooms
         delivered = delivered_relays()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.message import clean_text
-from bot.parsing.vocabulary import load_vocabulary
+from bot.parsing.vocabulary import category_labels
 from bot.periods import Period
 from bot.reports import KIND_LABEL, STATUS_LABEL
 from bot.tally import Tally, areas_in, tally_by_area
@@ -97,7 +97,7 @@ CHUNK = 2000
 def write_ledger(session: Session, config: Config, period: Period, out_path: str | Path) -> Path:
     """The ledger of a period, written as it is read: memory stays flat however many reports
     (openpyxl's write-only sheets go to disk as rows are appended; the rows come in chunks)."""
-    labels = {c.code: c.label for c in load_vocabulary(overrides=config.categories).categories}
+    labels = category_labels(config.categories)
     start, end = period.bounds(config.tzinfo)
     in_period = (Report.created_at >= start, Report.created_at < end)
     path = Path(out_path)
@@ -178,7 +178,7 @@ def write_street_ledger(session: Session, config: Config, period: Period, out_pa
     """The street's ledger of a period from a session that sees every area: a summary sheet (one
     row per area and the street's total, then categories by area) and one sheet per area, its
     reports without personal columns, streamed as in :func:`write_ledger`."""
-    labels = {c.code: c.label for c in load_vocabulary(overrides=config.categories).categories}
+    labels = category_labels(config.categories)
     start, end = period.bounds(config.tzinfo)
     in_period = [Report.created_at >= start, Report.created_at < end]
     path = Path(out_path)

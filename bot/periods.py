@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from bot.bounds import MAX_BUILDING
 from bot.clock import FIRST_YEAR, LAST_YEAR
-from bot.config import MAX_BUILDING, Config
+from bot.config import Config
 from bot.errors import UserError
 from bot.parsing.numerals import to_int
 

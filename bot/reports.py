@@ -24,6 +24,8 @@ STATUS_LABEL = {
     "withdrawn": "已撤回",
     "resolved": "已办结",
 }
+OPEN_STATUSES = ("open", "incomplete", "pending")  # on the to-do list: not yet resolved or withdrawn
+CLOSED_STATUSES = ("resolved", "withdrawn")
 SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")  # the actor of timed changes
 FIELD_LABEL = {"building": "楼号", "unit": "室号"}
 FIELD_EXAMPLE = {"building": "3号楼", "unit": "201"}

@@ -20,15 +20,15 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
 from bot.binding import bound_admins
-from bot.config import MAX_BUILDING, Config, parse_building_range
-from bot.identity import record_role_change
+from bot.bounds import MAX_BUILDING
+from bot.config import Config, parse_building_range
+from bot.identity import ROLE_LABEL, ROLE_WORDS, record_role_change
 from bot.parsing.numerals import to_int
 from storage.models import Person
 
 HEADERS = {"姓名": "name", "微信名": "alias", "昵称": "alias", "微信号": "wechat_id", "微信ID": "wechat_id",
            "角色": "role", "楼号": "building", "室号": "unit", "支部": "branch", "电话": "phone", "负责楼号": "buildings"}
-ROLES = {"居民": "resident", "楼组长": "leader", "党小组长": "leader", "居民小组长": "leader", "业主代表": "leader",
-         "党员": "party", "社工": "staff", "管理员": "admin", "街道": "street", "": "resident"}
+ROLES = ROLE_WORDS | {ROLE_LABEL["street"]: "street", "": "resident"}  # an empty 角色 cell is a resident
 # Text columns checked against the database's own widths: SQLite would store a longer value,
 # PostgreSQL refuses it and the whole import with it.
 SIZED = ("name", "alias", "wechat_id", "unit", "phone", "buildings")

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.clock import WEEKDAY_LABEL
 from bot.errors import UserError
 
 EXAMPLE = "例如：#定时通知 明天 8:00 3号楼 上午停水；#定时通知 每天 7:00 垃圾分类投放时间到了"
@@ -63,9 +64,6 @@ def next_occurrence(recurrence: str, after: datetime) -> datetime:
     return moment
 
 
-_DAY_NAMES = {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四", "fri": "周五", "sat": "周六", "sun": "周日"}
-
-
 def recurrence_label(recurrence: str | None) -> str:
     """"每天 ", "周一至周五 ", "周六、周日 " — or nothing for a one-off."""
     if not recurrence:
@@ -73,5 +71,5 @@ def recurrence_label(recurrence: str | None) -> str:
     days = recurrence.split()[0]
     if days == "daily":
         return "每天 "
-    words = "、".join("至".join(_DAY_NAMES.get(d, d) for d in part.split("-")) for part in days.split(","))
+    words = "、".join("至".join(WEEKDAY_LABEL.get(d, d) for d in part.split("-")) for part in days.split(","))
     return f"{words} "

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, case, func, select, union
 from sqlalchemy.orm import Session
 
+from bot.reports import OPEN_STATUSES
 from storage.models import Person, Report, Room
-
-OPEN_STATUSES = ("open", "incomplete", "pending")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from bot.binding import (
 from bot.config import parse_building_range
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.identity import ROLE_LABEL, record_role_change, seen_contact
+from bot.identity import ROLE_LABEL, ROLE_WORDS, record_role_change, seen_contact
 from bot.message import Outgoing, Reply
 from bot.parsing.numerals import record_number
 from bot.rooms import PROVEN_ROOM_ROLES, ROOM_ROLE_LABEL, Binding, apply_binding, rooms_with_role
@@ -30,8 +30,6 @@ from bot.router import Router
 from storage.models import PERSON_NAME_LENGTH, BindCode, Delegation, Person, RoleEvent
 
 BIND_EXAMPLE = "例如：/绑定 3号楼、/绑定 第2支部、/绑定 一片区、/绑定 工作群、/绑定 党总支"
-ROLE_WORDS = {"楼组长": "leader", "党员": "party", "社工": "staff", "管理员": "admin", "居民": "resident",
-              "党小组长": "leader", "居民小组长": "leader", "业主代表": "leader"}
 _MENTION = re.compile(r"^@(\S+)\s*(.*)$")
 
 

@@ -18,6 +18,7 @@ from bot.parsing.numerals import record_number
 from bot.parsing.parser import MAX_CHAIN_LINES
 from bot.privacy import staff_note_for_residents
 from bot.reports import (
+    CLOSED_STATUSES,
     FIELD_EXAMPLE,
     KIND_LABEL,
     Labels,
@@ -222,7 +223,7 @@ def _acknowledge(ctx: Ctx, report: Report) -> Reply:
         _ask(ctx, report)
         within = minutes_text(ctx.config.intake.followup_minutes)
         return Reply(f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing)}（{within}内回复即可）。")
-    reporters = link_incident(ctx.session, report, ctx.now)
+    reporters = link_incident(ctx.session, report, ctx.now, ctx.services.parser.vocabulary.kind_triggers)
     merged = f"（已有 {reporters} 位居民反映同一问题，将一并处理）" if reporters > 1 else ""
     return Reply(confirmation(report, labels(ctx), gist(ctx, report)) + merged)
 
@@ -375,7 +376,7 @@ def correct(ctx: Ctx, arguments: str) -> Reply:
     if number is None or not rest.strip():
         raise UserError("格式：更正 <编号> <内容>，例如：更正 7 302室")
     report = _owned_report(ctx, number, "更正")
-    if report.status in ("withdrawn", "resolved"):
+    if report.status in CLOSED_STATUSES:
         raise UserError(f"#{report.id} {'已撤回' if report.status == 'withdrawn' else '已办结'}，不能再更正。")
     values = fields_to_columns(ctx.services.parser.extract_fields(rest, ctx.now))
     kind = ctx.services.parser.kind_named(rest)  # 更正 7 片区报告

@@ -23,12 +23,12 @@ from bot.message import Reply
 from bot.parsing.numerals import record_number
 from bot.periods import Period, Scope, parse_period, parse_scope
 from bot.privacy import mask_phones
-from bot.reports import KIND_LABEL, STATUS_LABEL, describe
+from bot.reports import KIND_LABEL, OPEN_STATUSES, STATUS_LABEL, describe
 from bot.router import Router
 from bot.services import queries
 from bot.services.reports import resolve_report
 from bot.services.street import street_tally
-from bot.tally import OPEN_STATUSES, Tally, tally
+from bot.tally import Tally, tally
 from handlers.reports import gist, labels
 from storage.models import QueryLog, Report, Room
 

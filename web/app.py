@@ -23,7 +23,7 @@ from bot.charts import cjk_font_path
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import UserError
-from bot.parsing import load_vocabulary
+from bot.parsing.vocabulary import category_labels
 from bot.reports import Labels
 from bot.services.login import check_login, live_session, next_midnight, signing_secret, start_session
 from storage.db import check_migrated, session_factory, unit_of_work
@@ -85,7 +85,7 @@ def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable
     factory = factory or session_factory(engine, area=config.area_id)
     with unit_of_work(factory) as session:
         secret = signing_secret(session)
-    labels = Labels({c.code: c.label for c in load_vocabulary(overrides=config.categories).categories})
+    labels = Labels(category_labels(config.categories))
     desk = Desk(config=config, factory=factory, clock=clock, labels=labels, signer=Signer(secret, salt="qinlin-web"),
                 on_queued=on_queued)
 

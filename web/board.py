@@ -14,8 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.config import Config, parse_building_range
-from bot.reports import KIND_LABEL
-from bot.tally import OPEN_STATUSES
+from bot.reports import KIND_LABEL, OPEN_STATUSES
 from storage.models import Notice, NoticeAck, NoticeDelivery, Report
 from web.desk import EVERYONE, Desk, Page, page
 

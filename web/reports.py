@@ -16,7 +16,7 @@ from bot.errors import UserError
 from bot.incidents import incident_reports
 from bot.parsing.numerals import record_number
 from bot.periods import Period, parse_period
-from bot.reports import KIND_LABEL, STATUS_LABEL, describe
+from bot.reports import KIND_LABEL, OPEN_STATUSES, STATUS_LABEL, describe
 from bot.services.reports import correct_report, find_report, link_reports, resolve_report, unlink_report
 from storage.models import Report, Room
 from web.desk import Desk, Page, page, see_other
@@ -67,7 +67,7 @@ def list_reports(page: Page) -> Response:
     if filters.get("building"):
         conditions.append(Report.building == filters["building"])
     if filters.get("status") == "open":
-        conditions.append(Report.status.in_(("open", "incomplete", "pending")))
+        conditions.append(Report.status.in_(OPEN_STATUSES))
     elif filters.get("status") in STATUS_LABEL:
         conditions.append(Report.status == filters["status"])
     if filters.get("text"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.bounds import MAX_BUILDING
 from bot.parsing.numerals import NUMERAL_CHARS, to_int
 from bot.parsing.vocabulary import DATA
 from bot.phones import find_phone
@@ -110,8 +111,6 @@ def _number(text: str) -> str | None:
     value = to_int(text)
     return str(value) if value is not None and value > 0 else None
 
-
-MAX_BUILDING = 999  # an estate numbers its buildings in the tens; 20263号楼 is a typo, not a building
 
 
 def _building(text: str) -> str | None:

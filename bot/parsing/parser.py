@@ -196,7 +196,7 @@ class ReportParser:
         self._long_words = re.compile("(?=(%s))" % "|".join(map(re.escape, long_words)) if long_words else "(?!)")
 
     def category_labels(self) -> dict[str, str]:
-        return {c.code: c.label for c in self.vocabulary.categories}
+        return self.vocabulary.category_labels()
 
     # ------------------------------------------------------------ words
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,10 @@ class Vocabulary:
     trigger_lead: tuple[str, ...] = ()
     trigger_fillers: tuple[str, ...] = ()
 
+    def category_labels(self) -> dict[str, str]:
+        """code → label (return → 返沪登记): how every face names a category."""
+        return {c.code: c.label for c in self.categories}
+
     def all_words(self) -> set[str]:
         words = set(self.kind_triggers) | self.household_words | self.building_part_words | self.area_words
         words |= self.weak_area_words | self.estate_wide_words
@@ -42,10 +48,16 @@ class Vocabulary:
         return words
 
 
+@functools.cache
+def _read(path: Path) -> Any:
+    # Read once per process: the ledger, charts, the workbench and the CLI all ask for labels.
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
 def load_vocabulary(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Vocabulary:
     """``overrides`` (config.yaml ``categories:``) maps a code to {label, words}; a new code is
     added before 'other', an existing one has its label/words replaced."""
-    data = yaml.safe_load(Path(path or DATA / "vocabulary.yaml").read_text(encoding="utf-8"))
+    data = copy.deepcopy(_read(Path(path or DATA / "vocabulary.yaml").resolve()))
     triggers: dict[str, str] = {}
     for kind, words in data["triggers"].items():
         for word in words:
@@ -74,3 +86,8 @@ def load_vocabulary(path: str | Path | None = None, overrides: dict[str, Any] | 
         trigger_lead=tuple(data.get("trigger_lead") or ()),
         trigger_fillers=tuple(data.get("trigger_fillers") or ()),
     )
+
+
+def category_labels(overrides: dict[str, Any] | None = None) -> dict[str, str]:
+    """The category labels of the packaged vocabulary with config.yaml's ``categories:``."""
+    return load_vocabulary(overrides=overrides).category_labels()

@@ -15,6 +15,7 @@ from bot.incidents import incident_reports
 from bot.message import Outgoing
 from bot.privacy import staff_note_for_residents
 from bot.reports import (
+    CLOSED_STATUSES,
     KIND_LABEL,
     STATUS_LABEL,
     Labels,
@@ -27,8 +28,6 @@ from bot.reports import (
 )
 from bot.services import Outcome
 from storage.models import Incident, Report
-
-CLOSED = ("resolved", "withdrawn")
 
 
 def find_report(session: Session, number: int) -> Report:
@@ -44,7 +43,7 @@ def resolve_report(session: Session, labels: Labels, actor: Identity, number: in
     the room they reported from. ``request_key`` (the chat message id, or the web request's) makes
     a repeated request queue nothing twice."""
     report = find_report(session, number)
-    if report.status in CLOSED:
+    if report.status in CLOSED_STATUSES:
         raise UserError(f"#{report.id} {STATUS_LABEL[report.status]}，无需办结。")
     note = note.strip() or "已处理"
     old = report.status
@@ -79,7 +78,7 @@ def correct_report(session: Session, config: Config, labels: Labels, actor: Iden
     report = find_report(session, number)
     if not may_change(report, actor):
         raise UserError(f"抱歉，只有报告人或社工可以更正 #{number}。")
-    if report.status in CLOSED:
+    if report.status in CLOSED_STATUSES:
         raise UserError(f"#{report.id} {'已撤回' if report.status == 'withdrawn' else '已办结'}，不能再更正。")
     if "kind" in values and values["kind"] not in KIND_LABEL:
         raise UserError("报告类型只能是：" + "、".join(KIND_LABEL.values()))
