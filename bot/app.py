@@ -30,13 +30,13 @@ from bot.parsing import ReportParser
 from bot.rooms import confirm_notes, rooms_with_role, see_room
 from bot.router import Router
 from bot.spool import Spool
+from bot.texts import GENERIC_FAILURE
 from storage.db import check_migrated, session_factory, unavailable_reason, unit_of_work
 from storage.models import IncomingRecord
 from storage.scoping import adopt_unassigned_rows
 
 log = logging.getLogger(__name__)
 
-GENERIC_FAILURE = "抱歉，这条消息处理出错了，已记录原文，工作人员会跟进。"
 
 
 class TimedJob(Protocol):

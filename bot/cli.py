@@ -215,7 +215,8 @@ def web(host: HostOption = None, port: PortOption = None, config_path: ConfigOpt
     check_migrated(engine)  # as for the bot: migrating is the operator's step (qinlin db upgrade)
     sock = _listen(config, host, port)
     address = sock.getsockname()
-    typer.echo(f"工作台：http://{address[0]}:{address[1]}/ （微信私聊亲邻助手发送 /登录 取得登录码；Ctrl+C 停止）", err=True)
+    typer.echo(f"workbench at http://{address[0]}:{address[1]}/ (staff get a login code by sending /登录 "
+               "to the bot in a private chat; Ctrl+C stops)", err=True)
     serve_forever(server_for(config, engine, SystemClock(config.tzinfo)), sock)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import UserError as UserError  # re-exported while callers move to bot.errors
 from bot.message import Reply
+from bot.texts import REFUSED
 
 if TYPE_CHECKING:
     from bot.context import Ctx
@@ -59,7 +60,7 @@ class Route:
     def refusal(self) -> str:
         who = self.allow.label if self.allow else ""
         what = self.command or self.name
-        return f"抱歉，{what} 仅限{who}使用。"
+        return REFUSED.format(command=what, who=who)
 
 
 def _command_matcher(words: tuple[str, ...]) -> Matcher:

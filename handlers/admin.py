@@ -27,6 +27,7 @@ from bot.message import Outgoing, Reply
 from bot.parsing.numerals import record_number
 from bot.rooms import PROVEN_ROOM_ROLES, ROOM_ROLE_LABEL, Binding, apply_binding, rooms_with_role
 from bot.router import Router
+from bot.texts import usage
 from storage.models import PERSON_NAME_LENGTH, BindCode, Delegation, Person, RoleEvent
 
 BIND_EXAMPLE = "例如：/绑定 3号楼、/绑定 第2支部、/绑定 一片区、/绑定 工作群、/绑定 党总支"
@@ -107,18 +108,15 @@ def _person_for_contact(ctx: Ctx, wechat_id: str, name: str) -> Person:
     return person
 
 
-SET_ROLE_FORMAT = "格式：/设为 @某人 楼组长 3号楼（角色：居民、楼组长、党员、社工、管理员）"
-
-
 def set_role(ctx: Ctx, arguments: str) -> Reply:
     """/设为 @某人 楼组长 3号楼：设置某人的角色"""
     match = _MENTION.match(arguments.strip())
     if not match:
-        raise UserError(SET_ROLE_FORMAT)
+        raise UserError(usage("/设为"))
     name, rest = match.groups()
     parts = rest.split()
     if not parts or parts[0] not in ROLE_WORDS:
-        raise UserError(SET_ROLE_FORMAT)
+        raise UserError(usage("/设为"))
     role = ROLE_WORDS[parts[0]]
     detail, buildings, branch = "", None, None
     if role == "leader":
@@ -150,7 +148,7 @@ def delegate(ctx: Ctx, arguments: str) -> Reply:
     """/授权 @某人 今天：当天临时授予转发通知的权限（到午夜为止）"""
     match = _MENTION.match(arguments.strip())
     if not match or match.group(2).strip() not in ("今天", ""):
-        raise UserError("格式：/授权 @某人 今天")
+        raise UserError(usage("/授权"))
     name = match.group(1)
     wechat_id = _mentioned_contact(ctx, name, "/授权 @张阿姨 今天")
     local = ctx.now.astimezone(ctx.config.tzinfo)
@@ -173,7 +171,7 @@ def revoke(ctx: Ctx, arguments: str) -> Reply:
     """/撤销授权 @某人：收回临时授权"""
     match = _MENTION.match(arguments.strip())
     if not match:
-        raise UserError("格式：/撤销授权 @某人")
+        raise UserError(usage("/撤销授权"))
     name = match.group(1)
     # Taking a right back may go by the name too: it can only ever make someone less powerful.
     picked = [i for i in ctx.message.mention_ids if i != ctx.services.bot_id]
@@ -215,7 +213,7 @@ def issue_bind_code(ctx: Ctx, arguments: str) -> Reply:
         raise UserError("绑定码请私聊我获取，不要在群里发。")
     name = arguments.strip().lstrip("@")
     if not name:
-        raise UserError("格式：/绑定码 王社工")
+        raise UserError(usage("/绑定码"))
     try:
         issued = issue_code(ctx.session, name, ctx.now, actor_id=ctx.message.sender_id,
                             actor_name=ctx.message.sender_name)
@@ -230,7 +228,7 @@ def unbind_person(ctx: Ctx, arguments: str) -> Reply:
     """/解绑 王社工：解除某人的微信号绑定（手机丢失时用），之后凭新绑定码重新绑定"""
     name = arguments.strip().lstrip("@").strip()
     if not name:
-        raise UserError("格式：/解绑 王社工")
+        raise UserError(usage("/解绑"))
     try:
         person = unbind(ctx.session, name, ctx.now, actor_id=ctx.message.sender_id, actor_name=ctx.message.sender_name)
     except BindingError as error:

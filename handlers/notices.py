@@ -15,6 +15,7 @@ from bot.parsing.numerals import record_number
 from bot.router import Router
 from bot.schedules import recurrence_label
 from bot.services import Outcome, notices
+from bot.texts import usage
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 
 ACK_CLOCK_LEEWAY = timedelta(minutes=1)  # WeChat's clock and ours may differ by seconds
@@ -100,7 +101,7 @@ def receipts(ctx: Ctx, arguments: str) -> Reply:
     """/回执 N12：查看通知在各群的确认人数"""
     number = record_number(arguments)
     if number is None:
-        raise UserError("格式：/回执 N12")
+        raise UserError(usage("/回执"))
     row = ctx.session.get(Notice, number)
     if row is None or row.status in ("scheduled", "cancelled", "skipped"):
         raise UserError(f"没有找到已发送的通知 N{number}。")
@@ -151,7 +152,7 @@ def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
     """/取消 N13：取消定时通知"""
     number = record_number(arguments)
     if number is None:
-        raise UserError("格式：/取消 N13")
+        raise UserError(usage("/取消"))
     return _replied(ctx, notices.cancel_scheduled(ctx.session, ctx.identity, number))
 
 
@@ -161,7 +162,7 @@ def recall_notice(ctx: Ctx, arguments: str) -> Reply:
     """/撤回通知 N12：从各楼组群撤回通知（发出2分钟内）"""
     number = record_number(arguments)
     if number is None:
-        raise UserError("格式：/撤回通知 N12")
+        raise UserError(usage("/撤回通知"))
     return _replied(ctx, notices.recall_notice(ctx.session, ctx.config, ctx.identity, number, ctx.now,
                                                ctx.room.id if ctx.room else None))
 

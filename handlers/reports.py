@@ -21,6 +21,7 @@ from bot.reports import (
     CLOSED_STATUSES,
     FIELD_EXAMPLE,
     KIND_LABEL,
+    STATUS_LABEL,
     Labels,
     apply_changes,
     ask_for,
@@ -36,6 +37,7 @@ from bot.reports import (
 )
 from bot.router import Router
 from bot.services.reports import correct_report
+from bot.texts import CHAIN_WITHOUT_LINES, REPORT_CLOSED, REPORT_NOT_FOUND, REPORT_NOT_YOURS, usage
 from storage.models import PendingQuestion, Report
 
 CANCEL_WORDS = {"取消", "算了", "不报了"}
@@ -324,7 +326,7 @@ def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
     if not created and not updated:
         if repeated:
             return Reply(f"接龙{named}的 {repeated} 行都已登记过，无新增。" + unread)
-        raise UserError("接龙里没有找到编号行，格式例如：\n#接龙 返沪登记\n1. 3号楼201 2人")
+        raise UserError(CHAIN_WITHOUT_LINES)
     label_set = labels(ctx)
     shown = [f"#{r.id} {describe(r, label_set)}" + ("（缺" + "、".join(_missing_labels(r)) + "）" if r.status == "incomplete" else "")
              for r in created]
@@ -363,9 +365,9 @@ def _missing_labels(report: Report) -> list[str]:
 def _owned_report(ctx: Ctx, number: int, verb: str) -> Report:
     report = ctx.session.get(Report, number)
     if report is None:
-        raise UserError(f"没有找到 #{number}，请核对编号。")
+        raise UserError(REPORT_NOT_FOUND.format(number=number))
     if not may_change(report, ctx.identity):
-        raise UserError(f"抱歉，只有报告人或社工可以{verb} #{number}。")
+        raise UserError(REPORT_NOT_YOURS.format(verb=verb, number=number))
     return report
 
 
@@ -374,10 +376,10 @@ def correct(ctx: Ctx, arguments: str) -> Reply:
     typed, _, rest = arguments.partition(" ")
     number = record_number(typed)
     if number is None or not rest.strip():
-        raise UserError("格式：更正 <编号> <内容>，例如：更正 7 302室")
+        raise UserError(usage("更正"))
     report = _owned_report(ctx, number, "更正")
     if report.status in CLOSED_STATUSES:
-        raise UserError(f"#{report.id} {'已撤回' if report.status == 'withdrawn' else '已办结'}，不能再更正。")
+        raise UserError(REPORT_CLOSED.format(number=report.id, status=STATUS_LABEL[report.status]))
     values = fields_to_columns(ctx.services.parser.extract_fields(rest, ctx.now))
     kind = ctx.services.parser.kind_named(rest)  # 更正 7 片区报告
     if kind:
@@ -391,7 +393,7 @@ def withdraw(ctx: Ctx, arguments: str) -> Reply:
     """撤回 <编号>：撤回自己的报告（记录保留），例如：撤回 7"""
     number = record_number(arguments)
     if number is None:
-        raise UserError("格式：撤回 <编号>，例如：撤回 7")
+        raise UserError(usage("撤回"))
     report = _owned_report(ctx, number, "撤回")
     if report.status == "withdrawn":
         return Reply(f"#{report.id} 已经撤回过了。")

@@ -29,6 +29,7 @@ from bot.services import queries
 from bot.services.reports import resolve_report
 from bot.services.street import street_tally
 from bot.tally import Tally, tally
+from bot.texts import usage
 from handlers.reports import gist, labels
 from storage.models import QueryLog, Report, Room
 
@@ -216,7 +217,7 @@ def resolve(ctx: Ctx, arguments: str) -> Reply:
     typed, _, note = arguments.strip().partition(" ")
     number = record_number(typed)
     if number is None:
-        raise UserError("格式：/办结 <编号> [说明]，例如：/办结 7 已联系物业修好")
+        raise UserError(usage("/办结"))
     done = resolve_report(ctx.session, labels(ctx), ctx.identity, number, ctx.as_typed(note.strip()), ctx.now,
                           request_key=ctx.message.message_id)
     for out in done.outgoing:

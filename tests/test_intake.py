@@ -223,9 +223,9 @@ def test_numbers_no_record_can_have_get_a_short_answer_not_a_failure(chat: Simul
 
     staff_room = "居委工作群"
     cases = [
-        (staff_room, "王社工", f"/回执 N{HUGE}", "格式：/回执 N12"),
-        (staff_room, "王社工", f"/撤回通知 N{HUGE}", "格式：/撤回通知 N12"),
-        (staff_room, "王社工", f"/取消 N{HUGE}", "格式：/取消 N13"),
+        (staff_room, "王社工", f"/回执 N{HUGE}", "格式：/回执 <通知编号>，例如：/回执 N12"),
+        (staff_room, "王社工", f"/撤回通知 N{HUGE}", "格式：/撤回通知 <通知编号>，例如：/撤回通知 N12"),
+        (staff_room, "王社工", f"/取消 N{HUGE}", "格式：/取消 <通知编号>，例如：/取消 N13"),
         (staff_room, "王社工", f"/办结 {HUGE} 好了", "格式：/办结 <编号> [说明]"),
         (staff_room, "王社工", f"/查询 #{HUGE}", "没有找到符合条件的报告"),
         (staff_room, "王社工", f"/汇总 近{HUGE}天", "没看懂时间段"),

@@ -259,7 +259,7 @@ def test_a_recall_the_transport_refuses_is_reported_with_the_room(chat: Simulati
     assert answer[-1].text == ("N1 撤回结果：仍显示在 江南新村5号楼，请在这些群里另发更正。\n"
                                "· 已撤回：江南新村3号楼\n· 微信未能撤回：江南新村5号楼")
     assert chat.say(STAFF, "王社工", "/撤回通知 N7")[0].text.startswith("没有找到已发出的通知 N7")
-    assert chat.say(STAFF, "王社工", "/撤回通知")[0].text == "格式：/撤回通知 N12"
+    assert chat.say(STAFF, "王社工", "/撤回通知")[0].text == "格式：/撤回通知 <通知编号>，例如：/撤回通知 N12"
 
 
 def test_a_phone_in_a_notice_is_masked_in_the_groups_and_the_sender_told(chat: Simulation) -> None:

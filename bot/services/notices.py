@@ -22,6 +22,7 @@ from bot.outbox import Pacing
 from bot.phones import has_number
 from bot.schedules import parse_when
 from bot.services import Outcome
+from bot.texts import NOTICE_NOT_YOURS
 from storage.models import Notice, NoticeDelivery, OutboxMessage
 
 
@@ -108,7 +109,7 @@ def cancel_scheduled(session: Session, actor: Identity, number: int) -> Outcome:
     if row is None or row.status != "scheduled":
         raise UserError(f"N{number} 不是待发送的定时通知。")
     if row.sender_id != actor.wechat_id and not actor.is_staff:
-        raise UserError(f"抱歉，只有发布人或社工可以取消 N{number}。")
+        raise UserError(NOTICE_NOT_YOURS.format(verb="取消", number=number))
     row.status = "cancelled"
     return Outcome(f"已取消 N{row.id}。")
 
@@ -121,7 +122,7 @@ def recall_notice(session: Session, config: Config, actor: Identity, number: int
     if notice is None or notice.status not in ("sent", "recalled"):
         raise UserError(f"没有找到已发出的通知 N{number}（待发的定时通知请用 /取消 N{number}）。")
     if notice.sender_id != actor.wechat_id and not actor.is_staff:
-        raise UserError(f"抱歉，只有发布人或社工可以撤回 N{number}。")
+        raise UserError(NOTICE_NOT_YOURS.format(verb="撤回", number=number))
     if notice.recall_requested_by is not None:
         raise UserError(f"N{number} 已经在撤回了，结果会另行告知。")
     window = timedelta(minutes=config.notices.recall_window_minutes)

@@ -27,13 +27,14 @@ from bot.reports import (
     refresh_status,
 )
 from bot.services import Outcome
+from bot.texts import REPORT_CLOSED, REPORT_NOT_FOUND, REPORT_NOT_YOURS
 from storage.models import Incident, Report
 
 
 def find_report(session: Session, number: int) -> Report:
     report = session.get(Report, number)
     if report is None:
-        raise UserError(f"没有找到 #{number}，请核对编号。")
+        raise UserError(REPORT_NOT_FOUND.format(number=number))
     return report
 
 
@@ -77,9 +78,9 @@ def correct_report(session: Session, config: Config, labels: Labels, actor: Iden
     """更正: set fields (building, unit, people, category, kind …) of a report, audited."""
     report = find_report(session, number)
     if not may_change(report, actor):
-        raise UserError(f"抱歉，只有报告人或社工可以更正 #{number}。")
+        raise UserError(REPORT_NOT_YOURS.format(verb="更正", number=number))
     if report.status in CLOSED_STATUSES:
-        raise UserError(f"#{report.id} {'已撤回' if report.status == 'withdrawn' else '已办结'}，不能再更正。")
+        raise UserError(REPORT_CLOSED.format(number=report.id, status=STATUS_LABEL[report.status]))
     if "kind" in values and values["kind"] not in KIND_LABEL:
         raise UserError("报告类型只能是：" + "、".join(KIND_LABEL.values()))
     if "category" in values and values["category"] not in labels.categories:
