@@ -31,10 +31,6 @@ DEFAULT_CONFIG = Path("config.yaml")
 MAX_PURGE_DAYS = 36500
 
 
-class UsageProblem(Exception):
-    """A mistake of the person at the terminal: printed as one line, exit 2."""
-
-
 def fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"qinlin: {message}", err=True)
     return typer.Exit(code)

@@ -343,12 +343,6 @@ class Config(Strict):
                 return name
         return None
 
-    def branch_of_building(self, building: str) -> int | None:
-        for number, spec in self.branches.items():
-            if building in parse_building_range(spec):
-                return number
-        return None
-
     @property
     def tzinfo(self):  # ZoneInfo
         from zoneinfo import ZoneInfo

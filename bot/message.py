@@ -1,8 +1,9 @@
 """The one message model every transport speaks.
 
 WeChat, replay files, the console and tests all turn what they receive into an
-``IncomingMessage`` and hand it to :class:`bot.app.Bot`; what the bot wants to say goes
-out as ``OutgoingMessage`` rows through the outbox. Nothing here knows about wechaty.
+``IncomingMessage`` and hand it to :class:`bot.app.Bot`; what the bot wants to say is an
+``Outgoing`` that the unit of work queues as an ``OutboxMessage`` row (bot/outbox.py).
+Nothing here knows about wechaty.
 """
 
 from __future__ import annotations

@@ -32,6 +32,3 @@ class Outages:
             if self._down.pop(where, None) is None:
                 return
         log.warning("%s: database is back; resuming", where)
-
-    def is_down(self, where: str) -> bool:
-        return where in self._down

@@ -64,11 +64,6 @@ def find_phone(text: str) -> Found | None:
     return Found(_digits(digits), match.start(1), match.end(1))
 
 
-def mask_phone_number(number: str) -> str:
-    digits = _digits(fold(number))
-    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 11 else "****"
-
-
 def mask(text: str | None) -> str:
     """Every mobile number (138****5678) and ID-card number (310***********123X) in ``text``
     masked, wherever and however it was typed."""

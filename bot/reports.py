@@ -1,5 +1,7 @@
-"""Report lifecycle: create, complete, correct, withdraw, resolve — each change written to the
-audit trail — and the one-line description the bot confirms with."""
+"""What every face needs about a report: its labels, the fields a kind requires, its status as
+those fields fill in, the audit trail every change writes, the one-line description the bot
+confirms with and who may change it. The verbs (intake in handlers/reports.py, correct and resolve
+in bot/services/reports.py) are built from these."""
 
 from __future__ import annotations
 
@@ -29,8 +31,6 @@ CLOSED_STATUSES = ("resolved", "withdrawn")
 SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")  # the actor of timed changes
 FIELD_LABEL = {"building": "楼号", "unit": "室号"}
 FIELD_EXAMPLE = {"building": "3号楼", "unit": "201"}
-# Fields a correction or follow-up may set, in the order they are shown.
-REPORT_FIELDS = ("building", "unit", "people", "households", "origin", "event_date", "phone", "category")
 
 def short_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.errors import UserError as UserError  # re-exported while callers move to bot.errors
 from bot.message import Reply
 from bot.texts import REFUSED
 

@@ -11,6 +11,9 @@ WeChat transport.
    an old, insecure urllib3).
 4. Python 3.13 has no ``telnetlib`` and 3.11 warns on importing it (the SDK pings the endpoint
    with it): a minimal stand-in that opens and closes a TCP connection.
+5. The SDK's start pings the endpoint with that blocking connect (up to 3 s) on the event loop,
+   holding every other task. The transport asks the same question without blocking just before
+   it starts the SDK (``endpoint_reachable``), so the SDK's own ping answers yes at once.
 """
 
 from __future__ import annotations
@@ -82,11 +85,22 @@ def _patch_telnetlib() -> None:
         sys.modules["telnetlib"] = module
 
 
+def _already_checked(end_point: str) -> bool:
+    return True
+
+
+def _patch_endpoint_ping() -> None:
+    import wechaty_puppet_service.puppet as service
+
+    service.ping_endpoint = _already_checked
+
+
 def apply() -> None:
     _patch_telnetlib()
     _patch_pyee()
     _patch_urllib3()
     _patch_puppet_options()
+    _patch_endpoint_ping()
 
 
 apply()

@@ -51,3 +51,17 @@ def test_telnet_stand_in_opens_a_tcp_connection() -> None:
     with _Telnet("127.0.0.1", port, timeout=2) as telnet:
         assert telnet.sock is not None
     server.close()
+
+
+def test_the_sdks_endpoint_ping_makes_no_blocking_connect(monkeypatch) -> None:
+    """The SDK pings the endpoint inside its async start; the transport has asked already, without
+    blocking, so the SDK's ping must not connect (a blocking connect holds the event loop)."""
+    import bot.wechaty_compat  # noqa: F401 - before the SDK: it patches what the SDK needs at import
+    import wechaty_puppet_service.puppet as service
+
+    def no_blocking_connect(*args, **kwargs):
+        raise AssertionError("a blocking connect on the event loop")
+
+    monkeypatch.setattr(socket, "create_connection", no_blocking_connect)
+    monkeypatch.setattr(socket.socket, "connect", no_blocking_connect)
+    assert service.ping_endpoint("127.0.0.1:9") is True

@@ -3,7 +3,7 @@
 A service takes a session, the config, the acting person and the clock's now; it changes the
 records, writes the audit trail and returns what to tell the actor plus the messages to queue.
 It never commits and never sends: the face's unit of work does both. A user mistake is a
-:class:`bot.router.UserError` whose text every face shows as it is.
+:class:`bot.errors.UserError` whose text every face shows as it is.
 """
 
 from __future__ import annotations

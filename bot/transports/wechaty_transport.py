@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import socket
 import sys
@@ -63,13 +62,21 @@ def message_type(sdk_type: object) -> MessageType:
     return MessageType.OTHER
 
 
-def endpoint_reachable(endpoint: str) -> bool:
+async def endpoint_reachable(endpoint: str, timeout: float = 1.5) -> bool:
+    """Whether something listens at ``host:port``, asked without blocking the event loop (a
+    blocking connect would hold every other task — the outbox pump, the alarms — for up to
+    ``timeout``)."""
     host, _, port = endpoint.rpartition(":")
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.5):
-            return True
-    except (OSError, ValueError):
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), timeout)
+    except (OSError, ValueError, asyncio.TimeoutError):
         return False
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+    return True
 
 
 class WechatyTransport:
@@ -134,8 +141,8 @@ class WechatyTransport:
 
                 self.puppet.start = listen_and_report_end
 
-        os.environ["WECHATY_PUPPET_SERVICE_ENDPOINT"] = self.endpoint
-        os.environ["WECHATY_PUPPET_SERVICE_TOKEN"] = self.token
+        # The endpoint and token go in the options; the SDK reads the environment only when they
+        # are missing, so the process environment is left as the operator set it.
         options = WechatyOptions(puppet="wechaty-puppet-service",
                                  puppet_options=PuppetOptions(end_point=self.endpoint, token=self.token))
         return QinlinWechaty(options)
@@ -344,7 +351,7 @@ class WechatyTransport:
     async def supervise(self) -> None:
         backoff = 1.0
         while not self.stopping.is_set():
-            if not endpoint_reachable(self.endpoint):
+            if not await endpoint_reachable(self.endpoint):
                 if not self.ever_logged_in:
                     raise StartupFailure(f"nothing is listening at {self.endpoint}: is the puppet service running?")
                 log.warning("puppet service at %s unreachable; retrying in %.0f s", self.endpoint, backoff)
@@ -367,7 +374,7 @@ class WechatyTransport:
                 continue
             backoff = 1.0
             while (not self.stopping.is_set() and not self.stream_ended.is_set() and not started.done()
-                   and endpoint_reachable(self.endpoint)):
+                   and await endpoint_reachable(self.endpoint)):
                 await self._wait(self.stream_ended, WATCHDOG_SECONDS)
             self.logged_in.clear()  # hold the outbox: sends while disconnected would be lost
             if not started.done():
