@@ -221,7 +221,7 @@ class Bot:
         found = self.services.router.match(ctx)
         if found is None:
             return False
-        route, arguments = found
+        route, match = found
         if route.allow is not None and not route.allow(ctx):
             refusal = route.refusal()
             if ctx.identity.unbound_role is not None:  # never silence: say how the real one binds
@@ -230,7 +230,7 @@ class Bot:
             return True
         try:
             with ctx.session.begin_nested():  # a user mistake undoes the handler's half-done changes
-                result = route.handler(ctx, arguments)
+                result = route.handler(ctx, match)
         except UserError as mistake:
             result = Reply(str(mistake))
         replies = [result] if isinstance(result, (Reply, str)) else list(result or [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from storage.models import Room
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.parsing import ParseResult
 
 
 @dataclass
@@ -30,7 +32,12 @@ class Ctx:
     now: datetime
     services: Services
     outgoing: list[Outgoing] = field(default_factory=list)
-    memo: dict[str, object] = field(default_factory=dict)  # per-message cache (the parse, for one)
+
+    @cached_property
+    def parsed(self) -> ParseResult:
+        """The parser's reading of ``text``, made once per message: the follow-up and report
+        matchers both ask whether the message is a report."""
+        return self.services.parser.parse(self.text, self.now)
 
     @property
     def room_key(self) -> str:

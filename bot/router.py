@@ -5,6 +5,10 @@ order; the first route whose matcher accepts the message is the one — if the s
 permission it runs, otherwise the sender gets the route's polite refusal. Nothing else is tried
 after a match. Messages in an unbound room only reach routes declared ``in_unbound_rooms``.
 ``tests/test_routing_table.py`` pins the table, so a reordering shows up as a diff.
+
+A matcher returns ``None`` (not this route) or the match its handler receives: the argument text
+for commands and patterns, a typed match object (a frozen dataclass) for ``when`` routes — what
+the matcher found is handed over in it, never left in the context for the handler to look up.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.message import Reply
 from bot.texts import REFUSED
@@ -21,7 +25,8 @@ if TYPE_CHECKING:
     from bot.context import Ctx
 
 HandlerResult = Reply | str | list[Reply] | None
-Handler = Callable[["Ctx", str], HandlerResult]
+Handler = Callable[["Ctx", str], HandlerResult]  # a command's or pattern's handler: the argument text
+M = TypeVar("M")  # what a ``when`` route's matcher finds and its handler receives
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,8 @@ Matcher = Callable[["Ctx"], "str | None"]  # returns the argument text when the 
 @dataclass
 class Route:
     name: str
-    matcher: Matcher
-    handler: Handler
+    matcher: Callable[[Ctx], Any]  # None: not this route; else the match the handler receives
+    handler: Callable[[Ctx, Any], HandlerResult]
     allow: Permission | None
     priority: int
     order: int
@@ -134,12 +139,13 @@ class Router:
         return register
 
     def when(
-        self, name: str, matcher: Matcher, *, allow: Permission | None = None, priority: int = 90,
+        self, name: str, matcher: Callable[[Ctx], M | None], *, allow: Permission | None = None, priority: int = 90,
         in_unbound_rooms: bool = False,
-    ) -> Callable[[Handler], Handler]:
-        """Any predicate over the context (report intake asks the parser)."""
+    ) -> Callable[[Callable[[Ctx, M], HandlerResult]], Callable[[Ctx, M], HandlerResult]]:
+        """Any matcher over the context (report intake asks the parser); the handler receives the
+        match it returns, typed alike."""
 
-        def register(handler: Handler) -> Handler:
+        def register(handler: Callable[[Ctx, M], HandlerResult]) -> Callable[[Ctx, M], HandlerResult]:
             self._add(Route(name, matcher, handler, allow, priority, len(self.routes), in_unbound_rooms,
                             help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""))
             return handler
@@ -149,13 +155,14 @@ class Router:
     def ordered(self) -> list[Route]:
         return sorted(self.routes, key=lambda route: (route.priority, route.order))
 
-    def match(self, ctx: Ctx) -> tuple[Route, str] | None:
+    def match(self, ctx: Ctx) -> tuple[Route, Any] | None:
+        """The route this message is for and what its matcher found (the handler's argument)."""
         for route in self.ordered():
             if ctx.room is not None and ctx.room.role is None and not route.in_unbound_rooms:
                 continue
-            arguments = route.matcher(ctx)
-            if arguments is not None:
-                return route, arguments
+            found = route.matcher(ctx)
+            if found is not None:
+                return route, found
         return None
 
     def table(self) -> list[tuple[int, str, str]]:

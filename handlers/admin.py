@@ -4,6 +4,7 @@ person to their WeChat contact by a one-time code (/绑定码 for the admin, /�
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete, select
@@ -191,13 +192,21 @@ def revoke(ctx: Ctx, arguments: str) -> Reply:
 CODE_ARGUMENT = re.compile(rf"^[/／]\s*绑定\s*[:：]?\s*(?P<args>\d[\d \-]{{{CODE_DIGITS - 2},{CODE_DIGITS + 4}}})$")
 
 
-def is_bind_code(ctx: Ctx) -> str | None:
+@dataclass(frozen=True)
+class TypedCode:
+    """/绑定 followed by what reads as a bind code, as typed (spaces and dashes included)."""
+
+    code: str
+
+
+def is_bind_code(ctx: Ctx) -> TypedCode | None:
     found = CODE_ARGUMENT.match(ctx.text)
-    return found.group("args") if found and normalise_code(found.group("args")) else None
+    return TypedCode(found.group("args")) if found and normalise_code(found.group("args")) else None
 
 
-def bind_person(ctx: Ctx, code: str) -> Reply:
+def bind_person(ctx: Ctx, typed: TypedCode) -> Reply:
     """/绑定 12345678：私聊发送管理员给的绑定码，绑定您的微信号"""
+    code = typed.code
     if ctx.room is not None:
         # a code read by a whole group proves nothing any more
         digits = normalise_code(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -66,7 +67,14 @@ def scheduled_notice(ctx: Ctx, arguments: str) -> Reply:
 # ------------------------------------------------------------------ acknowledgements
 
 
-def is_ack(ctx: Ctx) -> str | None:
+@dataclass(frozen=True)
+class Ack:
+    """A 收到 that counts: for this notice."""
+
+    notice_id: int
+
+
+def is_ack(ctx: Ctx) -> Ack | None:
     """收到 in a room where a notice is live (bot/notices.py: delivered, not recalled, within the
     window); anywhere else it is chatter and stays silent."""
     if ctx.room is None or ctx.room.role not in ACK_ROOMS:
@@ -81,13 +89,12 @@ def is_ack(ctx: Ctx) -> str | None:
     notice_id = live_notice(ctx.session, ctx.room_key, written, window, number)
     if notice_id is None:
         return None
-    ctx.memo["notice_id"] = notice_id
-    return ""
+    return Ack(notice_id)
 
 
-def acknowledge(ctx: Ctx, _: str) -> None:
+def acknowledge(ctx: Ctx, ack: Ack) -> None:
     """在楼组群回复“收到”确认最新通知"""
-    notice_id = ctx.memo["notice_id"]
+    notice_id = ack.notice_id
     exists = ctx.session.scalar(
         select(NoticeAck.id).where(NoticeAck.notice_id == notice_id, NoticeAck.person_id == ctx.message.sender_id)
     )

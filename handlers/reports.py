@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import cast
 
 from sqlalchemy import delete, select
 
@@ -40,7 +40,6 @@ from bot.services.reports import correct_report
 from bot.texts import CHAIN_WITHOUT_LINES, REPORT_CLOSED, REPORT_NOT_FOUND, REPORT_NOT_YOURS, usage
 from storage.models import PendingQuestion, Report
 
-CANCEL_WORDS = {"取消", "算了", "不报了"}
 MAX_RAW_TEXT = 20_000  # a 50 KB paste is kept, cut to a size a ledger cell can hold
 
 
@@ -60,71 +59,125 @@ def labels(ctx: Ctx | Services) -> Labels:
     return Labels(services.parser.category_labels())
 
 
-def parsed(ctx: Ctx) -> ParseResult:
-    if "parse" not in ctx.memo:
-        ctx.memo["parse"] = ctx.services.parser.parse(ctx.text, ctx.now)
-    return ctx.memo["parse"]  # type: ignore[return-value]
+# ------------------------------------------------------------------ the follow-up dialog
+#
+# One explicit state per (room, person), as python-telegram-bot's ConversationHandler has its entry
+# points, states, fallbacks and timeout — all of it here:
+#   entry     a report missing a required field (building, room) asks for it: ask_follow_up
+#             opens the question, replacing an open one (whose report is settled incomplete).
+#   answer    the next message from that person in that room that gives a missing field
+#             completes the report (Answered).
+#   fallback  取消 / 算了 / 不报了 withdraws it (Cancelled); a voice message is asked to write
+#             (VoiceWhileAsked); a new report is a new report; chatter that answers nothing is
+#             left alone (no match).
+#   timeout   after intake.followup_minutes the question lapses: the follow-up expiry job
+#             (bot/jobs.py, expire_question) keeps the report as incomplete. An answer within
+#             LATE_ANSWER_WINDOW after that is told, once, how to complete it (LateAnswer).
+# The matcher (follow_up_step) finds which of these a message is and hands it to the handler
+# (follow_up) as a typed step; the question row (pending_questions) is the state.
 
-
-def live_question(ctx: Ctx) -> PendingQuestion | None:
-    """The open question to this person in this room; asked once per message (two matchers need it)."""
-    if "live_question" not in ctx.memo:
-        ctx.memo["live_question"] = ctx.session.scalar(
-            select(PendingQuestion).where(
-                PendingQuestion.room_key == ctx.room_key,
-                PendingQuestion.person_id == ctx.message.sender_id,
-                PendingQuestion.expires_at > ctx.now,
-            )
-        )
-    return ctx.memo["live_question"]  # type: ignore[return-value]
-
-
-# ------------------------------------------------------------------ matchers
-
-
-def is_report(ctx: Ctx) -> str | None:
-    if not ctx.text:
-        return None
-    return ctx.text if parsed(ctx).is_report else None
-
-
-def is_followup_answer(ctx: Ctx) -> str | None:
-    """The next message from the same person in the same room, while a question is open, that
-    either answers it or cancels it. Chatter that answers nothing is left alone."""
-    if not ctx.text:
-        return None
-    question = live_question(ctx)
-    if question is None or parsed(ctx).is_report:  # a new report is a new report, not an answer
-        return None
-    if ctx.text in CANCEL_WORDS:
-        return ctx.text
-    report = ctx.session.get(Report, question.report_id)
-    if report is None:
-        return None
-    answer = ctx.services.parser.answer_fields(ctx.text, missing_fields(report), ctx.now)
-    if any(getattr(answer, name) for name in missing_fields(report)):
-        ctx.memo["answer"] = answer
-        ctx.memo["question"] = question
-        return ctx.text
-    return None
-
-
+CANCEL_WORDS = frozenset({"取消", "算了", "不报了"})
 # How long after a report an answer to its lapsed question is still recognised as one (and told
 # what became of the report) rather than ignored as chatter. Told once per report.
 LATE_ANSWER_WINDOW = timedelta(hours=12)
 ANSWERABLE = ("building", "unit")  # the fields a follow-up question asks for
 
 
-def is_late_answer(ctx: Ctx) -> str | None:
+@dataclass(frozen=True)
+class FollowUpStep:
+    """What a message is to the open (or lapsed) question: one of the four below."""
+
+
+@dataclass(frozen=True)
+class Answered(FollowUpStep):
+    question: PendingQuestion
+    report: Report
+    fields: Fields  # what the message gives of the missing fields
+
+
+@dataclass(frozen=True)
+class Cancelled(FollowUpStep):
+    question: PendingQuestion
+    report: Report
+
+
+@dataclass(frozen=True)
+class VoiceWhileAsked(FollowUpStep):
+    question: PendingQuestion
+
+
+@dataclass(frozen=True)
+class LateAnswer(FollowUpStep):
+    report: Report  # the reporter's latest report whose question lapsed
+
+
+
+def open_question(ctx: Ctx) -> PendingQuestion | None:
+    """The state: the open question to this person in this room, if any."""
+    return ctx.session.scalar(
+        select(PendingQuestion).where(
+            PendingQuestion.room_key == ctx.room_key,
+            PendingQuestion.person_id == ctx.message.sender_id,
+            PendingQuestion.expires_at > ctx.now,
+        )
+    )
+
+
+def ask_follow_up(ctx: Ctx, report: Report) -> str:
+    """Entry: open the question for ``report``'s missing fields; returns the question to say."""
+    minutes = ctx.config.intake.followup_minutes
+    # One open question per person and room: the one it replaces will never be answered, so its
+    # report is settled as incomplete now instead of waiting as pending forever.
+    replaced = ctx.session.scalars(
+        select(PendingQuestion).where(
+            PendingQuestion.room_key == ctx.room_key, PendingQuestion.person_id == ctx.message.sender_id
+        )
+    ).all()
+    for question in replaced:
+        expire_question(ctx.session, question, ctx.now)
+    ctx.session.flush()
+    ctx.session.add(
+        PendingQuestion(
+            room_key=ctx.room_key,
+            person_id=ctx.message.sender_id,
+            report_id=report.id,
+            asked_at=ctx.now,
+            expires_at=ctx.now + timedelta(minutes=minutes),
+        )
+    )
+    return (f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing_fields(report))}"
+            f"（{minutes_text(minutes)}内回复即可）。")
+
+
+def follow_up_step(ctx: Ctx) -> FollowUpStep | None:
+    """What this message is to the follow-up dialog, or None (chatter, a new report, nothing open)."""
+    if ctx.message.type == MessageType.VOICE:
+        asked = open_question(ctx)
+        return VoiceWhileAsked(asked) if asked is not None else None
+    if not ctx.text:
+        return None
+    question = open_question(ctx)  # asked once per message: chatter costs this one query
+    if ctx.parsed.is_report:  # a new report is a new report, not an answer
+        return None
+    if question is None:
+        return _late_answer(ctx)
+    report = ctx.session.get(Report, question.report_id)
+    if report is None:
+        return None
+    if ctx.text in CANCEL_WORDS:
+        return Cancelled(question, report)
+    answer = ctx.services.parser.answer_fields(ctx.text, missing_fields(report), ctx.now)
+    if any(getattr(answer, name) for name in missing_fields(report)):
+        return Answered(question, report, answer)
+    return None
+
+
+def _late_answer(ctx: Ctx) -> LateAnswer | None:
     """An answer to a question that has lapsed: the same person in the same room, their latest
     report still missing what the message now gives. It must not be met with silence."""
-    if not ctx.text or parsed(ctx).is_report:
-        return None
     # Chatter that could answer no question ("今天菜场几点开门？") costs no query: only a message
     # that gives a building or a room number is looked at against lapsed questions.
     if not any(getattr(ctx.services.parser.answer_fields(ctx.text, list(ANSWERABLE), ctx.now), name) for name in ANSWERABLE):
-        return None
-    if live_question(ctx) is not None:
         return None
     room_id = ctx.room.id if ctx.room is not None else None
     report = ctx.session.scalar(
@@ -140,35 +193,59 @@ def is_late_answer(ctx: Ctx) -> str | None:
     answer = ctx.services.parser.answer_fields(ctx.text, missing_fields(report), ctx.now)
     if not any(getattr(answer, name) for name in missing_fields(report)):
         return None
-    ctx.memo["late_report"] = report
-    return ctx.text
+    return LateAnswer(report)
 
 
-def late_answer(ctx: Ctx, _: str) -> Reply:
-    """补充回答超过时限：报告已按信息不全保存，告诉居民如何补上。"""
-    report = ctx.memo["late_report"]
-    assert isinstance(report, Report)
-    for question in ctx.session.scalars(select(PendingQuestion).where(PendingQuestion.report_id == report.id)).all():
-        expire_question(ctx.session, question, ctx.now)  # lapsed, its job has not run yet
-    record_event(ctx.session, report, "late_answer", ctx.identity, ctx.now)
-    within = minutes_text(ctx.config.intake.followup_minutes)
-    example = "".join(FIELD_EXAMPLE[name] for name in missing_fields(report))
-    return Reply(f"#{report.id} 的补充已超过{within}，报告已按“信息不全”保存。"
-                 f"请回复“更正 {report.id} {example}”补上，或重新发送完整的报告。")
+def follow_up(ctx: Ctx, step: FollowUpStep) -> Reply:
+    """回答机器人的补充提问（楼号、室号），或回复“取消”。"""
+    match step:
+        case Answered(question, report, fields):
+            values = {k: v for k, v in fields_to_columns(fields).items() if k in missing_fields(report) or not getattr(report, k)}
+            changes = apply_changes(report, values)
+            refresh_status(report, ctx.config)
+            report.updated_at = ctx.now
+            record_event(ctx.session, report, "complete", ctx.identity, ctx.now, changes)
+            ctx.session.delete(question)
+            return _acknowledge(ctx, report)
+        case Cancelled(question, report):
+            ctx.session.delete(question)
+            report.status = "withdrawn"
+            report.updated_at = ctx.now
+            record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": ("pending", "withdrawn")})
+            return Reply(f"好的，#{report.id} 已取消（记录保留为已撤回）。")
+        case VoiceWhileAsked():
+            return Reply("抱歉，语音无法登记，请用文字回复，例如 201。")
+        case LateAnswer(report):
+            for question in ctx.session.scalars(select(PendingQuestion).where(PendingQuestion.report_id == report.id)).all():
+                expire_question(ctx.session, question, ctx.now)  # lapsed, its job has not run yet
+            record_event(ctx.session, report, "late_answer", ctx.identity, ctx.now)
+            within = minutes_text(ctx.config.intake.followup_minutes)
+            example = "".join(FIELD_EXAMPLE[name] for name in missing_fields(report))
+            return Reply(f"#{report.id} 的补充已超过{within}，报告已按“信息不全”保存。"
+                         f"请回复“更正 {report.id} {example}”补上，或重新发送完整的报告。")
+    raise TypeError(f"not a follow-up step: {step!r}")
 
 
-def is_voice_while_asked(ctx: Ctx) -> str | None:
-    if ctx.message.type != MessageType.VOICE:
+# ------------------------------------------------------------------ new reports
+
+
+@dataclass(frozen=True)
+class NewReport:
+    result: ParseResult
+
+
+def is_report(ctx: Ctx) -> NewReport | None:
+    if not ctx.text:
         return None
-    return "" if live_question(ctx) is not None else None
+    return NewReport(ctx.parsed) if ctx.parsed.is_report else None
 
 
 # ------------------------------------------------------------------ handlers
 
 
-def new_report(ctx: Ctx, _: str) -> Reply | list[Reply]:
+def new_report(ctx: Ctx, match: NewReport) -> Reply | list[Reply]:
     """发送“报告/登记/报修/求助…”开头的消息即可上报，例如：#家庭报告 3号楼201 返沪2人 来自武汉"""
-    result = parsed(ctx)
+    result = match.result
     if result.is_chain:
         return chain_report(ctx, result)
     report = _store(ctx, result, dedupe_key=None)
@@ -221,63 +298,10 @@ def _store(ctx: Ctx, result: ParseResult, dedupe_key: str | None, raw_text: str 
 
 def _acknowledge(ctx: Ctx, report: Report) -> Reply:
     if report.status == "pending":
-        missing = missing_fields(report)
-        _ask(ctx, report)
-        within = minutes_text(ctx.config.intake.followup_minutes)
-        return Reply(f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing)}（{within}内回复即可）。")
+        return Reply(ask_follow_up(ctx, report))
     reporters = link_incident(ctx.session, report, ctx.now, ctx.services.parser.vocabulary.kind_triggers)
     merged = f"（已有 {reporters} 位居民反映同一问题，将一并处理）" if reporters > 1 else ""
     return Reply(confirmation(report, labels(ctx), gist(ctx, report)) + merged)
-
-
-def _ask(ctx: Ctx, report: Report) -> None:
-    minutes = ctx.config.intake.followup_minutes
-    # One open question per person and room: the one it replaces will never be answered, so its
-    # report is settled as incomplete now instead of waiting as pending forever.
-    replaced = ctx.session.scalars(
-        select(PendingQuestion).where(
-            PendingQuestion.room_key == ctx.room_key, PendingQuestion.person_id == ctx.message.sender_id
-        )
-    ).all()
-    for question in replaced:
-        expire_question(ctx.session, question, ctx.now)
-    ctx.session.flush()
-    ctx.session.add(
-        PendingQuestion(
-            room_key=ctx.room_key,
-            person_id=ctx.message.sender_id,
-            report_id=report.id,
-            asked_at=ctx.now,
-            expires_at=ctx.now + timedelta(minutes=minutes),
-        )
-    )
-
-
-def followup_answer(ctx: Ctx, _: str) -> Reply:
-    """回答机器人的补充提问（楼号、室号），或回复“取消”。"""
-    question = ctx.memo.get("question") or live_question(ctx)
-    assert isinstance(question, PendingQuestion)
-    report = ctx.session.get(Report, question.report_id)
-    assert report is not None
-    if ctx.text in CANCEL_WORDS:
-        ctx.session.delete(question)
-        report.status = "withdrawn"
-        report.updated_at = ctx.now
-        record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": ("pending", "withdrawn")})
-        return Reply(f"好的，#{report.id} 已取消（记录保留为已撤回）。")
-    answer = cast(Fields, ctx.memo["answer"])
-    values = {k: v for k, v in fields_to_columns(answer).items() if k in missing_fields(report) or not getattr(report, k)}
-    changes = apply_changes(report, values)
-    refresh_status(report, ctx.config)
-    report.updated_at = ctx.now
-    record_event(ctx.session, report, "complete", ctx.identity, ctx.now, changes)
-    ctx.session.delete(question)
-    return _acknowledge(ctx, report)
-
-
-def voice_while_asked(ctx: Ctx, _: str) -> Reply:
-    """语音无法识别，请用文字回复。"""
-    return Reply("抱歉，语音无法登记，请用文字回复，例如 201。")
 
 
 # A 接龙 is reposted for a day or two as people append their lines: within this time a repost's
@@ -408,7 +432,5 @@ def withdraw(ctx: Ctx, arguments: str) -> Reply:
 def register(router: Router) -> None:
     router.pattern("更正", r"^更正\s*#?(?P<args>.*)$", priority=20)(correct)
     router.pattern("撤回", r"^撤回\s*#?(?P<args>\d*\s*)$", priority=20)(withdraw)
-    router.when("补充回答", is_followup_answer, priority=40)(followup_answer)
-    router.when("语音补充", is_voice_while_asked, priority=40)(voice_while_asked)
-    router.when("超时补充", is_late_answer, priority=45)(late_answer)
+    router.when("补充回答", follow_up_step, priority=40)(follow_up)  # the follow-up dialog, whole
     router.when("报告", is_report, priority=50)(new_report)
