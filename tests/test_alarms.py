@@ -79,7 +79,8 @@ async def test_a_schedule_made_before_a_restart_rings_after_it(config, engine) -
         assert alarms.scheduler.get_job(job_id("scheduled-notices")).next_run_time == due
         await ring_at(alarms, clock, "scheduled-notices")
         relay = next(row for row in outbox(restarted) if row.notice_id == number)
-        assert relay.room_id == "room_3" and f"N{number}\n上午停水" in relay.text
+        header, body = relay.text.split("\n")[:2]
+        assert relay.room_id == "room_3" and f"N{number}｜" in header and body == "上午停水"
         assert woken  # the outbox pump was told
         assert "scheduled-notices" not in alarms.alarms()  # nothing left to ring for
     finally:
