@@ -17,9 +17,9 @@ from tests.parser.real.score import TARGETS, Score, score
 # What category and kind reach on the dev split today: a change that loses ground fails here.
 # The dev split grows with the corpus, so a floor is re-read when messages are added: kind fell
 # to 0.74 when 106 harder messages joined dev, while on the 185 dev messages it had before it
-# rose from 0.79 to 0.82. With the trigger, the rules' kind and the place words as features: 0.785
-# and 0.746.
-FLOOR = {"category": 0.78, "kind": 0.74}
+# rose from 0.79 to 0.82. With the trigger, the rules' kind and the place words as features and
+# one listed word weighed by the model: 0.796 and 0.746.
+FLOOR = {"category": 0.79, "kind": 0.74}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_category_and_kind_hold_their_ground_on_the_dev_split(dev: Score, name: 
     assert dev.accuracy(name) >= FLOOR[name], f"{name}: {dev.accuracy(name):.3f} < {FLOOR[name]}"
 
 
-@pytest.mark.xfail(reason="category and kind stay below 0.90 on real messages (about 0.78 and 0.74)", strict=False)
+@pytest.mark.xfail(reason="category and kind stay below 0.90 on real messages (about 0.80 and 0.75)", strict=False)
 @pytest.mark.parametrize("name", ["category", "kind"])
 def test_category_and_kind_reach_their_targets_on_the_dev_split(dev: Score, name: str) -> None:
     assert dev.accuracy(name) >= TARGETS[name], f"{name}: {dev.accuracy(name):.3f} < {TARGETS[name]}"
