@@ -20,7 +20,7 @@ from bot.clock import WEEKDAYS
 from bot.config import parse_clock_time
 from bot.memo import Watches
 from bot.message import Outgoing
-from bot.notices import CONFIG_SENDER, READERS, delivered_relays, fan_out, resolve_targets, routine_slots
+from bot.notices import CONFIG_SENDER, READERS, fan_out, resolve_targets, routine_slots
 from bot.periods import Period
 from bot.reports import KIND_LABEL, OPEN_STATUSES, expire_question
 from bot.rooms import rooms_with_role
@@ -35,6 +35,7 @@ from storage.models import (
     Report,
     Room,
 )
+from storage.repositories.notices import delivered_relays
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
 
 from bot.config import Config, RecurringReminder, parse_building_range
 from bot.errors import UserError
@@ -39,6 +38,7 @@ from bot.parsing.numerals import record_number, to_int
 from bot.rooms import building_rooms, rooms_with_role
 from bot.schedules import next_occurrence
 from storage.models import JobRun, Notice, NoticeDelivery, OutboxMessage, Person, Room
+from storage.repositories.notices import delivered_relays
 
 ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")
 _ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS))
@@ -136,19 +136,6 @@ def relay_text(config: Config, notice: Notice, signed: str) -> str:
 def relay_key(notice_id: int, room_id: str) -> str:
     """The outbox key of a notice's relay to one room (one relay per room, ever)."""
     return f"notice:{notice_id}:{room_id}"
-
-
-def delivered_relays() -> Subquery:
-    """(notice_id, room_id, delivered_at) for every delivery whose relay has left the outbox, of
-    notices not recalled: the deliveries a 收到 may count for and /回执 and the digest count."""
-    key = literal("notice:") + cast(NoticeDelivery.notice_id, String) + literal(":") + NoticeDelivery.room_id
-    return (
-        select(NoticeDelivery.notice_id, NoticeDelivery.room_id, OutboxMessage.sent_at.label("delivered_at"))
-        .join(OutboxMessage, and_(OutboxMessage.dedupe_key == key, OutboxMessage.state == "sent"))
-        .join(Notice, Notice.id == NoticeDelivery.notice_id)
-        .where(Notice.status == "sent")
-        .subquery("delivered")
-    )
 
 
 def live_notice(session: Session, room_id: str, now: datetime, window: timedelta, number: int | None = None) -> int | None:

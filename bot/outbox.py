@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from sqlalchemy import ScalarSelect, func, or_, select
+from sqlalchemy import ScalarSelect, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +36,7 @@ from bot.outages import Outages
 from bot.privacy import for_group
 from storage.db import unit_of_work
 from storage.locks import hold_for_transaction
-from storage.models import OutboxMessage
+from storage.models import NoticeDelivery, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,11 @@ def enqueue(session: Session, out: Outgoing, now: datetime) -> OutboxMessage | N
             session.add(row)
     except IntegrityError:  # a concurrent handler queued the same key first
         return None
+    if row.notice_id is not None and row.action == "say" and row.room_id is not None:
+        # a notice's relay to a room: its delivery points at it (recall, receipts and 收到 read it)
+        session.execute(update(NoticeDelivery).where(
+            NoticeDelivery.notice_id == row.notice_id, NoticeDelivery.room_id == row.room_id,
+            NoticeDelivery.outbox_id.is_(None)).values(outbox_id=row.id))
     return row
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from bot import permissions as allow
 from bot.binding import (
@@ -30,6 +30,7 @@ from bot.rooms import PROVEN_ROOM_ROLES, ROOM_ROLE_LABEL, Binding, apply_binding
 from bot.router import Router
 from bot.texts import usage
 from storage.models import PERSON_NAME_LENGTH, BindCode, Delegation, Person, RoleEvent
+from storage.repositories import people
 
 BIND_EXAMPLE = "例如：/绑定 3号楼、/绑定 第2支部、/绑定 一片区、/绑定 工作群、/绑定 党总支"
 _MENTION = re.compile(r"^@(\S+)\s*(.*)$")
@@ -96,10 +97,7 @@ def _mentioned_contact(ctx: Ctx, name: str, example: str) -> str:
 def _person_for_contact(ctx: Ctx, wechat_id: str, name: str) -> Person:
     """The roster person of a contact an admin has @-picked. Picking the contact in WeChat is the
     admin's word that this contact is that person: an unbound roster entry of that name is bound."""
-    person = ctx.session.scalar(select(Person).where(Person.wechat_id == wechat_id))
-    if person is None:
-        person = ctx.session.scalars(
-            select(Person).where(Person.name == name, Person.wechat_id.is_(None)).order_by(Person.id)).first()
+    person = people.by_wechat_id(ctx.session, wechat_id) or people.first_unbound_named(ctx.session, name)
     if person is None:
         person = Person(name=name, role="resident", source="chat", updated_at=ctx.now)
         ctx.session.add(person)
@@ -161,7 +159,7 @@ def delegate(ctx: Ctx, arguments: str) -> Reply:
 
 
 def _audit_delegation(ctx: Ctx, wechat_id: str, name: str, action: str, detail: str) -> None:
-    person = ctx.session.scalar(select(Person).where(Person.wechat_id == wechat_id))
+    person = people.by_wechat_id(ctx.session, wechat_id)
     ctx.session.add(RoleEvent(
         at=ctx.now, action=action, person_id=person.id if person else None, person_name=name[:128],
         wechat_id=wechat_id, old_role=person.role if person else None, new_role=person.role if person else None,
@@ -176,9 +174,7 @@ def revoke(ctx: Ctx, arguments: str) -> Reply:
     name = match.group(1)
     # Taking a right back may go by the name too: it can only ever make someone less powerful.
     picked = [i for i in ctx.message.mention_ids if i != ctx.services.bot_id]
-    who = Delegation.wechat_id.in_(picked) if picked else Delegation.name == name
-    rows = ctx.session.scalars(select(Delegation).where(who, Delegation.revoked_at.is_(None),
-                                                        Delegation.valid_until > ctx.now)).all()
+    rows = people.live_delegations(ctx.session, ctx.now, picked, name)
     if not rows:
         return Reply(f"{name} 目前没有临时授权。")
     for row in rows:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
 from bot import permissions as allow
 from bot.context import Ctx
 from bot.errors import UserError
@@ -17,7 +15,8 @@ from bot.router import Router
 from bot.schedules import recurrence_label
 from bot.services import Outcome, notices
 from bot.texts import usage
-from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
+from storage.models import Notice, NoticeAck
+from storage.repositories import notices as notice_rows
 
 ACK_CLOCK_LEEWAY = timedelta(minutes=1)  # WeChat's clock and ours may differ by seconds
 
@@ -95,10 +94,7 @@ def is_ack(ctx: Ctx) -> Ack | None:
 def acknowledge(ctx: Ctx, ack: Ack) -> None:
     """在楼组群回复“收到”确认最新通知"""
     notice_id = ack.notice_id
-    exists = ctx.session.scalar(
-        select(NoticeAck.id).where(NoticeAck.notice_id == notice_id, NoticeAck.person_id == ctx.message.sender_id)
-    )
-    if exists is None:
+    if not notice_rows.has_acked(ctx.session, notice_id, ctx.message.sender_id):
         ctx.session.add(NoticeAck(notice_id=notice_id, room_id=ctx.room_key, person_id=ctx.message.sender_id,
                                   person_name=ctx.message.sender_name[:128], at=ctx.now))
     return None  # a group of 200 people saying 收到 needs no 200 answers
@@ -112,19 +108,11 @@ def receipts(ctx: Ctx, arguments: str) -> Reply:
     row = ctx.session.get(Notice, number)
     if row is None or row.status in ("scheduled", "cancelled", "skipped"):
         raise UserError(f"没有找到已发送的通知 N{number}。")
-    counts = dict(ctx.session.execute(
-        select(NoticeAck.room_id, func.count()).where(NoticeAck.notice_id == row.id).group_by(NoticeAck.room_id)
-    ).all())
+    counts = notice_rows.ack_counts(ctx.session, row.id)
     if row.status == "recalled":
         return Reply(f"N{row.id} 已撤回，不再统计确认（撤回前 {sum(counts.values())} 人确认）。")
-    relays = dict(ctx.session.execute(
-        select(OutboxMessage.room_id, OutboxMessage.state).where(
-            OutboxMessage.notice_id == row.id, OutboxMessage.dedupe_key.like(f"notice:{row.id}:%"))
-    ).all())
-    rooms = sorted(ctx.session.execute(
-        select(Room.topic, Room.id).join(NoticeDelivery, NoticeDelivery.room_id == Room.id)
-        .where(NoticeDelivery.notice_id == row.id)
-    ).all())
+    relays = notice_rows.relay_states(ctx.session, row.id)
+    rooms = notice_rows.delivery_rooms(ctx.session, row.id)
     shown = [(topic, room_id) for topic, room_id in rooms if relays.get(room_id) == "sent"]
     waiting = [topic for topic, room_id in rooms if relays.get(room_id) in ("queued", "sending")]
     failed = [topic for topic, room_id in rooms if relays.get(room_id) == "failed"]
@@ -143,7 +131,7 @@ def receipts(ctx: Ctx, arguments: str) -> Reply:
 
 def list_scheduled(ctx: Ctx, _: str) -> Reply:
     """/定时：查看待发送的定时通知"""
-    rows = ctx.session.scalars(select(Notice).where(Notice.status == "scheduled").order_by(Notice.scheduled_for)).all()
+    rows = notice_rows.scheduled(ctx.session)
     tz = ctx.config.tzinfo
     lines = [f"N{r.id} {recurrence_label(r.recurrence)}{r.scheduled_for.astimezone(tz):%m-%d %H:%M} {r.targets}：{r.text[:30]}"
              for r in rows if r.scheduled_for]

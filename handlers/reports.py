@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-
 from bot.app import Services
 from bot.context import Ctx
 from bot.errors import UserError
@@ -39,6 +37,7 @@ from bot.router import Router
 from bot.services.reports import correct_report
 from bot.texts import CHAIN_WITHOUT_LINES, REPORT_CLOSED, REPORT_NOT_FOUND, REPORT_NOT_YOURS, usage
 from storage.models import PendingQuestion, Report
+from storage.repositories import reports as report_rows
 
 MAX_RAW_TEXT = 20_000  # a 50 KB paste is kept, cut to a size a ledger cell can hold
 
@@ -114,13 +113,7 @@ class LateAnswer(FollowUpStep):
 
 def open_question(ctx: Ctx) -> PendingQuestion | None:
     """The state: the open question to this person in this room, if any."""
-    return ctx.session.scalar(
-        select(PendingQuestion).where(
-            PendingQuestion.room_key == ctx.room_key,
-            PendingQuestion.person_id == ctx.message.sender_id,
-            PendingQuestion.expires_at > ctx.now,
-        )
-    )
+    return report_rows.open_question(ctx.session, ctx.room_key, ctx.message.sender_id, ctx.now)
 
 
 def ask_follow_up(ctx: Ctx, report: Report) -> str:
@@ -128,12 +121,7 @@ def ask_follow_up(ctx: Ctx, report: Report) -> str:
     minutes = ctx.config.intake.followup_minutes
     # One open question per person and room: the one it replaces will never be answered, so its
     # report is settled as incomplete now instead of waiting as pending forever.
-    replaced = ctx.session.scalars(
-        select(PendingQuestion).where(
-            PendingQuestion.room_key == ctx.room_key, PendingQuestion.person_id == ctx.message.sender_id
-        )
-    ).all()
-    for question in replaced:
+    for question in report_rows.questions_to(ctx.session, ctx.room_key, ctx.message.sender_id):
         expire_question(ctx.session, question, ctx.now)
     ctx.session.flush()
     ctx.session.add(
@@ -180,14 +168,7 @@ def _late_answer(ctx: Ctx) -> LateAnswer | None:
     if not any(getattr(ctx.services.parser.answer_fields(ctx.text, list(ANSWERABLE), ctx.now), name) for name in ANSWERABLE):
         return None
     room_id = ctx.room.id if ctx.room is not None else None
-    report = ctx.session.scalar(
-        select(Report)
-        .where(Report.reporter_id == ctx.message.sender_id, Report.room_id.is_(None) if room_id is None else Report.room_id == room_id,
-               Report.status.in_(("pending", "incomplete")), Report.missing.is_not(None), Report.dedupe_key.is_(None),
-               Report.created_at >= ctx.now - LATE_ANSWER_WINDOW)
-        .order_by(Report.created_at.desc(), Report.id.desc())
-        .limit(1)
-    )
+    report = report_rows.latest_unfinished(ctx.session, ctx.message.sender_id, room_id, ctx.now - LATE_ANSWER_WINDOW)
     if report is None or any(event.action == "late_answer" for event in report.events):
         return None
     answer = ctx.services.parser.answer_fields(ctx.text, missing_fields(report), ctx.now)
@@ -216,7 +197,7 @@ def follow_up(ctx: Ctx, step: FollowUpStep) -> Reply:
         case VoiceWhileAsked():
             return Reply("抱歉，语音无法登记，请用文字回复，例如 201。")
         case LateAnswer(report):
-            for question in ctx.session.scalars(select(PendingQuestion).where(PendingQuestion.report_id == report.id)).all():
+            for question in report_rows.questions_about(ctx.session, report.id):
                 expire_question(ctx.session, question, ctx.now)  # lapsed, its job has not run yet
             record_event(ctx.session, report, "late_answer", ctx.identity, ctx.now)
             within = minutes_text(ctx.config.intake.followup_minutes)
@@ -317,10 +298,7 @@ def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
     updated: list[Report] = []
     repeated = 0
     title = result.chain_title or ""
-    earlier = ctx.session.scalars(
-        select(Report).where(Report.dedupe_key.like(f"chain:{ctx.room_key}:%"), Report.status != "withdrawn",
-                             Report.created_at >= ctx.now - CHAIN_MEMORY).order_by(Report.id)
-    ).all()
+    earlier = report_rows.chain_reports(ctx.session, f"chain:{ctx.room_key}:", ctx.now - CHAIN_MEMORY)
     by_text = {report.raw_text: report for report in earlier}
     lines = result.lines or []
     # A repost whose header lost its title is the chain its unchanged lines belong to
@@ -328,7 +306,7 @@ def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
     chain_category = max({r.category for r in matched}, key=[r.category for r in matched].count) if matched else None
     for line in lines:
         key = f"chain:{ctx.room_key}:{short_hash(title + '|' + line.line_key)}"
-        if line.body in by_text or ctx.session.scalar(select(Report.id).where(Report.dedupe_key == key)) is not None:
+        if line.body in by_text or report_rows.key_taken(ctx.session, key):
             repeated += 1
             continue
         if line.category == "other" and chain_category and not title:
@@ -425,7 +403,7 @@ def withdraw(ctx: Ctx, arguments: str) -> Reply:
     report.status = "withdrawn"
     report.updated_at = ctx.now
     record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": (old, "withdrawn")})
-    ctx.session.execute(delete(PendingQuestion).where(PendingQuestion.report_id == report.id))
+    report_rows.drop_questions_about(ctx.session, report.id)
     return Reply(f"已撤回 #{report.id}（记录保留）。")
 
 

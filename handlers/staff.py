@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
-
 from bot import permissions as allow
 from bot.context import Ctx
 from bot.errors import UserError
@@ -31,7 +29,8 @@ from bot.services.street import street_tally
 from bot.tally import Tally, tally
 from bot.texts import usage
 from handlers.reports import gist, labels
-from storage.models import QueryLog, Report, Room
+from storage.models import QueryLog, Report
+from storage.repositories import reports as report_rows
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +53,6 @@ def personal(ctx: Ctx, text: str, file_path: str | None = None) -> list[Reply]:
     if private_place(ctx):
         return [Reply(text, file_path=file_path)]
     return [Reply(text, file_path=file_path, private=True), Reply(POINTER)]
-
-
-def scope_condition(ctx: Ctx, scope: Scope) -> ColumnElement[bool]:
-    """The reports a scope covers (bot/periods.py): its buildings, plus an area's own area
-    reports, plus the reports made in a branch's own party room."""
-    covered: list[ColumnElement[bool]] = [Report.building.in_(scope.buildings)]
-    if scope.area is not None:
-        covered.append(Report.area == scope.area)
-    if scope.branch is not None:
-        rooms = select(Room.id).where(Room.role == "branch", Room.branch == scope.branch)
-        covered.append(Report.room_id.in_(rooms))
-    return or_(*covered)
 
 
 def _categories(ctx: Ctx, words: list[str]) -> tuple[list[str], list[str]]:
@@ -98,7 +85,7 @@ def summary(ctx: Ctx, arguments: str) -> Reply:
     start, end = period.bounds(ctx.config.tzinfo)
     conditions = [Report.created_at >= start, Report.created_at < end]
     if scope is not None:
-        conditions.append(scope_condition(ctx, scope))
+        conditions.append(report_rows.in_scope(scope.buildings, scope.area, scope.branch))
     scope_label = scope.label if scope is not None else "全居民区"
     if categories:
         conditions.append(Report.category.in_(categories))
@@ -167,31 +154,33 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
     if ctx.identity.is_street:  # aggregates only across areas: not even a masked line of any area
         raise UserError(STREET_NO_DETAILS)
     logged = log_query(ctx, "/查询", arguments)
-    conditions = []
+    numbers: list[int] = []
+    buildings: list[str] = []
+    units: list[str] = []
+    categories: list[str] = []
     rest = []
-    by_number = False  # a report asked for by its number is shown whatever its age
     for word in arguments.split():
         number = _NUMBER.match(word)
         building = _BUILDING.match(word)
+        category = ctx.services.parser.category_of_word(word)  # 返沪登记, 返沪, return
         if number and word.startswith("#"):
-            conditions.append(Report.id == (record_number(word) or 0))  # 0: no record has it
-            by_number = True
+            numbers.append(record_number(word) or 0)  # 0: no record has it
         elif building:
-            conditions.append(Report.building == building.group(1))
+            buildings.append(building.group(1))
             if building.group(2):
-                conditions.append(Report.unit == building.group(2))
-        elif ctx.services.parser.category_of_word(word):  # 返沪登记, 返沪, return
-            conditions.append(Report.category == ctx.services.parser.category_of_word(word))
+                units.append(building.group(2))
+        elif category:
+            categories.append(category)
         else:
             rest.append(word)
     if rest:
         period = parse_period(" ".join(rest), ctx.now)
     else:
         period = Period(ctx.now.date() - timedelta(days=29), ctx.now.date(), "近30天")
-    if not by_number:
-        start, end = period.bounds(ctx.config.tzinfo)
-        conditions += [Report.created_at >= start, Report.created_at < end]
-    rows = ctx.session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc()).limit(20)).all()
+    # a report asked for by its number is shown whatever its age
+    start, end = period.bounds(ctx.config.tzinfo) if not numbers else (None, None)
+    wanted = report_rows.ReportFilter(tuple(numbers), tuple(buildings), tuple(units), tuple(categories), start, end)
+    rows = report_rows.newest(ctx.session, wanted, limit=20)
     if not rows:
         return [Reply(f"没有找到符合条件的报告（{period.label}）。")]
     # SPEC §6: staff see whole phones, and personal() sends this only to the staff room or to the
@@ -204,10 +193,9 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
 def open_items(ctx: Ctx, _: str) -> list[Reply]:
     """/待办：未办结的报告，最早的在前"""
     log_query(ctx, "/待办", "")
-    rows = ctx.session.scalars(select(Report).where(Report.status.in_(OPEN_STATUSES)).order_by(Report.created_at, Report.id).limit(30)).all()
+    rows, total = report_rows.oldest_in(ctx.session, OPEN_STATUSES, limit=30)
     if not rows:
         return [Reply("没有待办，辛苦了！")]
-    total = ctx.session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(OPEN_STATUSES))) or 0
     head = f"待办 {total} 条" + ("（显示最早的 30 条）" if total > len(rows) else "") + "："
     return personal(ctx, head + "\n" + "\n".join(_line(ctx, r, False) for r in rows))
 

@@ -61,8 +61,9 @@ def show_notice(page: Page) -> Response:
         select(NoticeDelivery, Room.topic).join(Room, Room.id == NoticeDelivery.room_id)
         .where(NoticeDelivery.notice_id == notice.id).order_by(Room.topic)).all()
     relays = {room_id: (state, sent_at) for room_id, state, sent_at in page.session.execute(
-        select(OutboxMessage.room_id, OutboxMessage.state, OutboxMessage.sent_at)
-        .where(OutboxMessage.dedupe_key.like(f"notice:{notice.id}:%")))}
+        select(NoticeDelivery.room_id, OutboxMessage.state, OutboxMessage.sent_at)
+        .join(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+        .where(NoticeDelivery.notice_id == notice.id))}
     reminders = {room_id: moment for room_id, moment in page.session.execute(
         select(OutboxMessage.room_id, OutboxMessage.created_at).where(OutboxMessage.dedupe_key.like(f"remind:{notice.id}:%")))}
     names: dict[str, list[str]] = {}

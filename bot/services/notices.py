@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
@@ -23,7 +22,8 @@ from bot.phones import has_number
 from bot.schedules import parse_when
 from bot.services import Outcome
 from bot.texts import NOTICE_NOT_YOURS
-from storage.models import Notice, NoticeDelivery, OutboxMessage
+from storage.models import Notice
+from storage.repositories import notices as notice_rows
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,8 @@ def recall_notice(session: Session, config: Config, actor: Identity, number: int
     notice.recall_reply_room_id = reply_room_id
     counts: dict[str, int] = {}
     outgoing = []
-    for delivery in session.scalars(select(NoticeDelivery).where(NoticeDelivery.notice_id == notice.id)):
-        relay = session.scalar(select(OutboxMessage).where(
-            OutboxMessage.dedupe_key == f"notice:{notice.id}:{delivery.room_id}"))
+    for delivery in notice_rows.deliveries(session, notice.id):
+        relay = notice_rows.relay_of(session, delivery)
         if relay is None or relay.state in ("queued", "failed"):
             if relay is not None and relay.state == "queued":
                 relay.state = "withdrawn"  # never leaves the outbox: nothing to take back

@@ -1,0 +1,116 @@
+"""Reports, their follow-up questions (pending_questions) and the lists staff read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import PendingQuestion, Report, Room
+
+# ------------------------------------------------------------------ follow-up questions
+
+
+def open_question(session: Session, room_key: str, person_id: str, now: datetime) -> PendingQuestion | None:
+    """The question open to this person in this room (not yet expired), if any."""
+    return session.scalar(select(PendingQuestion).where(
+        PendingQuestion.room_key == room_key, PendingQuestion.person_id == person_id, PendingQuestion.expires_at > now))
+
+
+def questions_to(session: Session, room_key: str, person_id: str) -> Sequence[PendingQuestion]:
+    """Every question to this person in this room, expired or not."""
+    return session.scalars(select(PendingQuestion).where(
+        PendingQuestion.room_key == room_key, PendingQuestion.person_id == person_id)).all()
+
+
+def questions_about(session: Session, report_id: int) -> Sequence[PendingQuestion]:
+    return session.scalars(select(PendingQuestion).where(PendingQuestion.report_id == report_id)).all()
+
+
+def drop_questions_about(session: Session, report_id: int) -> None:
+    session.execute(delete(PendingQuestion).where(PendingQuestion.report_id == report_id))
+
+
+def latest_unfinished(session: Session, reporter_id: str, room_id: str | None, since: datetime) -> Report | None:
+    """The reporter's latest report in this room (None: private chat) since ``since`` that still
+    misses a field a follow-up asked for (a 接龙 line is never asked)."""
+    return session.scalar(
+        select(Report)
+        .where(Report.reporter_id == reporter_id, Report.room_id.is_(None) if room_id is None else Report.room_id == room_id,
+               Report.status.in_(("pending", "incomplete")), Report.missing.is_not(None), Report.dedupe_key.is_(None),
+               Report.created_at >= since)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(1)
+    )
+
+
+# ------------------------------------------------------------------ 接龙
+
+
+def chain_reports(session: Session, key_prefix: str, since: datetime) -> Sequence[Report]:
+    """The reports made from 接龙 lines whose key starts with ``key_prefix`` since ``since``, oldest
+    first, withdrawn ones left out."""
+    return session.scalars(
+        select(Report).where(Report.dedupe_key.like(f"{key_prefix}%"), Report.status != "withdrawn",
+                             Report.created_at >= since).order_by(Report.id)).all()
+
+
+def key_taken(session: Session, dedupe_key: str) -> bool:
+    return session.scalar(select(Report.id).where(Report.dedupe_key == dedupe_key)) is not None
+
+
+# ------------------------------------------------------------------ lists staff read
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """What /查询 asks for. Every value narrows the list (two buildings find nothing: a report has
+    one); a period is ``start``–``end``, left open when a number is asked for."""
+
+    numbers: tuple[int, ...] = ()
+    buildings: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = [Report.id == number for number in self.numbers]
+        found += [Report.building == building for building in self.buildings]
+        found += [Report.unit == unit for unit in self.units]
+        found += [Report.category == category for category in self.categories]
+        if self.start is not None:
+            found.append(Report.created_at >= self.start)
+        if self.end is not None:
+            found.append(Report.created_at < self.end)
+        return found
+
+
+def in_scope(buildings: Sequence[str], area: str | None, branch: int | None) -> ColumnElement[bool]:
+    """The reports a scope covers (bot/periods.py): its buildings, plus an area's own area
+    reports, plus the reports made in a branch's own party room."""
+    covered: list[ColumnElement[bool]] = [Report.building.in_(buildings)]
+    if area is not None:
+        covered.append(Report.area == area)
+    if branch is not None:
+        rooms = select(Room.id).where(Room.role == "branch", Room.branch == branch)
+        covered.append(Report.room_id.in_(rooms))
+    return or_(*covered)
+
+
+def newest(session: Session, wanted: ReportFilter, limit: int) -> Sequence[Report]:
+    """The newest ``limit`` reports ``wanted`` names, newest first."""
+    return session.scalars(select(Report).where(*wanted.conditions())
+                           .order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)).all()
+
+
+def oldest_in(session: Session, statuses: Sequence[str], limit: int) -> tuple[Sequence[Report], int]:
+    """The oldest ``limit`` reports in ``statuses``, oldest first, and how many there are in all."""
+    rows = session.scalars(select(Report).where(Report.status.in_(statuses))
+                           .order_by(Report.created_at, Report.id).limit(limit)).all()
+    total = len(rows) if len(rows) < limit else (
+        session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(statuses))) or 0)
+    return rows, total
