@@ -245,7 +245,7 @@ def test_notice_from_the_page_reaches_the_same_rooms_as_from_chat(config: Config
         sent[face] = sorted((d.room_topic, d.text) for d in chat.delivered[before:] if d.room_id is not None)
     assert sent["web"] == sent["chat"]
     assert [topic for topic, _ in sent["web"]] == [B3, B5]
-    assert sent["web"][0][1].endswith("N1\n明天上午9点停水，请提前储水。\n——请回复“收到”确认")
+    assert sent["web"][0][1].endswith("N1｜王社工（社工）\n明天上午9点停水，请提前储水。\n——请回复“收到”确认")
 
 
 def test_notice_page_shows_who_confirmed_and_recall_takes_it_back(chat: Simulation, client: TestClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -81,7 +82,7 @@ def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
         said("第2党支部", "已排队发送 N")
         relay3 = said("江南新村3号楼", "【通知】江南新村居民区 N")
         said("江南新村5号楼", "【通知】江南新村居民区 N")
-        number = relay3["text"].split("N", 1)[1].split()[0]
+        number = re.search(r"N(\d+)", relay3["text"]).group(1)  # 【通知】江南新村居民区 N1｜赵党员（党员）
         gateway.send(cmd="say", **{"from": "张阿姨", "room": "江南新村3号楼", "text": "收到"})
         gateway.send(cmd="say", **{"from": "郑老伯", "room": "江南新村3号楼", "text": "收到👌"})
         time.sleep(1.0)
