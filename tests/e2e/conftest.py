@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from storage.db import make_engine, upgrade
 
@@ -101,6 +103,12 @@ class Gateway:
             time.sleep(0.05)
         raise AssertionError(f"the bot did not say it within {timeout} s; it said: {[e['text'][:40] for e in self.said]}")
 
+    def sync(self) -> None:
+        """Every event the gateway emitted before this call has been read: what the bot sent so far
+        is in ``said``."""
+        self.send(cmd="sync")
+        self.expect("sync")
+
     def kill(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
@@ -141,6 +149,7 @@ class BotProcess:
         config = config.replace('quiet_hours: "22:00-07:00"', "quiet_hours: null")
         config += f"\nexports_dir: {workdir}/exports\n"
         (workdir / "config.yaml").write_text(edit(config) if edit else config, encoding="utf-8")
+        self.database_url = database or f"sqlite:///{workdir}/qinlin.db"
         if database is None:
             migrated_sqlite(workdir / "qinlin.db")
         self.log = (workdir / log_name).open("w", encoding="utf-8")
@@ -154,6 +163,15 @@ class BotProcess:
     def output(self) -> str:
         return self.logfile.read_text(encoding="utf-8")
 
+    def count(self, query: str) -> int:
+        """A count from the bot's database, read as it runs (a reader blocks no writer there)."""
+        reader = create_engine(self.database_url, poolclass=NullPool)
+        try:
+            with reader.connect() as connection:
+                return int(connection.execute(text(query)).scalar_one())
+        finally:
+            reader.dispose()
+
     def kill_hard(self) -> None:
         """kill -9: no clean-up, no last write; what a power cut or the OOM killer does."""
         self.process.kill()
@@ -166,6 +184,29 @@ class BotProcess:
             return self.process.wait(timeout=15)
         finally:
             self.log.close()
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
+# a notice's relays still to go out, or out with their outcome not yet written
+RELAYS_UNSETTLED = "SELECT count(*) FROM outbox WHERE notice_id IS NOT NULL AND state IN ('queued', 'sending')"
+
+
+def settled(gateway: Gateway, bot: BotProcess, timeout: float = 60) -> None:
+    """Wait until every relay of the bot's notices is sent or given up, then until the gateway's
+    events up to now are read. After that the bot sends no relay again unless asked anew, so a
+    relay sent twice is in ``gateway.said`` — sooner and surer than waiting a fixed time (a
+    claim left by a killed process holds its row for ``claim_seconds``, then it is settled)."""
+    wait_until(lambda: bot.count(RELAYS_UNSETTLED) == 0, timeout,
+               f"relays still unsettled after {timeout} s: {bot.output()[-2000:]}")
+    gateway.sync()
 
 
 def login(gateway: Gateway, bot: BotProcess, timeout: float = 60) -> None:

@@ -8,18 +8,9 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
-from tests.e2e.conftest import BotProcess, Gateway, login
+from tests.e2e.conftest import BotProcess, Gateway, login, settled, wait_until
 
 TAKEOVER_LIMIT = 30.0
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(what)
 
 
 def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, tmp_path: Path) -> None:
@@ -38,14 +29,14 @@ def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, t
     login(gateway, first)
     standby = BotProcess(gateway.port, tmp_path, "standby.log", ids=ids)
     try:
-        wait_for(lambda: "standing by to take over" in standby.output(), 60, "the second process did not stand by")
+        wait_until(lambda: "standing by to take over" in standby.output(), 60, "the second process did not stand by")
         lines = [line for line in standby.output().splitlines() if "standing by" in line]
         assert len(lines) == 1 and "江南新村居民区 is served by another process" in lines[0], standby.output()
         assert "logged in as" not in standby.output()
 
         gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 全体 明早7点起全楼核酸检测"})
         relays = lambda: [e for e in gateway.said if e["text"].startswith("【紧急通知】")]  # noqa: E731
-        wait_for(lambda: len(relays()) >= 3, 30, first.output()[-2000:])
+        wait_until(lambda: len(relays()) >= 3, 30, first.output()[-2000:])
         time.sleep(0.5)
         first.kill_hard()
         killed_at = time.monotonic()
@@ -54,8 +45,8 @@ def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, t
         login(gateway, standby, timeout=TAKEOVER_LIMIT + 30)
         took_over = time.monotonic() - killed_at
         assert "took over 江南新村居民区" in standby.output()
-        wait_for(lambda: len(relays()) >= len(buildings), 60, standby.output()[-2000:])
-        time.sleep(3)  # anything sent twice would arrive within this
+        wait_until(lambda: len(relays()) >= len(buildings), 60, standby.output()[-2000:])
+        settled(gateway, standby)  # a relay sent twice has arrived by now
         rooms = [e["room"] for e in relays()]
         assert sorted(rooms) == sorted(buildings), rooms
         gaps = [later["at"] - earlier["at"] for earlier, later in pairwise(relays())]

@@ -14,7 +14,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import ROOT, TOKEN, BotProcess, Gateway, free_port, login, migrated_sqlite
+from tests.e2e.conftest import (
+    ROOT,
+    TOKEN,
+    BotProcess,
+    Gateway,
+    free_port,
+    login,
+    migrated_sqlite,
+    settled,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +95,7 @@ def test_a_morning_over_grpc(gateway: Gateway, tmp_path: Path) -> None:
         number = re.search(r"N(\d+)", relay3["text"]).group(1)  # 【通知】江南新村居民区 N1｜赵党员（党员）
         gateway.send(cmd="say", **{"from": "张阿姨", "room": "江南新村3号楼", "text": "收到"})
         gateway.send(cmd="say", **{"from": "郑老伯", "room": "江南新村3号楼", "text": "收到👌"})
-        time.sleep(1.0)
+        wait_until(lambda: bot.count("SELECT count(*) FROM notice_acks") == 2, 20, "the two 收到 were not counted")
         gateway.send(cmd="say", **{"from": "赵党员", "room": "第2党支部", "text": f"/回执 N{number}"})
         receipt = said("第2党支部", f"N{number} 回执")
         assert "江南新村3号楼：2 人" in receipt["text"] and "无人确认：江南新村5号楼" in receipt["text"]
@@ -163,13 +173,13 @@ def test_run_without_endpoint_or_token_exits_2(tmp_path: Path) -> None:
 
 def test_wrong_token_is_one_line_after_the_startup_timeout(gateway: Gateway, tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(
-        f'database: {{url: "{migrated_sqlite(tmp_path / "q.db")}"}}\nwechaty: {{startup_timeout_seconds: 5}}\n', encoding="utf-8")
+        f'database: {{url: "{migrated_sqlite(tmp_path / "q.db")}"}}\nwechaty: {{startup_timeout_seconds: 2}}\n', encoding="utf-8")
     env = {"WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{gateway.port}", "WECHATY_PUPPET_SERVICE_TOKEN": "wrong",
            "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"}
     result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(tmp_path / "config.yaml")],
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=90)
     assert result.returncode == 1
-    assert "no WeChat login within 5 s" in result.stderr.strip().splitlines()[-1]
+    assert "no WeChat login within 2 s" in result.stderr.strip().splitlines()[-1]
 
 
 def test_kill_9_mid_fan_out_resumes_and_each_room_gets_the_notice_once(gateway: Gateway, tmp_path: Path) -> None:
@@ -208,7 +218,7 @@ def test_kill_9_mid_fan_out_resumes_and_each_room_gets_the_notice_once(gateway: 
             if second.process.poll() is not None:
                 raise AssertionError(second.output()[-2000:])
             time.sleep(0.1)
-        time.sleep(3)  # anything sent twice would arrive within this
+        settled(gateway, second)  # a relay sent twice has arrived by now
         rooms = [e["room"] for e in relays()]
         assert sorted(rooms) == sorted(buildings), rooms
         gaps = [later["at"] - earlier["at"] for earlier, later in zip(relays(), relays()[1:])]
@@ -256,7 +266,7 @@ def test_kill_9_while_wechat_is_slow_to_acknowledge_sends_each_room_once(gateway
             if second.process.poll() is not None:
                 raise AssertionError(second.output()[-2000:])
             time.sleep(0.1)
-        time.sleep(8)  # past the dead process's claim: anything sent twice would arrive within this
+        settled(gateway, second)  # the dead process's claim is settled: a relay sent twice has arrived
         rooms = [e["room"] for e in relays()]
         print(f"killed after {killed_after} of {len(buildings)} (one acknowledgement pending)")
         assert sorted(rooms) == sorted(buildings), (rooms, second.output()[-3000:])

@@ -8,6 +8,7 @@
 //   {"cmd":"say_file","from":"孙师傅","room":"…"|null,"name":"voice.sil"}  a non-text message:
 //      .sil is a voice message, .jpg an image, .pdf a file (the mock types it by extension)
 //   {"cmd":"topic","room":"江南新村3号楼","topic":"新名字"}       -> {"event":"topic"}
+//   {"cmd":"sync"}  answered after every event before it was written          -> {"event":"sync"}
 //   {"cmd":"slow_acks","ms":1500}  WeChat answers every later send that much later (the message
 //      itself goes out, and is echoed, at once)                   -> {"event":"slow_acks"}
 // Whatever the bot sends comes out as {"event":"bot_said","id","room","to","text","file","size","mentions"},
@@ -102,6 +103,9 @@ const handlers = {
     }
     if (!puppet.isLoggedIn) mocker.login(botUser)
     emit({ event: 'login', id: botUser.id })
+  },
+  sync () {
+    setImmediate(() => emit({ event: 'sync' }))  // after the bot_said events of sends already made
   },
   slow_acks ({ ms }) {
     ackDelay = ms
