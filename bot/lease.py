@@ -1,6 +1,6 @@
 """One live process per residential area: a lease the process holds for as long as it lives.
 
-On PostgreSQL the lease is a session advisory lock, keyed by the area, on a connection kept
+On PostgreSQL the lease is a session advisory lock, keyed by the schema and the area, on a connection kept
 for it alone: the server drops the lock the moment that connection ends, so a process killed
 with ``kill -9`` (or a machine that loses power) frees its area at once, and a standby polling
 every few seconds takes over well within 30 s. The holder names itself in ``application_name``
@@ -36,7 +36,7 @@ class AreaLease:
     def __init__(self, engine: Engine, area: str) -> None:
         self.engine = engine
         self.area = area
-        self.key = advisory_key(f"lease:{area}")
+        self.key: int | None = None  # PostgreSQL's, named by schema and area (see _key)
         self._connection: Connection | None = None
         self._file: IO[str] | None = None
 
@@ -57,7 +57,7 @@ class AreaLease:
         try:
             connection.execute(text("SELECT set_config('application_name', :name, false)"),
                                {"name": f"qinlin {self.area} {holder_name()}"[:63]})
-            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar())
+            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key(connection)}).scalar())
             connection.commit()  # a session lock outlives the transaction; no transaction stays open
         except Exception:
             connection.close()
@@ -67,6 +67,15 @@ class AreaLease:
             return False
         self._connection = connection
         return True
+
+    def _key(self, connection: Connection) -> int:
+        """PostgreSQL's advisory locks hold across a whole database, schemas included: the key
+        names the schema too, so two deployments in two schemas of one database (or test runs, one
+        schema each) never hold each other's areas."""
+        if self.key is None:
+            schema = connection.execute(text("SELECT current_schema()")).scalar()
+            self.key = advisory_key(f"lease:{schema}:{self.area}")
+        return self.key
 
     def _try_file(self) -> bool:
         path = self._lease_path()
@@ -110,11 +119,12 @@ class AreaLease:
         """Who holds the lease now, as they named themselves (None if unknown or free)."""
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect() as connection:
+                key = self._key(connection)
                 return connection.execute(text(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                     "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :high AND l.objid = :low "
                     "AND l.objsubid = 1 LIMIT 1"),
-                    {"high": (self.key >> 32) & 0xFFFFFFFF, "low": self.key & 0xFFFFFFFF}).scalar()
+                    {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF}).scalar()
         try:
             return self._lease_path().read_text(encoding="utf-8").strip() or None
         except OSError:

@@ -27,9 +27,9 @@ from bot.message import Outgoing
 from bot.outbox import OutboxWorker, enqueue
 from bot.transports.simulated import Simulation
 from handlers import build_application
-from storage.db import session_factory, unit_of_work
+from storage.db import make_engine, session_factory, unit_of_work
 from storage.models import OutboxMessage, Report
-from tests.conftest import MORNING, issue_bind_code
+from tests.conftest import MORNING, _private_schema, _skip_without_postgresql, issue_bind_code
 
 
 def wall_now() -> datetime:
@@ -181,6 +181,24 @@ def test_one_process_per_area_holds_the_lease_and_a_standby_takes_over(engine: E
     finally:
         for lease in (first, standby, elsewhere):
             lease.release()
+
+
+def test_an_area_in_another_schema_of_the_same_postgresql_is_another_lease() -> None:
+    """Advisory locks hold across a whole PostgreSQL database: two deployments in two schemas (as
+    two runs of this suite are) must not hold each other's areas."""
+    _skip_without_postgresql()
+    with _private_schema() as first_url, _private_schema() as second_url:
+        engines = [make_engine(first_url), make_engine(second_url)]
+        leases = [AreaLease(engine, "江南新村居民区") for engine in engines]
+        try:
+            assert leases[0].try_acquire()
+            assert leases[1].try_acquire()
+            assert not AreaLease(engines[0], "江南新村居民区").try_acquire()  # within a schema it still holds
+        finally:
+            for lease in leases:
+                lease.release()
+            for engine in engines:
+                engine.dispose()
 
 
 def test_the_new_lease_holder_settles_the_claims_of_the_one_that_died(engine: Engine, config: Config) -> None:
