@@ -163,12 +163,12 @@ class BotProcess:
     def output(self) -> str:
         return self.logfile.read_text(encoding="utf-8")
 
-    def count(self, query: str) -> int:
+    def count(self, query: str, **params: object) -> int:
         """A count from the bot's database, read as it runs (a reader blocks no writer there)."""
         reader = create_engine(self.database_url, poolclass=NullPool)
         try:
             with reader.connect() as connection:
-                return int(connection.execute(text(query)).scalar_one())
+                return int(connection.execute(text(query), params).scalar_one())
         finally:
             reader.dispose()
 
@@ -195,18 +195,34 @@ def wait_until(predicate, timeout: float, what: str) -> None:
     raise AssertionError(what)
 
 
+# an area's notice relays whose send is written down as done
+RELAYS_SENT = "SELECT count(*) FROM outbox WHERE notice_id IS NOT NULL AND state = 'sent' AND community = :area"
+
+
+def kill_between_sends(bot: BotProcess, sent: int, area: str = "江南新村居民区", timeout: float = 30) -> None:
+    """``kill -9`` once the bot has written down its ``sent``-th relay as sent, i.e. in the pause
+    (at least the 1 s interval) before the next: rows wait in the queue, none is in flight. A kill
+    as a relay leaves, before its outcome is written, has it sent again — notices err that way
+    (docs/faults.md) — and a test of resuming must not depend on how fast a loaded machine
+    writes it down."""
+    wait_until(lambda: bot.count(RELAYS_SENT, area=area) >= sent, timeout,
+               f"{sent} relays not written as sent within {timeout} s: {bot.output()[-2000:]}")
+    bot.kill_hard()
+
+
 # a notice's relays still to go out, or out with their outcome not yet written
 RELAYS_UNSETTLED = "SELECT count(*) FROM outbox WHERE notice_id IS NOT NULL AND state IN ('queued', 'sending')"
 
 
-def settled(gateway: Gateway, bot: BotProcess, timeout: float = 60) -> None:
-    """Wait until every relay of the bot's notices is sent or given up, then until the gateway's
-    events up to now are read. After that the bot sends no relay again unless asked anew, so a
+def settled(bot: BotProcess, *gateways: Gateway, timeout: float = 60) -> None:
+    """Wait until every relay of the notices in the bot's database is sent or given up, then until
+    the gateways' events up to now are read. After that the bot sends no relay again unless asked anew, so a
     relay sent twice is in ``gateway.said`` — sooner and surer than waiting a fixed time (a
     claim left by a killed process holds its row for ``claim_seconds``, then it is settled)."""
     wait_until(lambda: bot.count(RELAYS_UNSETTLED) == 0, timeout,
                f"relays still unsettled after {timeout} s: {bot.output()[-2000:]}")
-    gateway.sync()
+    for gateway in gateways:
+        gateway.sync()
 
 
 def login(gateway: Gateway, bot: BotProcess, timeout: float = 60) -> None:

@@ -8,7 +8,7 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
-from tests.e2e.conftest import BotProcess, Gateway, login, settled, wait_until
+from tests.e2e.conftest import BotProcess, Gateway, kill_between_sends, login, settled, wait_until
 
 TAKEOVER_LIMIT = 30.0
 
@@ -37,8 +37,7 @@ def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, t
         gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 全体 明早7点起全楼核酸检测"})
         relays = lambda: [e for e in gateway.said if e["text"].startswith("【紧急通知】")]  # noqa: E731
         wait_until(lambda: len(relays()) >= 3, 30, first.output()[-2000:])
-        time.sleep(0.5)
-        first.kill_hard()
+        kill_between_sends(first, 3)
         killed_at = time.monotonic()
         killed_after = len(relays())
 
@@ -46,7 +45,7 @@ def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, t
         took_over = time.monotonic() - killed_at
         assert "took over 江南新村居民区" in standby.output()
         wait_until(lambda: len(relays()) >= len(buildings), 60, standby.output()[-2000:])
-        settled(gateway, standby)  # a relay sent twice has arrived by now
+        settled(standby, gateway)  # a relay sent twice has arrived by now
         rooms = [e["room"] for e in relays()]
         assert sorted(rooms) == sorted(buildings), rooms
         gaps = [later["at"] - earlier["at"] for earlier, later in pairwise(relays())]

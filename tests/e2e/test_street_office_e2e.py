@@ -17,8 +17,9 @@ import pytest
 
 from storage.db import make_engine, upgrade
 from tests.conftest import _private_schema, _skip_without_postgresql
-from tests.e2e.conftest import BotProcess, Gateway, free_port, login
-from tests.e2e.test_street_e2e import TAKEOVER_LIMIT, wait_for
+from tests.e2e.conftest import BotProcess, Gateway, free_port, kill_between_sends, login, settled
+from tests.e2e.conftest import wait_until as wait_for
+from tests.e2e.test_street_e2e import TAKEOVER_LIMIT
 
 ROOMS = 4  # per area: enough for a fan-out to be cut in the middle, few enough to stay quick
 A_ROOMS = [f"江南新村{n}号楼" for n in range(1, ROOMS + 1)]
@@ -81,7 +82,7 @@ def test_street_notices_reach_every_room_once_from_its_own_account_across_a_kill
 
         gateway.send(cmd="say", **{"from": STREET_PERSON, "room": None, "text": "#通知 全街道 今晚全街道消防检查"})
         wait_for(lambda: len(relays(gateway, "消防检查")) >= 2, 60, first.output()[-2000:])
-        first.kill_hard()
+        kill_between_sends(first, 2)
         killed_at = time.monotonic()
         killed_after = len(relays(gateway, "消防检查"))
         login(gateway, standby, timeout=TAKEOVER_LIMIT + 30)
@@ -93,7 +94,7 @@ def test_street_notices_reach_every_room_once_from_its_own_account_across_a_kill
             for words in ("消防检查", "垃圾分类宣传"):
                 wait_for(lambda account=account, words=words: len(relays(account, words)) >= ROOMS, 60,
                          f"{words}: {standby.output()[-1500:]}\n{other.output()[-1500:]}")
-        time.sleep(3)  # anything sent twice would arrive within this
+        settled(standby, gateway, dongfeng_gateway)  # both areas, one database: a relay sent twice has arrived
 
         for account, own_rooms in ((gateway, A_ROOMS), (dongfeng_gateway, B_ROOMS)):
             for words in ("消防检查", "垃圾分类宣传"):

@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     BotProcess,
     Gateway,
     free_port,
+    kill_between_sends,
     login,
     migrated_sqlite,
     settled,
@@ -204,8 +205,7 @@ def test_kill_9_mid_fan_out_resumes_and_each_room_gets_the_notice_once(gateway: 
     while time.monotonic() < deadline and len(relays()) < 4:
         time.sleep(0.02)
     assert len(relays()) == 4, first.output()[-2000:]
-    time.sleep(0.5)  # between two sends (interval 1 s): the kill lands while rows wait in the queue
-    first.kill_hard()
+    kill_between_sends(first, 4)
     killed_after = len(relays())
 
     # The SDK stops and restarts the service's puppet when it connects, which logs the mock
@@ -218,7 +218,7 @@ def test_kill_9_mid_fan_out_resumes_and_each_room_gets_the_notice_once(gateway: 
             if second.process.poll() is not None:
                 raise AssertionError(second.output()[-2000:])
             time.sleep(0.1)
-        settled(gateway, second)  # a relay sent twice has arrived by now
+        settled(second, gateway)  # a relay sent twice has arrived by now
         rooms = [e["room"] for e in relays()]
         assert sorted(rooms) == sorted(buildings), rooms
         gaps = [later["at"] - earlier["at"] for earlier, later in zip(relays(), relays()[1:])]
@@ -266,7 +266,7 @@ def test_kill_9_while_wechat_is_slow_to_acknowledge_sends_each_room_once(gateway
             if second.process.poll() is not None:
                 raise AssertionError(second.output()[-2000:])
             time.sleep(0.1)
-        settled(gateway, second)  # the dead process's claim is settled: a relay sent twice has arrived
+        settled(second, gateway)  # the dead process's claim is settled: a relay sent twice has arrived
         rooms = [e["room"] for e in relays()]
         print(f"killed after {killed_after} of {len(buildings)} (one acknowledgement pending)")
         assert sorted(rooms) == sorted(buildings), (rooms, second.output()[-3000:])
