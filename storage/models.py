@@ -248,6 +248,8 @@ class Report(AreaScoped, Base):
         Index("ix_reports_building_created", "building", "created_at"),
         # the workbench's board (migration 0008_web_board): open items and the oldest per building
         Index("ix_reports_status_building_created", "status", "building", "created_at"),
+        # many areas on one database (migration 0013_area_indexes): an area's /汇总 reads its own rows
+        Index("ix_reports_community_created_counts", "community", "created_at", "kind", "category", "status", "people"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -386,7 +388,10 @@ class OutboxMessage(AreaScoped, Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("community", "dedupe_key", name="uq_outbox_community_dedupe_key"), Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+    __table_args__ = (UniqueConstraint("community", "dedupe_key", name="uq_outbox_community_dedupe_key"), Index("ix_outbox_state_due", "state", "next_attempt_at"),
+        # an area's pacing inputs and queue from its own rows alone (migration 0013_area_indexes)
+        Index("ix_outbox_community_sent_at", "community", "sent_at"),
+        Index("ix_outbox_community_state_due", "community", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[str | None] = mapped_column(String(128))
