@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.identity import ROLE_LABEL, Directory, note_contact, resolve_identity, sync_config_people
+from bot.limits import SLOW_DOWN, ContactLimits, Verdict
 from bot.memo import Memo
 from bot.message import IncomingMessage, MessageType, Outgoing, Reply
 from bot.notices import sync_config_reminders
@@ -89,6 +90,8 @@ class Bot:
         self.directory = Directory(self.due)
         self.always_asked: set[str] = set()  # jobs that do not say what decides their due time
         self.contacts_noted: dict[str, str] = {}  # contact id → the name the contacts table has for it
+        pace = services.config.outbox.min_interval_seconds + services.config.outbox.jitter_seconds
+        self.limits = ContactLimits(services.config.limits.per_contact_per_minute, timedelta(seconds=pace))
         for job in services.jobs:
             watches = getattr(job, "watches", None)
             if watches is None:
@@ -163,6 +166,7 @@ class Bot:
             return self._keep_after_failure(message, now)
         except Exception as error:
             if unavailable_reason(error):
+                self.limits.undo(message.sender_id, now)  # it waits in the spool: counted when handled
                 raise DatabaseAway(error) from None
             log.exception("failed to handle message %s", message.message_id)
             return self._keep_after_failure(message, now)
@@ -222,11 +226,18 @@ class Bot:
         if found is None:
             return False
         route, match = found
+        verdict = self.limits.admit(ctx.message.sender_id, ctx.now) if route.limited else Verdict(admitted=True)
+        slot = verdict.slot  # a fast sender's answers take turns in the outbox with everyone else's
+        if not verdict.admitted:  # over the sender's limit: kept as seen, told once, not acted on
+            if verdict.tell:
+                ctx.outgoing.append(self.reply_to(ctx, Reply(SLOW_DOWN.format(limit=self.limits.per_minute),
+                                                             mention_sender=True), 0, slot))
+            return True
         if route.allow is not None and not route.allow(ctx):
             refusal = route.refusal()
             if ctx.identity.unbound_role is not None:  # never silence: say how the real one binds
                 refusal += BIND_HINT.format(role=ROLE_LABEL[ctx.identity.unbound_role])
-            ctx.outgoing.append(self.reply_to(ctx, Reply(refusal), 0))
+            ctx.outgoing.append(self.reply_to(ctx, Reply(refusal), 0, slot))
             return True
         try:
             with ctx.session.begin_nested():  # a user mistake undoes the handler's half-done changes
@@ -236,11 +247,11 @@ class Bot:
         replies = [result] if isinstance(result, (Reply, str)) else list(result or [])
         for index, reply in enumerate(replies):
             reply = Reply(reply) if isinstance(reply, str) else reply
-            ctx.outgoing.append(self.reply_to(ctx, reply, index))
+            ctx.outgoing.append(self.reply_to(ctx, reply, index, slot))
         return True
 
     @staticmethod
-    def reply_to(ctx: Ctx, reply: Reply, index: int) -> Outgoing:
+    def reply_to(ctx: Ctx, reply: Reply, index: int, not_before: datetime | None = None) -> Outgoing:
         message = ctx.message
         room = None if reply.private else ctx.room
         private = room is None
@@ -254,6 +265,7 @@ class Bot:
             # is not held by quiet hours (the person is awake); pacing still applies.
             urgent=True,
             dedupe_key=f"reply:{message.message_id}:{index}",
+            not_before=not_before,
         )
 
     def rename_notes(self, session: Session, old: str, new: str, message_id: str) -> list[Outgoing]:

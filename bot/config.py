@@ -259,6 +259,17 @@ class IntakeConfig(Strict):
     followup_minutes: float = Field(10, gt=0, le=60 * 24 * 7)
 
 
+class LimitsConfig(Strict):
+    """Abuse limits at the door (bot/limits.py, docs/security.md)."""
+
+    # reports and commands acted on per contact and minute; the rest are kept but not acted on.
+    # Nobody types twenty commands a minute; a script or a stuck phone does.
+    per_contact_per_minute: int = Field(20, ge=1, le=10_000)
+    # a #通知 to more rooms than this, by anyone but staff, waits for the sender's 确认 N12
+    relay_confirm_above_rooms: int = Field(20, ge=1, le=100_000)
+    relay_confirm_minutes: float = Field(10, gt=0, le=24 * 60)
+
+
 class WebConfig(Strict):
     """The staff workbench (qinlin web)."""
 
@@ -289,6 +300,7 @@ class Config(Strict):
     notices: NoticesConfig = NoticesConfig()
     digest: DigestConfig = DigestConfig()
     intake: IntakeConfig = IntakeConfig()
+    limits: LimitsConfig = LimitsConfig()
     reminders: list[RecurringReminder] = []
     categories: dict[str, CategoryEntry | None] | None = None  # optional override of the packaged vocabulary
     exports_dir: str = "exports"

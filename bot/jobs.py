@@ -25,6 +25,7 @@ from bot.periods import Period
 from bot.reports import KIND_LABEL, OPEN_STATUSES, expire_question
 from bot.rooms import rooms_with_role
 from bot.schedules import next_occurrence
+from bot.services.notices import lapse_held_relays
 from storage.models import (
     JobRun,
     Notice,
@@ -35,6 +36,7 @@ from storage.models import (
     Report,
     Room,
 )
+from storage.repositories import notices as notice_rows
 from storage.repositories.notices import delivered_relays
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,21 @@ class RecallReports:
                 urgent=True, dedupe_key=f"recall-report:{notice.id}",
             ))
         return outgoing
+
+
+class HeldRelays:
+    """A relay held for its sender's 确认 N12 (bot/services/notices.py) lapses when the time to
+    confirm is over, and the sender is told it did not go out."""
+
+    name = "held-relays"
+    watches: ClassVar[Watches] = {Notice: None}
+
+    def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
+        oldest = notice_rows.oldest_held_at(session)
+        return None if oldest is None else oldest + timedelta(minutes=services.config.limits.relay_confirm_minutes)
+
+    def run(self, session: Session, services: Services, now: datetime) -> list[Outgoing]:
+        return lapse_held_relays(session, services.config, now)
 
 
 class ScheduledNotices:
@@ -327,4 +344,4 @@ class DailyDigest:
 
 def default_jobs() -> list[TimedJob]:
     """The jobs the application runs, checked in this order at every tick."""
-    return [FollowupExpiry(), ScheduledNotices(), RoutineReminders(), SilentRoomReminders(), RecallReports(), DailyDigest()]
+    return [FollowupExpiry(), HeldRelays(), ScheduledNotices(), RoutineReminders(), SilentRoomReminders(), RecallReports(), DailyDigest()]

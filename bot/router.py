@@ -60,6 +60,7 @@ class Route:
     in_unbound_rooms: bool = False
     help: str = ""  # the handler's docstring: shown by /帮助, so help cannot drift from code
     command: str | None = None  # "/汇总" for slash commands
+    limited: bool = True  # counts towards the sender's per-minute limit (bot/limits.py); 收到 does not
 
     def refusal(self) -> str:
         who = self.allow.label if self.allow else ""
@@ -140,14 +141,16 @@ class Router:
 
     def when(
         self, name: str, matcher: Callable[[Ctx], M | None], *, allow: Permission | None = None, priority: int = 90,
-        in_unbound_rooms: bool = False,
+        in_unbound_rooms: bool = False, limited: bool = True,
     ) -> Callable[[Callable[[Ctx, M], HandlerResult]], Callable[[Ctx, M], HandlerResult]]:
         """Any matcher over the context (report intake asks the parser); the handler receives the
-        match it returns, typed alike."""
+        match it returns, typed alike. ``limited=False``: a route that never answers, which a fast
+        sender cannot use to crowd the outbox (bot/limits.py)."""
 
         def register(handler: Callable[[Ctx, M], HandlerResult]) -> Callable[[Ctx, M], HandlerResult]:
             self._add(Route(name, matcher, handler, allow, priority, len(self.routes), in_unbound_rooms,
-                            help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""))
+                            help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
+                            limited=limited))
             return handler
 
         return register

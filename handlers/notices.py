@@ -106,7 +106,7 @@ def receipts(ctx: Ctx, arguments: str) -> Reply:
     if number is None:
         raise UserError(usage("/回执"))
     row = ctx.session.get(Notice, number)
-    if row is None or row.status in ("scheduled", "cancelled", "skipped"):
+    if row is None or row.status in ("scheduled", "cancelled", "skipped", "held", "lapsed"):
         raise UserError(f"没有找到已发送的通知 N{number}。")
     counts = notice_rows.ack_counts(ctx.session, row.id)
     if row.status == "recalled":
@@ -143,8 +143,25 @@ def list_scheduled(ctx: Ctx, _: str) -> Reply:
     return Reply(text)
 
 
+def confirm_relay(ctx: Ctx, arguments: str) -> Reply:
+    """确认 N12：确认发往很多群的通知（在提示的时限内）"""
+    number = record_number(arguments)
+    if number is None:
+        raise UserError("格式：确认 N12")
+    return _replied(ctx, notices.confirm_relay(ctx.session, ctx.config, ctx.identity, number, ctx.now))
+
+
+def list_held(ctx: Ctx, _: str) -> Reply:
+    """/待确认：查看等待发布人确认的通知（可用 /取消 N12 取消）"""
+    tz = ctx.config.tzinfo
+    lines = [f"N{row.id} {row.sender_name} {row.created_at.astimezone(tz):%H:%M} 发往{rooms}个群（{label}）"
+             f"，{notices.confirm_deadline(ctx.config, row).astimezone(tz):%H:%M} 前未确认作废：{row.text[:30]}"
+             for row, rooms, label in notices.held_relays(ctx.session, ctx.config)]
+    return Reply("等待发布人确认的通知：\n" + "\n".join(lines) + "\n不发请回复 /取消 N编号。" if lines else "没有等待确认的通知。")
+
+
 def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
-    """/取消 N13：取消定时通知"""
+    """/取消 N13：取消定时通知或待确认的通知"""
     number = record_number(arguments)
     if number is None:
         raise UserError(usage("/取消"))
@@ -170,4 +187,6 @@ def register(router: Router) -> None:
     router.command("定时", allow=allow.party | allow.staff)(list_scheduled)
     router.command("取消", allow=allow.party | allow.staff)(cancel_scheduled)
     router.command("撤回通知", allow=allow.party | allow.staff)(recall_notice)
-    router.when("收到", is_ack, priority=30)(acknowledge)
+    router.command("待确认", allow=allow.staff)(list_held)
+    router.pattern("确认", r"^确认\s*(?P<args>[Nn]\d+)\s*$", allow=allow.party | allow.staff, priority=15)(confirm_relay)
+    router.when("收到", is_ack, priority=30, limited=False)(acknowledge)  # never answered: no flood to fear

@@ -330,7 +330,7 @@ class Notice(AreaScoped, Base):
     sender_name: Mapped[str] = mapped_column(String(128))
     source_room_id: Mapped[str | None] = mapped_column(String(128))
     source_message_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="sent")  # scheduled/sent/cancelled/skipped/recalled
+    status: Mapped[str] = mapped_column(String(16), default="sent")  # scheduled/sent/cancelled/skipped/recalled/held/lapsed
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recurrence: Mapped[str | None] = mapped_column(String(64))  # e.g. "daily 07:00"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

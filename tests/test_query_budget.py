@@ -16,6 +16,7 @@ BUDGET = {
     "chatter": 5,
     "收到": 10,
     "report": 28,  # the report, its confirmation queued, sent and recorded
+    "over the limit": 6,  # a sender's report past limits.per_contact_per_minute: kept, not acted on
 }
 
 
@@ -83,3 +84,17 @@ def test_stepping_the_clock_between_messages_asks_nothing(estate, engine) -> Non
         for _ in range(60):
             estate.wait(minutes=1)
     assert statements == []
+
+
+def test_a_message_over_the_senders_limit_costs_no_more_than_chatter_and_its_keeping(estate, engine) -> None:
+    """A flood is kept as seen (one insert) and otherwise not acted on: no report, no answer.
+    Counted within the minute the sender went over (the answers it earned before are not)."""
+    limit = estate.bot.services.config.limits.per_contact_per_minute
+    flood = "#家庭报告 3号楼201 返沪1人"
+    for _ in range(limit + 1):  # over the limit, told once
+        estate.feed(estate.message(flood, "刷屏者", "江南新村3号楼"))
+    estate.advance_to(estate.clock.now())  # what may go out now has gone; the next send is seconds away
+    with counted(engine) as statements:
+        for _ in range(30):
+            estate.feed(estate.message(flood, "刷屏者", "江南新村3号楼"))
+    assert len(statements) / 30 <= BUDGET["over the limit"]

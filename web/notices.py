@@ -19,7 +19,8 @@ from bot.services import notices
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
 from web.desk import Desk, Page, page, see_other
 
-STATUS_LABEL = {"sent": "已发送", "recalled": "已撤回", "scheduled": "待发送", "cancelled": "已取消", "skipped": "已跳过"}
+STATUS_LABEL = {"sent": "已发送", "recalled": "已撤回", "scheduled": "待发送", "cancelled": "已取消", "skipped": "已跳过",
+                "held": "待发布人确认", "lapsed": "未确认，已作废"}
 RECALL_LABEL = {"withdrawn": "未发出，已取消", "too_late": "已超时，未能撤回", "requested": "撤回中", "recalled": "已撤回",
                 "refused": "微信未能撤回"}
 RELAY_LABEL = {"queued": "排队中", "sending": "发送中", "sent": "已送达", "failed": "发送失败", "withdrawn": "未发出"}

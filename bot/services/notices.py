@@ -48,9 +48,28 @@ def _room_word(rooms_label: str) -> str:
     return "群" if rooms_label == "各支部" else "楼组群"
 
 
+def _needs_confirmation(config: Config, actor: Identity, rooms: int) -> bool:
+    """A relay to many rooms by anyone but staff waits for the sender's 确认 N12: a party member's
+    phone in the wrong hands (or a slip of the thumb) must not reach every building at once."""
+    return not actor.is_staff and rooms > config.limits.relay_confirm_above_rooms
+
+
+def _held(config: Config, notice: Notice, rooms: int, label: str) -> Outcome:
+    minutes = f"{config.limits.relay_confirm_minutes:g}"
+    return Outcome(f"N{notice.id} 将发往 {rooms} 个{_room_word(label)}（{label}），超过 "
+                   f"{config.limits.relay_confirm_above_rooms} 个群需要确认：请在 {minutes} 分钟内回复“确认 N{notice.id}”，"
+                   f"否则不发送；不发了请回复“/取消 N{notice.id}”。", notes={"notice_id": notice.id})
+
+
+def _target_rooms(session: Session, config: Config, targets: str, source_room_id: str | None) -> tuple[int, str]:
+    found, _ = resolve_targets(session, config, targets)
+    return len([room for room in found.rooms if room.id != source_room_id]), found.label
+
+
 def post_notice(session: Session, config: Config, actor: Identity, arguments: str, urgent: bool, now: datetime,
                 origin: Origin) -> Outcome:
-    """#通知 [targets] text: a notice relayed to every target room through the outbox."""
+    """#通知 [targets] text: a notice relayed to every target room through the outbox (after the
+    sender's 确认 when it goes to many rooms and the sender is not staff)."""
     _, text = resolve_targets(session, config, arguments)
     if not text:
         raise UserError(f"通知内容是空的。{EXAMPLE}")
@@ -68,18 +87,67 @@ def post_notice(session: Session, config: Config, actor: Identity, arguments: st
     )
     session.add(notice)
     session.flush()
+    rooms, label = _target_rooms(session, config, notice.targets, notice.source_room_id)
+    if _needs_confirmation(config, actor, rooms):
+        notice.status = "held"
+        return _held(config, notice, rooms, label)
+    return _relayed(session, config, notice, now)
+
+
+def _relayed(session: Session, config: Config, notice: Notice, now: datetime, prefix: str = "") -> Outcome:
     outgoing, label, count = fan_out(session, config, notice, now)
     if count == 0:
         raise UserError(f"没有找到{label}对应的群（机器人需要先在群里）。")
-    held = "" if urgent else quiet_hours_clause(config, now)
+    held = "" if notice.urgent else quiet_hours_clause(config, now)
     if outgoing and outgoing[0].not_before is not None:
         start = config.outbox.quiet_hours.split("-")[0] if config.outbox.quiet_hours else ""
         held = (f"（{start} 前发不完，为免一半群今晚收到、一半明早收到，"
                 f"将于 {outgoing[0].not_before.astimezone(config.tzinfo):%H:%M} 起统一发出）")
-    if has_number(text):
+    if has_number(notice.text):
         held += "（群里的手机号会隐去中间四位，请留座机或到居委会联系）"
-    return Outcome(f"已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。",
+    return Outcome(f"{prefix}已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。",
                    outgoing, notes={"notice_id": notice.id})
+
+
+def confirm_relay(session: Session, config: Config, actor: Identity, number: int, now: datetime) -> Outcome:
+    """确认 N12: the sender's yes to a relay held for confirmation (see _needs_confirmation)."""
+    notice = session.get(Notice, number)
+    if notice is None or notice.status not in ("held", "lapsed") or notice.sender_id != actor.wechat_id:
+        raise UserError(f"N{number} 不是您待确认的通知。")
+    if notice.status == "lapsed" or now > confirm_deadline(config, notice):
+        raise UserError(f"N{number} 已超过 {config.limits.relay_confirm_minutes:g} 分钟未确认，已作废、没有发出；如仍需发送，请重新发布。")
+    if notice.scheduled_for is not None:
+        notice.status = "scheduled"
+        local = notice.scheduled_for.astimezone(config.tzinfo)
+        repeat = "每天" if notice.recurrence else ""
+        return Outcome(f"已确认 N{notice.id}：{repeat}{local:%m月%d日 %H:%M}发送。取消请回复 /取消 N{notice.id}",
+                       notes={"notice_id": notice.id})
+    return _relayed(session, config, notice, now, prefix="已确认。")
+
+
+def confirm_deadline(config: Config, notice: Notice) -> datetime:
+    return notice.created_at + timedelta(minutes=config.limits.relay_confirm_minutes)
+
+
+def lapse_held_relays(session: Session, config: Config, now: datetime) -> list[Outgoing]:
+    """Held relays whose sender did not confirm in time: void, and the sender is told where they asked."""
+    outgoing = []
+    for notice in notice_rows.held(session):
+        if confirm_deadline(config, notice) > now:
+            continue
+        notice.status = "lapsed"
+        outgoing.append(Outgoing(
+            text=f"N{notice.id} 没有在 {config.limits.relay_confirm_minutes:g} 分钟内确认，已作废、没有发出；如仍需发送，请重新发布。",
+            room_id=notice.source_room_id, person_id=None if notice.source_room_id else notice.sender_id,
+            mention_ids=[notice.sender_id] if notice.source_room_id else [], urgent=True,
+            dedupe_key=f"lapsed:{notice.id}"))
+    return outgoing
+
+
+def held_relays(session: Session, config: Config) -> list[tuple[Notice, int, str]]:
+    """Relays waiting for their sender's 确认, oldest first, with how many rooms each would reach."""
+    rows = notice_rows.held(session)
+    return [(row, *_target_rooms(session, config, row.targets, row.source_room_id)) for row in rows]
 
 
 def schedule_notice(session: Session, config: Config, actor: Identity, arguments: str, now: datetime,
@@ -98,6 +166,10 @@ def schedule_notice(session: Session, config: Config, actor: Identity, arguments
     )
     session.add(row)
     session.flush()
+    rooms, label = _target_rooms(session, config, row.targets, row.source_room_id)
+    if _needs_confirmation(config, actor, rooms):
+        row.status = "held"
+        return _held(config, row, rooms, label)
     local = when.first.astimezone(config.tzinfo)
     repeat = "每天" if when.recurrence else ""
     return Outcome(f"已定时 N{row.id}：{repeat}{local:%m月%d日 %H:%M}发送至{targets.label}。取消请回复 /取消 N{row.id}",
@@ -105,13 +177,22 @@ def schedule_notice(session: Session, config: Config, actor: Identity, arguments
 
 
 def cancel_scheduled(session: Session, actor: Identity, number: int) -> Outcome:
+    """/取消 N13: a scheduled notice, or a relay still waiting for its sender's 确认; when staff
+    cancel someone else's held relay, the sender is told where they asked."""
     row = session.get(Notice, number)
-    if row is None or row.status != "scheduled":
-        raise UserError(f"N{number} 不是待发送的定时通知。")
+    if row is None or row.status not in ("scheduled", "held"):
+        raise UserError(f"N{number} 不是待发送的定时通知或待确认的通知。")
     if row.sender_id != actor.wechat_id and not actor.is_staff:
         raise UserError(NOTICE_NOT_YOURS.format(verb="取消", number=number))
-    row.status = "cancelled"
-    return Outcome(f"已取消 N{row.id}。")
+    held, row.status = row.status == "held", "cancelled"
+    outgoing = []
+    if held and row.sender_id != actor.wechat_id:
+        outgoing.append(Outgoing(
+            text=f"N{row.id} 已由{actor.name}取消，没有发出。", room_id=row.source_room_id,
+            person_id=None if row.source_room_id else row.sender_id,
+            mention_ids=[row.sender_id] if row.source_room_id else [], urgent=True,
+            dedupe_key=f"cancelled:{row.id}"))
+    return Outcome(f"已取消 N{row.id}。", outgoing)
 
 
 def recall_notice(session: Session, config: Config, actor: Identity, number: int, now: datetime,

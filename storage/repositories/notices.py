@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
@@ -58,3 +60,13 @@ def has_acked(session: Session, notice_id: int, person_id: str) -> bool:
 def scheduled(session: Session) -> list[Notice]:
     """Notices waiting for their time, soonest first (/定时)."""
     return list(session.scalars(select(Notice).where(Notice.status == "scheduled").order_by(Notice.scheduled_for)))
+
+
+def held(session: Session) -> list[Notice]:
+    """Relays waiting for their sender's 确认 N12, oldest first."""
+    return list(session.scalars(select(Notice).where(Notice.status == "held").order_by(Notice.id)))
+
+
+def oldest_held_at(session: Session) -> datetime | None:
+    """When the oldest relay still waiting for its sender's 确认 was posted."""
+    return session.scalar(select(func.min(Notice.created_at)).where(Notice.status == "held"))
