@@ -28,7 +28,7 @@ from bot.notices import sync_config_reminders
 from bot.outages import Outages
 from bot.outbox import OutboxWorker, enqueue
 from bot.parsing import ReportParser
-from bot.rooms import confirm_notes, rooms_with_role, see_room
+from bot.rooms import confirm_notes, lower_unproven_rooms, rooms_with_role, see_room
 from bot.router import Router
 from bot.spool import Spool
 from bot.texts import GENERIC_FAILURE
@@ -426,6 +426,8 @@ def build_bot(
     with unit_of_work(factory) as session:
         sync_config_people(session, config, clock.now())
         sync_config_reminders(session, config, clock.now())
+        for note in lower_unproven_rooms(session, config, clock.now()):  # rooms bound by a name alone
+            enqueue(session, note, clock.now())
     services = Services(config=config, clock=clock, factory=factory, parser=parser, router=router, jobs=list(jobs))
     outages = Outages()
     spool = Spool(config.database.spool_path(engine.url.render_as_string(hide_password=False)))

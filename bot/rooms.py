@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config, RoomRule, parse_building_range
@@ -141,6 +141,30 @@ def confirm_notes(session: Session, room: Room, looks_like: Binding, key: str) -
             f"如果它确实是{label}，请管理员在该群里发送 {bind_command(looks_like)}。")
     return [Outgoing(text=text, room_id=staff.id, dedupe_key=f"looks-like:{key}:{staff.id}")
             for staff in rooms_with_role(session, "staff") if staff.id != room.id]
+
+
+def lower_unproven_rooms(session: Session, config: Config, now: datetime) -> list[Outgoing]:
+    """Staff and party rooms that nothing proves — bound by a topic rule before topics stopped
+    making such rooms, or by a config entry since removed — become unbound (a name is no proof).
+    The staff rooms that remain and each lowered room itself are told once: an admin's /绑定 in
+    the room binds it again. Rooms an admin bound are kept."""
+    unproven = [room for room in session.scalars(
+        select(Room).where(Room.role.in_(PROVEN_ROOM_ROLES), or_(Room.bound_by.is_(None), Room.bound_by != "admin")))
+        if binding_for_id(config, room.id) is None]
+    lowered = []
+    for room in unproven:
+        label, command = ROOM_ROLE_LABEL[room.role or ""], bind_command(Binding(room.role or "", room.branch))
+        room.role, room.branch, room.buildings, room.area, room.bound_by, room.updated_at = None, None, None, None, None, now
+        lowered.append((room, label, command))
+    session.flush()
+    staff_rooms = [staff.id for staff in rooms_with_role(session, "staff")] if lowered else []
+    notes: list[Outgoing] = []
+    for room, label, command in lowered:
+        text = (f"提示：群“{room.topic}”以前只凭群名绑定为{label}。群名谁都能改，现已解除绑定，不再收到{label}的消息；"
+                f"如果它确实是{label}，请管理员在该群里发送 {command}。")
+        notes.extend(Outgoing(text=text, room_id=target, dedupe_key=f"lowered:{room.id}:{now.isoformat()}:{target}")
+                     for target in dict.fromkeys([room.id, *staff_rooms]))
+    return notes
 
 
 def rooms_with_role(session: Session, *roles: str) -> list[Room]:

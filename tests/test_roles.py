@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from bot.clock import VirtualClock
-from bot.config import Config
+from bot.config import Config, RoomRule
 from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.models import BindCode, Delegation, Person, RoleEvent
@@ -261,3 +261,46 @@ def test_a_config_entry_naming_the_id_binds_a_staff_room(shipped_config: Config,
     chat.say("居委会", "王社工", "早", room_id="12345@chatroom")
     chat.say("居委工作群", "王社工", "早")
     assert bound_rooms(chat) == {"居委会": "staff", "居委工作群": None}
+
+
+def test_rooms_bound_by_a_topic_alone_before_proof_are_lowered_once_at_start(
+        shipped_config: Config, engine: Engine, clock: VirtualClock, tmp_path: Path) -> None:
+    """An upgraded install: 张阿姨的工作群 and 第2党支部(阿强) became a staff and a branch room by their
+    names before rooms were bound by proof. The next start unbinds them and says so, once; the
+    room an admin bound and the one config.yaml names by id stay."""
+    from storage.db import unit_of_work
+    from storage.models import OutboxMessage, Room
+
+    config = shipped_config.model_copy(update={
+        "exports_dir": str(tmp_path / "exports"), "rooms": [RoomRule(id="room_党总支", role="general"), *shipped_config.rooms]})
+    site = Simulation(build_application(config, engine, clock), clock)
+    now = clock.now()
+    with unit_of_work(site.bot.services.factory) as session:
+        session.add_all([
+            Room(id="room_张阿姨的工作群", topic="张阿姨的工作群", role="staff", bound_by="config", first_seen_at=now, updated_at=now),
+            Room(id="room_阿强", topic="第2党支部(阿强)", role="branch", branch=2, buildings="7,8,9,10,11,12",
+                 bound_by="config", first_seen_at=now, updated_at=now),
+            Room(id="room_居委工作群", topic="居委工作群", role="staff", bound_by="admin", first_seen_at=now, updated_at=now),
+            Room(id="room_党总支", topic="党总支", role="general", bound_by="config", first_seen_at=now, updated_at=now),
+        ])
+    restarted = Simulation(build_application(config, engine, clock), clock)
+    restarted.drain()
+    with restarted.bot.services.factory() as session:
+        roles = {room_id: role for room_id, role in session.execute(select(Room.id, Room.role))}
+    assert roles == {"room_张阿姨的工作群": None, "room_阿强": None, "room_居委工作群": "staff", "room_党总支": "general"}
+    told = sorted((d.room_topic or "", d.text) for d in restarted.delivered)
+    assert told == sorted([
+        ("张阿姨的工作群", "提示：群“张阿姨的工作群”以前只凭群名绑定为工作群。群名谁都能改，现已解除绑定，不再收到工作群的消息；"
+                      "如果它确实是工作群，请管理员在该群里发送 /绑定 工作群。"),
+        ("居委工作群", "提示：群“张阿姨的工作群”以前只凭群名绑定为工作群。群名谁都能改，现已解除绑定，不再收到工作群的消息；"
+                    "如果它确实是工作群，请管理员在该群里发送 /绑定 工作群。"),
+        ("第2党支部(阿强)", "提示：群“第2党支部(阿强)”以前只凭群名绑定为党支部群。群名谁都能改，现已解除绑定，不再收到党支部群的消息；"
+                       "如果它确实是党支部群，请管理员在该群里发送 /绑定 第2支部。"),
+        ("居委工作群", "提示：群“第2党支部(阿强)”以前只凭群名绑定为党支部群。群名谁都能改，现已解除绑定，不再收到党支部群的消息；"
+                    "如果它确实是党支部群，请管理员在该群里发送 /绑定 第2支部。"),
+    ])
+    again = Simulation(build_application(config, engine, clock), clock)
+    again.drain()
+    assert again.delivered == []  # once
+    with again.bot.services.factory() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.dedupe_key.like("lowered:%"))) == 4
