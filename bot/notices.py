@@ -114,18 +114,18 @@ def resolve_targets(session: Session, config: Config, text: str) -> tuple[Target
     return Targets("、".join(labels), building_rooms(session, unique)), rest
 
 
-def signature(session: Session, notice: Notice) -> str:
+def signature(session: Session, sender_id: str, sender_name: str) -> str:
     """Who sent a notice, as the header shows it to residents: the roster name and role of the
     bound person whose id sent it — never the sender's display name, which anyone can change —
     居委会 for a reminder from config.yaml, and for someone relaying on an admin's /授权 the name
     they wrote under and that they were authorised."""
-    if notice.sender_id == CONFIG_SENDER:
-        return notice.sender_name
+    if sender_id == CONFIG_SENDER:
+        return sender_name
     person = session.execute(select(Person.name, Person.role).where(
-        Person.wechat_id == notice.sender_id, Person.bound_via.is_not(None), Person.role != "resident")).first()
+        Person.wechat_id == sender_id, Person.bound_via.is_not(None), Person.role != "resident")).first()
     if person is not None:
         return f"{person.name}（{ROLE_LABEL[person.role]}）"
-    return f"{notice.sender_name}（临时授权）"
+    return f"{sender_name}（临时授权）"
 
 
 def relay_text(config: Config, notice: Notice, signed: str) -> str:
@@ -148,12 +148,13 @@ def live_notice(session: Session, room_id: str, now: datetime, window: timedelta
     return session.scalar(query.order_by(delivered.c.delivered_at.desc(), delivered.c.notice_id.desc()).limit(1))
 
 
-def fan_out(session: Session, config: Config, notice: Notice, now: datetime) -> tuple[list[Outgoing], str, int]:
+def fan_out(session: Session, config: Config, notice: Notice, now: datetime,
+            signed: str | None = None) -> tuple[list[Outgoing], str, int]:
     """Deliveries and outbox messages for every target room (never back into the source room)."""
     targets, _ = resolve_targets(session, config, notice.targets)
     rooms = [room for room in targets.rooms if room.id != notice.source_room_id]
     outgoing = []
-    text = relay_text(config, notice, signature(session, notice))
+    text = relay_text(config, notice, signed or signature(session, notice.sender_id, notice.sender_name))
     for room in rooms:
         session.add(NoticeDelivery(notice_id=notice.id, room_id=room.id))
         outgoing.append(

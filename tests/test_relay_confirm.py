@@ -93,3 +93,10 @@ def test_a_scheduled_relay_to_many_rooms_is_confirmed_once_then_goes_at_its_time
     assert held[0].text.startswith("N1 将发往 25 个楼组群")
     assert estate.say(BRANCH, "赵党员", "确认 N1")[0].text == "已确认 N1：11月24日 08:00发送。取消请回复 /取消 N1"
     assert relays(estate.wait(days=1)) == sorted(BUILDINGS)
+
+
+def test_help_shows_confirming_to_party_and_the_held_list_to_staff(estate: Simulation) -> None:
+    party = estate.say(None, "赵党员", "/帮助")[0].text
+    staff = estate.say(None, "王社工", "/帮助")[0].text
+    assert "· 确认 N12：确认发往很多群的通知（在提示的时限内）" in party and "/待确认" not in party
+    assert "· /待确认：查看等待发布人确认的通知（可用 /取消 N12 取消）" in staff

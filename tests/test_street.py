@@ -375,7 +375,9 @@ def test_a_street_notice_reaches_every_areas_rooms_from_each_areas_own_account(
     assert sorted(d.room_topic for d in b_relays) == sorted(B_ROOMS)
     assert all(d.text.startswith(f"【通知】{STREET} N") and "消防演练" in d.text for d in a_relays + b_relays)
     # each area's notice is its own: its staff see its receipts
-    b_number = b_relays[0].text.split(" N")[1].split("\n")[0]
+    # signed by the street's person in every area, though only one area's roster knows them
+    assert {d.text.splitlines()[0].split("｜")[1] for d in a_relays + b_relays} == {f"{STREET_PERSON}（街道）"}
+    b_number = b_relays[0].text.split(" N")[1].split("｜")[0]
     receipts = b.say(B_STAFF, "王社工", f"/回执 N{b_number}")[0].text
     assert "2" in receipts and "江南" not in receipts
     with session_factory(a.bot.services.factory.kw["bind"])() as everyone:

@@ -51,7 +51,7 @@ def _room_word(rooms_label: str) -> str:
 def _needs_confirmation(config: Config, actor: Identity, rooms: int) -> bool:
     """A relay to many rooms by anyone but staff waits for the sender's 确认 N12: a party member's
     phone in the wrong hands (or a slip of the thumb) must not reach every building at once."""
-    return not actor.is_staff and rooms > config.limits.relay_confirm_above_rooms
+    return not (actor.is_staff or actor.is_street) and rooms > config.limits.relay_confirm_above_rooms
 
 
 def _held(config: Config, notice: Notice, rooms: int, label: str) -> Outcome:
@@ -67,9 +67,10 @@ def _target_rooms(session: Session, config: Config, targets: str, source_room_id
 
 
 def post_notice(session: Session, config: Config, actor: Identity, arguments: str, urgent: bool, now: datetime,
-                origin: Origin) -> Outcome:
+                origin: Origin, signed: str | None = None) -> Outcome:
     """#通知 [targets] text: a notice relayed to every target room through the outbox (after the
-    sender's 确认 when it goes to many rooms and the sender is not staff)."""
+    sender's 确认 when it goes to many rooms and the sender is not staff). ``signed``: the header's
+    sender when the caller knows it better than this area's roster (the street office's)."""
     _, text = resolve_targets(session, config, arguments)
     if not text:
         raise UserError(f"通知内容是空的。{EXAMPLE}")
@@ -91,11 +92,12 @@ def post_notice(session: Session, config: Config, actor: Identity, arguments: st
     if _needs_confirmation(config, actor, rooms):
         notice.status = "held"
         return _held(config, notice, rooms, label)
-    return _relayed(session, config, notice, now)
+    return _relayed(session, config, notice, now, signed=signed)
 
 
-def _relayed(session: Session, config: Config, notice: Notice, now: datetime, prefix: str = "") -> Outcome:
-    outgoing, label, count = fan_out(session, config, notice, now)
+def _relayed(session: Session, config: Config, notice: Notice, now: datetime, prefix: str = "",
+             signed: str | None = None) -> Outcome:
+    outgoing, label, count = fan_out(session, config, notice, now, signed)
     if count == 0:
         raise UserError(f"没有找到{label}对应的群（机器人需要先在群里）。")
     held = "" if notice.urgent else quiet_hours_clause(config, now)

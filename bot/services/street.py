@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.config import Config
 from bot.errors import UserError
 from bot.identity import Identity
+from bot.notices import signature
 from bot.outbox import enqueue
 from bot.services import Outcome
 from bot.services.notices import Origin, post_notice
@@ -51,6 +52,7 @@ def street_notice(session: Session, config: Config, actor: Identity, text: str, 
     if not text.strip():
         raise UserError("通知内容是空的。例如：#通知 全街道 本周六上午社区大扫除")
     headed = config.model_copy(update={"community": config.street})  # 【通知】斜土街道 N12 in every room
+    signed = signature(session, actor.wechat_id, actor.name)  # from the roster of the sender's own area
     own = area_of(session)
     with street_view(session) as everyone:
         areas = areas_in(everyone)
@@ -60,11 +62,11 @@ def street_notice(session: Session, config: Config, actor: Identity, text: str, 
     for area in areas:
         try:
             if area == own:
-                done = post_notice(session, headed, actor, f"全体 {text}", urgent, now, origin)
+                done = post_notice(session, headed, actor, f"全体 {text}", urgent, now, origin, signed)
                 outgoing = done.outgoing
             else:
                 with street_view(session, area) as theirs:
-                    done = post_notice(theirs, headed, actor, f"全体 {text}", urgent, now, origin)
+                    done = post_notice(theirs, headed, actor, f"全体 {text}", urgent, now, origin, signed)
                     for out in done.outgoing:
                         enqueue(theirs, out, now)
         except UserError:
