@@ -147,7 +147,7 @@ def confirm_relay(ctx: Ctx, arguments: str) -> Reply:
     """确认 N12：确认发往很多群的通知（在提示的时限内）"""
     number = record_number(arguments)
     if number is None:
-        raise UserError("格式：确认 N12")
+        raise UserError(usage("确认"))
     return _replied(ctx, notices.confirm_relay(ctx.session, ctx.config, ctx.identity, number, ctx.now))
 
 
