@@ -55,8 +55,13 @@ class Found:
     end: int
 
 
+_ANY_DIGIT = re.compile(r"\d")  # any script's decimal digit, as unicodedata.decimal reads them
+
+
 def find_phone(text: str) -> Found | None:
     """The first mobile number in ``text``, normalised to 11 ASCII digits."""
+    if len(_ANY_DIGIT.findall(text)) < 11:
+        return None  # most messages: no phone fits, and folding every character costs a parse
     match = PHONE.search(fold(text))
     if match is None:
         return None
