@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from bot.errors import Problem
 from bot.identity import ROLE_LABEL, record_role_change
+from bot.texts import BINDING_PROBLEMS
 from storage.models import BindCode, BindFailure, Person
 
 CODE_DIGITS = 8
@@ -28,7 +30,12 @@ BIND_HINT = ("您在名册中是{role}，但这个微信号还没有绑定。请
 
 
 class BindingError(Exception):
-    """The request cannot be done as asked; the text says why, for chat and terminal alike."""
+    """The request cannot be done as asked. Its text is the staff's Chinese (chat says it); the
+    terminal says its :attr:`problem` in English."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.problem = Problem(code, params)
+        super().__init__(self.problem.say(BINDING_PROBLEMS))
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,10 @@ def person_named(session: Session, name: str) -> Person:
     apart here: the clerk gives them different names or ids in the roster first."""
     people = session.scalars(select(Person).where(Person.name == name.strip()).order_by(Person.id)).all()
     if not people:
-        raise BindingError(f"名册里没有“{name.strip()}”（请先写进 config.yaml 或用 qinlin roster import 导入）。")
+        raise BindingError("not_in_roster", name=name.strip())
     privileged = [person for person in people if person.role != "resident"] or people
     if len(privileged) > 1:
-        raise BindingError(f"名册里有 {len(privileged)} 位“{name.strip()}”，请先在名册里把他们区分开。")
+        raise BindingError("ambiguous", name=name.strip(), count=len(privileged))
     return privileged[0]
 
 
@@ -121,7 +128,7 @@ def unbind(session: Session, name: str, now: datetime, *, actor_id: str, actor_n
     """Forget the contact bound to ``name`` (a lost phone): their role waits for a new binding."""
     person = person_named(session, name)
     if person.wechat_id is None:
-        raise BindingError(f"{person.name} 还没有绑定微信号。")
+        raise BindingError("not_bound", name=person.name)
     record_role_change(session, person, person.role, now, actor_id=actor_id, actor_name=actor_name, action="unbind")
     person.wechat_id, person.bound_via, person.bound_at, person.updated_at = None, None, None, now
     session.execute(delete(BindCode).where(BindCode.person_id == person.id, BindCode.used_at.is_(None)))

@@ -1,7 +1,10 @@
 """The ``qinlin`` command line (also ``python -m bot``).
 
 A user mistake (bad config, missing file, bad argument) is one line on stderr and a non-zero
-exit; tracebacks are for bugs only.
+exit; tracebacks are for bugs only. The operator reads English here, in one tone: what is wrong,
+then what to do. Texts the staff also read (roster problems, binding refusals) arrive as
+:class:`~bot.errors.Problem` codes and are said with this module's templates; the web page and
+chat say the same codes in Chinese (bot/texts.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,41 @@ app.add_typer(roster_app, name="roster")
 ConfigOption = Annotated[Path, typer.Option("--config", help="config.yaml to use")]
 DEFAULT_CONFIG = Path("config.yaml")
 MAX_PURGE_DAYS = 36500
+
+# bot/texts.py ROSTER_PROBLEMS and BINDING_PROBLEMS, said to the operator (tests/test_cli.py checks
+# that every code has its line here). Column headings and values stay as the file writes them.
+ROSTER_PROBLEMS = {
+    "nul": "{column} holds a NUL character (\\x00); check this cell",
+    "no_name": "姓名 (name) is empty",
+    "unknown_role": "unknown role '{role}' in 角色",
+    "branch_not_number": "支部 should be a number, not '{value}'",
+    "no_such_branch": "there is no branch {branch} (config.yaml has branches {first} to {last})",
+    "no_branches": "there is no branch {branch} (config.yaml sets no branches)",
+    "building_not_number": "楼号 should be a number, not '{value}'",
+    "building_out_of_range": "楼号 '{value}' is outside 1-{max}",
+    "unit_not_digits": "室号 should be 1 to 4 digits (like 201 or 1201), not '{value}'",
+    "leads_not_range": "负责楼号 should be a building or a range (like 3, 3,5 or 1-6), not '{value}'",
+    "too_long": "{column} is too long (at most {limit} characters)",
+    "too_many_leads": "负责楼号 names too many buildings: '{value}'",
+    "formula": "{column} is a formula with no calculated value in the file; paste it as values in Excel and import again",
+    "repeated_id": "微信号 '{wechat_id}' is already on line {first_line} ({first_name}); this line is not imported",
+    "repeated_name": "{name} is already on line {first_line}; this line is not imported (delete the copy, or give two people of one name their 微信号)",
+    "last_admin": "{name} is the last admin and cannot take another role; this line is not imported",
+    "folder": "{file} is a folder, not a roster file",
+    "suffix": "{file}: a roster must be .csv or .xlsx",
+    "not_excel": "cannot read {file} as an Excel file: {error}",
+    "unreadable": "cannot read {file}: {error}",
+    "encoding": "{file}: unknown text encoding (save it as UTF-8 or GBK CSV)",
+    "cell_too_big": "{file}: line {line}: a cell is over {kb} KB, most likely a quote left open; check this line",
+    "csv_broken": "{file}: line {line}: cannot be read ({error})",
+    "empty": "{file} is empty",
+    "no_name_column": "{file}: no 姓名 column in the header row",
+}
+BINDING_PROBLEMS = {
+    "not_in_roster": "no one called {name} in the roster (add them to config.yaml or import a roster: qinlin roster import FILE)",
+    "ambiguous": "the roster has {count} people called {name}; tell them apart in the roster first",
+    "not_bound": "{name} has no WeChat contact bound",
+}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -286,9 +324,9 @@ def roster_import(
         with unit_of_work(_session(config, db)) as session:
             result = import_roster_file(session, file, SystemClock(config.tzinfo).now(), config=config)
     except RosterFileError as error:
-        raise fail(str(error)) from None
-    for row_error in result.errors:
-        typer.echo(f"  {row_error}", err=True)
+        raise fail(error.problem.say(ROSTER_PROBLEMS)) from None
+    for problem in result.errors:
+        typer.echo(f"  line {problem.line}: {problem.say(ROSTER_PROBLEMS)}", err=True)
     typer.echo(f"imported {result.imported} people, {len(result.errors)} rows with errors")
     if result.errors:
         raise typer.Exit(1)
@@ -326,7 +364,7 @@ def roster_code(
                                 actor_name="qinlin roster code")
             who = f"{issued.person.name} ({ROLE_LABEL[issued.person.role]})"
     except BindingError as error:
-        raise fail(str(error)) from None
+        raise fail(error.problem.say(BINDING_PROBLEMS)) from None
     until = issued.expires_at.astimezone(config.tzinfo)
     typer.echo(f"code for {who}: {issued.code}\n"
                f"valid until {until:%Y-%m-%d %H:%M}, once. Give it to the person (in person or by phone); "
@@ -376,7 +414,7 @@ def roster_unbind(
                             actor_name="qinlin roster unbind")
             shown = person.name
     except BindingError as error:
-        raise fail(str(error), 1) from None
+        raise fail(error.problem.say(BINDING_PROBLEMS), 1) from None
     typer.echo(f"{shown} is no longer bound; give them a new code: qinlin roster code {shown}")
 
 
@@ -401,8 +439,8 @@ def export(
         raise fail(f"--out must name an .xlsx file, not {out}")
     try:
         chosen = parse_period(period or "本月", SystemClock(config.tzinfo).now())
-    except UserError as error:
-        raise fail(str(error)) from None
+    except UserError:  # its text is the chat's Chinese reply
+        raise fail(f"--period: cannot read {period!r}; give 今天, 本月, 2026-11 or 2026-11-01~2026-11-15") from None
     factory = _session(config, db, street=street)
     try:
         with factory() as session:

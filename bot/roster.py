@@ -2,7 +2,9 @@
 
 Headers are Chinese, as committees keep them (姓名, 微信名, 微信号, 角色, 楼号, 室号, 支部, 电话).
 Bad rows are reported by line number; the good ones are imported. A file that cannot be read
-at all is one :class:`RosterFileError`, which the CLI prints as one line.
+at all is one :class:`RosterFileError`, which the CLI prints as one line. Both are
+:class:`~bot.errors.Problem` codes with their values: the web page says them in Chinese
+(bot/texts.py), the CLI in English.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import cast
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from bot.binding import bound_admins
 from bot.bounds import MAX_BUILDING
 from bot.config import Config, parse_building_range
+from bot.errors import Problem
 from bot.identity import ROLE_LABEL, ROLE_WORDS, record_role_change
 from bot.parsing.numerals import to_int
 from storage.models import Person
@@ -38,11 +41,15 @@ CSV_FIELD_LIMIT = csv.field_size_limit()  # 128 KB; no roster cell is that long 
 class RosterFileError(Exception):
     """The file as a whole cannot be used; nothing is imported."""
 
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.problem = Problem(code, params)
+
 
 @dataclass
 class RosterImport:
     imported: int = 0  # distinct people written
-    errors: list[str] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)  # each with its line
 
 
 @dataclass
@@ -68,12 +75,12 @@ class _Entry:
 
 def _read_table(path: Path) -> _Table:
     if path.is_dir():
-        raise RosterFileError(f"{path.name} is a folder, not a roster file")
+        raise RosterFileError("folder", file=path.name)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_xlsx(path)
     if path.suffix.lower() == ".csv":
         return _read_csv(path)
-    raise RosterFileError(f"{path.name}: roster must be .csv or .xlsx")
+    raise RosterFileError("suffix", file=path.name)
 
 
 def _sheet_values(path: Path, data_only: bool) -> list[tuple[object, ...]]:
@@ -91,7 +98,7 @@ def _read_xlsx(path: Path) -> _Table:
         # reads as an empty cell. The second read tells such a cell from one left blank.
         written = _sheet_values(path, data_only=False)
     except Exception as error:  # zip, XML and openpyxl's own errors all mean "not a workbook"
-        raise RosterFileError(f"cannot read {path.name} as an Excel file: {error}") from None
+        raise RosterFileError("not_excel", file=path.name, error=str(error)) from None
     rows = [["" if value is None else str(value).strip() for value in row] for row in values]
     formulas = {(r, c) for r, (shown, raw) in enumerate(zip(values, written))
                 for c, (value, cell) in enumerate(zip(shown, raw)) if value is None and cell is not None}
@@ -106,9 +113,9 @@ def _read_csv(path: Path) -> _Table:
         except UnicodeDecodeError:
             continue
         except OSError as error:
-            raise RosterFileError(f"cannot read {path.name}: {error.strerror}") from None
+            raise RosterFileError("unreadable", file=path.name, error=error.strerror or str(error)) from None
         return _Table(_csv_rows(path, text))
-    raise RosterFileError(f"{path.name}: unknown text encoding (save as UTF-8 or GBK CSV)")
+    raise RosterFileError("encoding", file=path.name)
 
 
 def _csv_rows(path: Path, text: str) -> list[list[str]]:
@@ -121,9 +128,8 @@ def _csv_rows(path: Path, text: str) -> list[list[str]]:
         # name the line (counted as Excel counts rows) where it went wrong.
         line = len(rows) + 1
         if "field limit" in str(error):
-            raise RosterFileError(f"{path.name}: line {line}: 单元格超过 {CSV_FIELD_LIMIT // 1024} KB，"
-                                  "多半是引号没有配对，请检查这一行") from None
-        raise RosterFileError(f"{path.name}: line {line}: 无法读取（{error}）") from None
+            raise RosterFileError("cell_too_big", file=path.name, line=line, kb=CSV_FIELD_LIMIT // 1024) from None
+        raise RosterFileError("csv_broken", file=path.name, line=line, error=str(error)) from None
     return rows
 
 
@@ -140,32 +146,33 @@ def _titles(header: list[str], columns: list[str | None]) -> dict[str, str]:
 UNIT = re.compile(r"\d{1,4}")  # 201, 1201: a 室号 longer than four digits is a typo (or a phone)
 
 
-def _check_row(values: dict[str, str], titles: dict[str, str], config: Config | None = None) -> _Entry | str:
-    """The row's fields, or what is wrong with it in the clerk's words. With the config, a 支部
-    must be one of its branches."""
+def _check_row(values: dict[str, str], titles: dict[str, str], config: Config | None = None) -> _Entry | Problem:
+    """The row's fields, or what is wrong with it (columns named by the file's own headings). With
+    the config, a 支部 must be one of its branches."""
     for key, value in values.items():
         if "\x00" in value:  # PostgreSQL refuses it in text; it is never meant
-            return f"{titles[key]}里有空字符（\\x00），请检查这一格"
+            return Problem("nul", {"column": titles[key]})
     if not values.get("name"):
-        return "姓名为空"
+        return Problem("no_name")
     if values.get("role", "") not in ROLES:
-        return f"未知角色“{values['role']}”"
+        return Problem("unknown_role", {"role": values["role"]})
     branch_text, building_text = values.get("branch", ""), values.get("building", "")
     branch = to_int(branch_text.removeprefix("第").removesuffix("支部")) if branch_text else None
     if branch_text and branch is None:
-        return f"支部应为数字“{branch_text}”"
+        return Problem("branch_not_number", {"value": branch_text})
     if branch is not None and config is not None and branch not in config.branches:
         numbers = sorted(config.branches)
-        have = f"本居民区有第{numbers[0]}至第{numbers[-1]}支部" if numbers else "config.yaml 里没有设支部"
-        return f"没有第{branch}支部（{have}）"
+        if not numbers:
+            return Problem("no_branches", {"branch": branch})
+        return Problem("no_such_branch", {"branch": branch, "first": numbers[0], "last": numbers[-1]})
     number = to_int(building_text.removesuffix("号楼")) if building_text else None
     if building_text and number is None:
-        return f"楼号应为数字“{building_text}”"
+        return Problem("building_not_number", {"value": building_text})
     if number is not None and not 0 < number <= MAX_BUILDING:
-        return f"楼号超出范围“{building_text}”"
+        return Problem("building_out_of_range", {"value": building_text, "max": MAX_BUILDING})
     unit_text = values.get("unit", "").removesuffix("室")
     if unit_text and not UNIT.fullmatch(unit_text):
-        return f"室号应为 1 至 4 位数字（如 201、1201）“{values['unit']}”"
+        return Problem("unit_not_digits", {"value": values["unit"]})
     role = ROLES[values.get("role", "")]
     building = str(number) if number is not None else None
     leads_text = values.get("buildings", "")
@@ -175,15 +182,17 @@ def _check_row(values: dict[str, str], titles: dict[str, str], config: Config | 
     except ValueError:
         # One leader's mistyped range costs that line, not the whole roster.
         if leads_text:
-            return f"负责楼号应为楼号或范围（如 3、3,5 或 1-6）“{leads_text}”"
-        return f"楼号超出范围“{building_text}”"
+            return Problem("leads_not_range", {"value": leads_text})
+        return Problem("building_out_of_range", {"value": building_text, "max": MAX_BUILDING})
     entry = _Entry(name=values["name"], wechat_id=values.get("wechat_id"), alias=values.get("alias"),
                    role=role, building=building, unit=values.get("unit", "").removesuffix("室") or None,
                    branch=branch, phone=values.get("phone"), buildings=buildings)
     for key in SIZED:
         value, limit = getattr(entry, key), cast(String, Person.__table__.c[key].type).length
         if value and limit and len(value) > limit:
-            return f"{titles[key]}太长（最多 {limit} 个字）" if key != "buildings" else f"负责楼号太多“{leads_text}”"
+            if key == "buildings":
+                return Problem("too_many_leads", {"value": leads_text})
+            return Problem("too_long", {"column": titles[key], "limit": limit})
     return entry
 
 
@@ -213,20 +222,21 @@ def _apply(person: Person, entry: _Entry, now: datetime) -> None:
     person.updated_at = now
 
 
-def _repeated(entry: _Entry, first_line: int, first_name: str) -> str:
+def _repeated(entry: _Entry, line: int, first_line: int, first_name: str) -> Problem:
     if entry.wechat_id and entry.name != first_name:
-        return f"微信号“{entry.wechat_id}”已在第 {first_line} 行（{first_name}）出现，本行未导入"
-    return f"{entry.name} 已在第 {first_line} 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）"
+        return Problem("repeated_id", {"wechat_id": entry.wechat_id, "first_line": first_line,
+                                       "first_name": first_name}, line)
+    return Problem("repeated_name", {"name": entry.name, "first_line": first_line}, line)
 
 
 def import_roster_file(session: Session, path: Path, now: datetime, config: Config | None = None) -> RosterImport:
     path = Path(path)
     table = _read_table(path)
     if not table.rows:
-        raise RosterFileError(f"{path.name} is empty")
+        raise RosterFileError("empty", file=path.name)
     columns = [HEADERS.get(title.strip()) for title in table.rows[0]]
     if "name" not in columns:
-        raise RosterFileError(f"{path.name}: no 姓名 column in the header row")
+        raise RosterFileError("no_name_column", file=path.name)
     titles = _titles(table.rows[0], columns)
     result = RosterImport()
     # A person met again is refused, not merged. The roster is one line per person, so a second
@@ -239,22 +249,22 @@ def import_roster_file(session: Session, path: Path, now: datetime, config: Conf
         formula = next((table.rows[0][column].strip() for column, key in enumerate(columns)
                         if key and (index, column) in table.formulas), None)
         if formula:
-            result.errors.append(f"line {line_number}: {formula}是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入")
+            result.errors.append(Problem("formula", {"column": formula}, line_number))
             continue
         if not any(row):
             continue
         values = {key: value for key, value in zip(columns, row) if key and value}
         entry = _check_row(values, titles, config)
-        if isinstance(entry, str):
-            result.errors.append(f"line {line_number}: {entry}")
+        if isinstance(entry, Problem):
+            result.errors.append(replace(entry, line=line_number))
             continue
         person = _existing(session, entry)
         if person is not None and person in written:
-            result.errors.append(f"line {line_number}: {_repeated(entry, *written[person])}")
+            result.errors.append(_repeated(entry, line_number, *written[person]))
             continue
         if person is not None and person.role == "admin" and entry.role != "admin" \
                 and bound_admins(session, excluding=person.id) == 0:
-            result.errors.append(f"line {line_number}: {entry.name} 是最后一位管理员，不能改为其他角色，本行未导入")
+            result.errors.append(Problem("last_admin", {"name": entry.name}, line_number))
             continue
         if person is None:
             person = Person(name=entry.name, source="roster", role="resident", updated_at=now)

@@ -37,6 +37,44 @@ NOTICE_NOT_YOURS = "抱歉，只有发布人或社工可以{verb} N{number}。"
 # ------------------------------------------------------------------ when something went wrong
 GENERIC_FAILURE = "抱歉，这条消息处理出错了，已记录原文，工作人员会跟进。"
 
+# ------------------------------------------------------------------ roster files and binding
+# Problems (bot.errors.Problem codes) the staff read on the web page and in chat; the operator's
+# terminal says the same codes in English (bot/cli.py). A row's problem follows ROSTER_LINE.
+ROSTER_LINE = "第{line}行：{problem}"
+ROSTER_PROBLEMS = {
+    "nul": "{column}里有空字符（\\x00），请检查这一格",
+    "no_name": "姓名为空",
+    "unknown_role": "未知角色“{role}”",
+    "branch_not_number": "支部应为数字“{value}”",
+    "no_such_branch": "没有第{branch}支部（本居民区有第{first}至第{last}支部）",
+    "no_branches": "没有第{branch}支部（config.yaml 里没有设支部）",
+    "building_not_number": "楼号应为数字“{value}”",
+    "building_out_of_range": "楼号超出范围“{value}”",
+    "unit_not_digits": "室号应为 1 至 4 位数字（如 201、1201）“{value}”",
+    "leads_not_range": "负责楼号应为楼号或范围（如 3、3,5 或 1-6）“{value}”",
+    "too_long": "{column}太长（最多 {limit} 个字）",
+    "too_many_leads": "负责楼号太多“{value}”",
+    "formula": "{column}是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入",
+    "repeated_id": "微信号“{wechat_id}”已在第 {first_line} 行（{first_name}）出现，本行未导入",
+    "repeated_name": "{name} 已在第 {first_line} 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）",
+    "last_admin": "{name} 是最后一位管理员，不能改为其他角色，本行未导入",
+    # the file as a whole
+    "folder": "{file} 是文件夹，不是名单文件",
+    "suffix": "{file}：名单只能是 CSV 或 XLSX 文件",
+    "not_excel": "{file} 不能当作 Excel 文件读取（{error}）",
+    "unreadable": "{file} 读取失败（{error}）",
+    "encoding": "{file} 的文字编码无法识别，请另存为 UTF-8 或 GBK 的 CSV",
+    "cell_too_big": "{file} 第{line}行：单元格超过 {kb} KB，多半是引号没有配对，请检查这一行",
+    "csv_broken": "{file} 第{line}行：无法读取（{error}）",
+    "empty": "{file} 是空文件",
+    "no_name_column": "{file} 的第一行没有“姓名”一列",
+}
+BINDING_PROBLEMS = {
+    "not_in_roster": "名册里没有“{name}”（请先写进 config.yaml 或用 qinlin roster import 导入）。",
+    "ambiguous": "名册里有 {count} 位“{name}”，请先在名册里把他们区分开。",
+    "not_bound": "{name} 还没有绑定微信号。",
+}
+
 
 def usage(command: str) -> str:
     """The 格式 reply of ``command`` ("更正", "/回执")."""

@@ -152,7 +152,8 @@ def test_a_missing_file_and_an_unknown_period_are_one_line_and_an_unknown_comman
     assert result.returncode == 2 and result.stderr.strip() == f"qinlin: file not found: {tmp_path / 'nope.jsonl'}"
     period = qinlin("export", "--period", "去年冬天", "--out", str(tmp_path / "x.xlsx"))
     assert (period.returncode, period.stderr.count("\n")) == (2, 1)
-    assert period.stderr.startswith("qinlin: 没看懂时间段“去年冬天”，可以用：今天、")
+    assert period.stderr == ("qinlin: --period: cannot read '去年冬天'; give 今天, 本月, 2026-11 or "
+                             "2026-11-01~2026-11-15\n")
     assert not (tmp_path / "x.xlsx").exists()
     unknown = qinlin("frobnicate")
     assert unknown.returncode == 2 and "No such command 'frobnicate'" in unknown.stderr and "Traceback" not in unknown.stderr
@@ -214,9 +215,12 @@ def test_roster_code_list_and_unbind(tmp_path: Path) -> None:
     assert (unbound.returncode, unbound.stdout.strip()) == (
         0, "李书记 is no longer bound; give them a new code: qinlin roster code 李书记")
     assert "NOT BOUND" in qinlin("roster", "list", *database).stdout.splitlines()[0]
+    again = qinlin("roster", "unbind", "李书记", *database)
+    assert (again.returncode, again.stderr.strip()) == (1, "qinlin: 李书记 has no WeChat contact bound")
     unknown = qinlin("roster", "code", "王小二", *database)
     assert (unknown.returncode, unknown.stderr.strip()) == (
-        2, "qinlin: 名册里没有“王小二”（请先写进 config.yaml 或用 qinlin roster import 导入）。")
+        2, "qinlin: no one called 王小二 in the roster (add them to config.yaml or import a roster: "
+           "qinlin roster import FILE)")
 
 
 def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:
@@ -311,3 +315,23 @@ def test_parse_jsonl_survives_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert [line["is_report"] for line in lines] == [False, True]
+
+
+def test_the_operator_and_the_staff_are_told_the_same_problems_each_in_their_language() -> None:
+    """Every roster and binding problem the web page and chat say in Chinese has its English line
+    for the terminal, with the same values; the English lines name columns and values only."""
+    import string
+
+    import bot.cli
+    import bot.texts
+
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+    for chinese, english in ((bot.texts.ROSTER_PROBLEMS, bot.cli.ROSTER_PROBLEMS),
+                             (bot.texts.BINDING_PROBLEMS, bot.cli.BINDING_PROBLEMS)):
+        assert set(chinese) == set(english)
+        for code, template in english.items():
+            assert fields(template) <= fields(chinese[code]) | {"max"}, code
+            words = re.sub(r"姓名|角色|支部|楼号|室号|负责楼号|微信号|今天|本月", "", template)
+            assert not re.search(r"[\u4e00-\u9fff]", words), code

@@ -14,10 +14,12 @@ from sqlalchemy import select
 from bot.app import Bot
 from bot.purge import purge_personal_fields
 from bot.roster import RosterFileError, RosterImport, import_roster_file
+from bot.texts import ROSTER_PROBLEMS
 from bot.transports.simulated import Simulation
 from storage.db import unit_of_work
 from storage.models import IncomingRecord, NoticeAck, OutboxMessage, Person, Report, ReportEvent
 from tests.conftest import bind_by_code
+from web.people import roster_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +33,7 @@ def test_csv_roster_imports_good_rows_and_names_bad_lines(chat: Simulation, tmp_
     with unit_of_work(chat.bot.services.factory) as session:
         result = import_roster_file(session, roster, chat.clock.now())
     assert result.imported == 3
-    assert result.errors == ["line 4: 姓名为空", "line 5: 未知角色“主任”"]
+    assert _said(result) == ["第4行：姓名为空", "第5行：未知角色“主任”"]
     with chat.bot.services.factory() as session:
         chen = session.scalar(select(Person).where(Person.name == "陈先生"))
         assert (chen.building, chen.unit) == ("3", "101")
@@ -53,8 +55,14 @@ def test_xlsx_roster_through_the_cli(tmp_path: Path) -> None:
                              f"sqlite:///{tmp_path / 'r.db'}"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 1
     assert "imported 1 people, 1 rows with errors" in result.stdout
-    assert "line 3: 未知角色“超人”" in result.stderr
+    # the operator reads English, one line per row; the cell's own value is quoted as written
+    assert result.stderr.splitlines() == ["  line 3: unknown role '超人' in 角色"]
 
+
+
+def _said(result: RosterImport) -> list[str]:
+    """The import's row problems as the staff read them on the web page."""
+    return [roster_line(problem) for problem in result.errors]
 
 
 def _import(bot: Bot, path: Path) -> RosterImport:
@@ -74,10 +82,10 @@ def test_leader_bad_building_range_costs_only_that_line(bot: Bot, tmp_path: Path
     roster.write_text("姓名,角色,楼号,负责楼号\n孙组长,楼组长,,3-5号楼\n倒序,楼组长,,5-3\n字母,楼组长,,abc\n"
                       "太远,楼组长,,1-99999999\n周组长,楼组长,7,\n零号,楼组长,0,\n", encoding="utf-8")
     result = _import(bot, roster)
-    assert result.errors == ["line 3: 负责楼号应为楼号或范围（如 3、3,5 或 1-6）“5-3”",
-                             "line 4: 负责楼号应为楼号或范围（如 3、3,5 或 1-6）“abc”",
-                             "line 5: 负责楼号应为楼号或范围（如 3、3,5 或 1-6）“1-99999999”",
-                             "line 7: 楼号超出范围“0”"]
+    assert _said(result) == ["第3行：负责楼号应为楼号或范围（如 3、3,5 或 1-6）“5-3”",
+                             "第4行：负责楼号应为楼号或范围（如 3、3,5 或 1-6）“abc”",
+                             "第5行：负责楼号应为楼号或范围（如 3、3,5 或 1-6）“1-99999999”",
+                             "第7行：楼号超出范围“0”"]
     assert result.imported == 2
     assert _roster_people(bot) == [("孙组长", None, None, "3,4,5"), ("周组长", None, "7", "7")]
 
@@ -85,8 +93,9 @@ def test_leader_bad_building_range_costs_only_that_line(bot: Bot, tmp_path: Path
 def test_csv_field_over_the_limit_refuses_the_file_in_one_line(bot: Bot, tmp_path: Path) -> None:
     roster = tmp_path / "引号.csv"  # an unclosed quote swallows the rest of the file into one cell
     roster.write_text("姓名,室号\n孙师傅,101\n\"周老师,102\n" + "吴阿姨,103\n" * 20000, encoding="utf-8")
-    with pytest.raises(RosterFileError, match=r"^引号.csv: line 3: 单元格超过 128 KB，多半是引号没有配对"):
+    with pytest.raises(RosterFileError) as refused:
         _import(bot, roster)
+    assert refused.value.problem.say(ROSTER_PROBLEMS).startswith("引号.csv 第3行：单元格超过 128 KB，多半是引号没有配对")
     assert _roster_people(bot) == []
 
 
@@ -94,7 +103,7 @@ def test_folder_or_bad_file_is_one_line_from_the_cli(tmp_path: Path) -> None:
     (tmp_path / "花名册.csv").mkdir()
     (tmp_path / "大.csv").write_text("姓名\n\"" + "张" * 200_000 + "\n", encoding="utf-8")
     for name, message in (("花名册.csv", "花名册.csv is a folder, not a roster file"),
-                          ("大.csv", "大.csv: line 2: 单元格超过 128 KB")):
+                          ("大.csv", "大.csv: line 2: a cell is over 128 KB, most likely a quote left open; check this line")):
         command = [sys.executable, "-m", "bot", "roster", "import", str(tmp_path / name),
                    "--db", f"sqlite:///{tmp_path / 'r.db'}"]
         result = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -109,17 +118,17 @@ def test_repeated_person_is_reported_and_counted_once(bot: Bot, tmp_path: Path) 
                       "李四,wx_li,居民,6\n王五,wx_li,居民,7\n"
                       "赵六,wx_zhao6,居民,8\n赵六,wx_zhao6b,居民,9\n", encoding="utf-8")
     result = _import(bot, roster)
-    assert result.errors == [
-        "line 3: 张三 已在第 2 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）",
-        "line 4: 张三 已在第 2 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）",
-        "line 6: 微信号“wx_li”已在第 5 行（李四）出现，本行未导入",
+    assert _said(result) == [
+        "第3行：张三 已在第 2 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）",
+        "第4行：张三 已在第 2 行出现，本行未导入（同一人请删去重复行，同名的两人请各填微信号）",
+        "第6行：微信号“wx_li”已在第 5 行（李四）出现，本行未导入",
     ]
     # the first line of each stands; two 赵六 with their own 微信号 are two people
     people = [("张三", None, "3", None), ("李四", "wx_li", "6", None),
               ("赵六", "wx_zhao6", "8", None), ("赵六", "wx_zhao6b", "9", None)]
     assert result.imported == 4 and _roster_people(bot) == people
     again = _import(bot, roster)  # a re-import updates in place, and reports the same lines
-    assert (again.imported, again.errors) == (4, result.errors) and _roster_people(bot) == people
+    assert (again.imported, _said(again)) == (4, _said(result)) and _roster_people(bot) == people
 
 
 def test_uncalculated_formula_cell_is_named_not_called_empty(bot: Bot, tmp_path: Path) -> None:
@@ -132,9 +141,9 @@ def test_uncalculated_formula_cell_is_named_not_called_empty(bot: Bot, tmp_path:
     path = tmp_path / "公式.xlsx"
     book.save(path)
     result = _import(bot, path)
-    assert result.errors == ["line 2: 姓名是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入",
-                             "line 3: 角色是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入",
-                             "line 4: 姓名为空"]
+    assert _said(result) == ["第2行：姓名是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入",
+                             "第3行：角色是公式，文件里没有算好的值，请在Excel里粘贴为数值后再导入",
+                             "第4行：姓名为空"]
     assert result.imported == 1 and _roster_people(bot) == [("王五", None, "6", None)]
 
 
@@ -145,8 +154,8 @@ def test_values_the_database_would_refuse_are_line_errors(bot: Bot, tmp_path: Pa
                       f"王五,,居民,{'1' * 17},\n赵\x00六,,居民,,\n钱组长,,楼组长,,1-200\n孙七,,居民,,\n",
                       encoding="utf-8")
     result = _import(bot, roster)
-    assert result.errors == ["line 2: 姓名太长（最多 64 个字）", "line 3: 微信号太长（最多 128 个字）",
-                             "line 4: 室号应为 1 至 4 位数字（如 201、1201）“11111111111111111”", "line 5: 姓名里有空字符（\\x00），请检查这一格"]
+    assert _said(result) == ["第2行：姓名太长（最多 64 个字）", "第3行：微信号太长（最多 128 个字）",
+                             "第4行：室号应为 1 至 4 位数字（如 201、1201）“11111111111111111”", "第5行：姓名里有空字符（\\x00），请检查这一格"]
     # a leader's buildings are a text column now: 1-200 fits (a range is bounded at 1000 buildings)
     leader, other = _roster_people(bot)
     assert result.imported == 2 and other == ("孙七", None, None, None)
@@ -205,8 +214,8 @@ def test_roster_rows_are_checked_against_the_config(chat: Simulation, config, tm
                       "丁,党员,,,第九支部\n戊,居民,3,201,\n己,党员,8,1201室,第2支部\n", encoding="utf-8")
     with unit_of_work(chat.bot.services.factory) as session:
         result = import_roster_file(session, roster, chat.clock.now(), config=config)
-    assert result.errors == ["line 2: 室号应为 1 至 4 位数字（如 201、1201）“1000000000000000”",
-                             "line 3: 没有第99支部（本居民区有第1至第8支部）",
-                             "line 4: 楼号超出范围“5000”",
-                             "line 5: 没有第9支部（本居民区有第1至第8支部）"]
+    assert _said(result) == ["第2行：室号应为 1 至 4 位数字（如 201、1201）“1000000000000000”",
+                             "第3行：没有第99支部（本居民区有第1至第8支部）",
+                             "第4行：楼号超出范围“5000”",
+                             "第5行：没有第9支部（本居民区有第1至第8支部）"]
     assert result.imported == 2

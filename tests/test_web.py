@@ -298,6 +298,10 @@ def test_people_page_lists_roles_and_rooms_and_imports_a_roster(chat: Simulation
     wrong = client.post("/people/import", data={"csrf": csrf_of(page.text)},
                         files={"roster": ("名单.txt", b"x", "text/plain")})
     assert "名单只能是 CSV 或 XLSX 文件" in wrong.text
+    # a file the reader refuses as a whole is said in the page's language too
+    headless = client.post("/people/import", data={"csrf": csrf_of(page.text)},
+                           files={"roster": ("名单.csv", "楼号,室号\n7,101\n".encode(), "text/csv")})
+    assert "名单没有导入：roster.csv 的第一行没有“姓名”一列" in headless.text
 
 
 def test_charts_for_a_period_and_scope_and_the_ledger_download(chat: Simulation, client: TestClient) -> None:

@@ -3,7 +3,6 @@ the rooms the bot has seen — bound to a role or not yet."""
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.errors import UserError
+from bot.errors import Problem, UserError
 from bot.identity import ROLE_LABEL, ROLE_RANK
 from bot.parsing.numerals import record_number
 from bot.phones import mask
 from bot.rooms import ROOM_ROLE_LABEL
 from bot.roster import RosterFileError, import_roster_file
+from bot.texts import ROSTER_LINE, ROSTER_PROBLEMS
 from storage.models import Person, Room
 from web.desk import Desk, Page, page, see_other
 
@@ -28,9 +28,9 @@ MAX_ROSTER_BYTES = 5_000_000
 ROSTER_SUFFIXES = (".csv", ".xlsx")
 
 
-def _in_chinese(error: str) -> str:
-    """The roster reader speaks to the terminal ("line 3: …"); the page speaks Chinese."""
-    return re.sub(r"^line (\d+):\s*", r"第\1行：", error)
+def roster_line(problem: Problem) -> str:
+    """A roster row's problem as the page shows it: 第3行：未知角色“主任”."""
+    return ROSTER_LINE.format(line=problem.line, problem=problem.say(ROSTER_PROBLEMS))
 
 
 def show_people(page: Page) -> Response:
@@ -65,9 +65,9 @@ def import_roster(page: Page) -> Response:
         try:
             result = import_roster_file(page.session, path, page.now)
         except RosterFileError as error:
-            raise UserError(f"名单没有导入：{error}") from None
+            raise UserError(f"名单没有导入：{error.problem.say(ROSTER_PROBLEMS)}") from None
     page.web_session.filters = {**(page.web_session.filters or {}),
-                                "roster_report": {"imported": result.imported, "errors": [_in_chinese(e) for e in result.errors[:200]],
+                                "roster_report": {"imported": result.imported, "errors": [roster_line(e) for e in result.errors[:200]],
                                                   "error_count": len(result.errors)}}
     page.flash(f"已导入 {result.imported} 人" + (f"，{len(result.errors)} 行有问题（见下）" if result.errors else "。"),
                ok=not result.errors)
