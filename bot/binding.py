@@ -79,6 +79,12 @@ def issue_code(session: Session, name: str, now: datetime, *, actor_id: str, act
     return IssuedCode(person, code, expires_at)
 
 
+def void_code(session: Session, typed: str) -> None:
+    """The unused code ``typed`` no longer works (it was seen by more than its person)."""
+    session.execute(delete(BindCode).where(BindCode.code_hash == code_hash(normalise_code(typed) or ""),
+                                           BindCode.used_at.is_(None)))
+
+
 def locked_until(session: Session, wechat_id: str, now: datetime) -> datetime | None:
     recent = session.scalars(
         select(BindFailure.at).where(BindFailure.wechat_id == wechat_id, BindFailure.at > now - LOCK_FOR)

@@ -377,15 +377,12 @@ def roster_list(
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """List people with their role and whether their WeChat contact is bound."""
-    from sqlalchemy import case, select
-
     from bot.identity import ROLE_LABEL, ROLE_RANK
-    from storage.models import Person
+    from storage.repositories import people as people_rows
 
     config = _config(config_path)
-    rank = case(ROLE_RANK, value=Person.role, else_=0)
     with _roster_session(config, db)() as session:
-        people = session.scalars(select(Person).order_by(rank.desc(), Person.name, Person.id)).all()
+        people = people_rows.ranked(session, ROLE_RANK)
         rows = [(person.name, ROLE_LABEL.get(person.role, person.role),
                  f"bound ({person.bound_via}, {person.wechat_id})" if person.is_bound
                  else "NOT BOUND: qinlin roster code " + person.name if person.role != "resident" else "-")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import IO
 
 import yaml
-from sqlalchemy import func, select
 
 from bot.clock import VirtualClock
 from bot.config import Config
@@ -20,7 +19,9 @@ from bot.transports.console import format_delivery
 from bot.transports.simulated import Simulation
 from handlers import build_application
 from storage.db import make_engine, upgrade
-from storage.models import Notice, OutboxMessage, Report
+from storage.models import Report
+from storage.repositories import notices as notice_rows
+from storage.repositories import reports as report_rows
 
 SCRIPT = Path(__file__).parent / "data" / "demo_day.yaml"
 DEMO_CONFIG = Path(__file__).parent / "data" / "demo_config.yaml"  # the 江南新村 example, as shipped
@@ -84,10 +85,10 @@ def _remember_numbers(text: str, numbers: dict[str, str]) -> None:
 
 def _summary(simulation: Simulation, sink: IO[str], database: Path) -> None:
     with simulation.bot.services.factory() as session:
-        by_kind = session.execute(select(Report.kind, func.count()).group_by(Report.kind)).all()
-        by_status = session.execute(select(Report.status, func.count()).group_by(Report.status)).all()
-        notices = session.scalar(select(func.count()).select_from(Notice).where(Notice.status == "sent"))
-        sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "sent"))
+        by_kind = report_rows.counts_by(session, Report.kind)
+        by_status = report_rows.counts_by(session, Report.status)
+        notices = notice_rows.count_in(session, "sent")
+        sent = notice_rows.relays_in(session, "sent")
     kinds = "，".join(f"{KIND_LABEL.get(kind, kind)} {count}" for kind, count in sorted(by_kind))
     statuses = "，".join(f"{STATUS_LABEL.get(status, status)} {count}" for status, count in sorted(by_status))
     sink.write(f"小结：报告 {sum(c for _, c in by_kind)} 条（{kinds}）；状态：{statuses}\n")

@@ -7,18 +7,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete
-
 from bot import permissions as allow
 from bot.binding import (
     CODE_DIGITS,
     BindingError,
     bound_admins,
-    code_hash,
     issue_code,
     normalise_code,
     redeem_code,
     unbind,
+    void_code,
 )
 from bot.config import parse_building_range
 from bot.context import Ctx
@@ -29,7 +27,7 @@ from bot.parsing.numerals import record_number
 from bot.rooms import PROVEN_ROOM_ROLES, ROOM_ROLE_LABEL, Binding, apply_binding, rooms_with_role
 from bot.router import Router
 from bot.texts import usage
-from storage.models import PERSON_NAME_LENGTH, BindCode, Delegation, Person, RoleEvent
+from storage.models import PERSON_NAME_LENGTH, Delegation, Person, RoleEvent
 from storage.repositories import people
 
 BIND_EXAMPLE = "例如：/绑定 3号楼、/绑定 第2支部、/绑定 一片区、/绑定 工作群、/绑定 党总支"
@@ -205,9 +203,7 @@ def bind_person(ctx: Ctx, typed: TypedCode) -> Reply:
     code = typed.code
     if ctx.room is not None:
         # a code read by a whole group proves nothing any more
-        digits = normalise_code(code)
-        ctx.session.execute(delete(BindCode).where(BindCode.code_hash == code_hash(digits or ""),
-                                                   BindCode.used_at.is_(None)))
+        void_code(ctx.session, code)
         return Reply("绑定码请私聊我发送。发在群里的码已作废，请向管理员重新要一个。")
     return Reply(redeem_code(ctx.session, ctx.message.sender_id, ctx.message.sender_name, code, ctx.now))
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.config import Config, parse_building_range
 from bot.reports import KIND_LABEL, OPEN_STATUSES
-from storage.models import Notice, NoticeAck, NoticeDelivery, Report
+from storage.repositories import notices as notice_rows
+from storage.repositories import reports as report_rows
 from web.desk import EVERYONE, Desk, Page, page
 
 LIST_LIMIT = 30
@@ -51,10 +51,7 @@ def day_start(config: Config, now: datetime) -> datetime:
 
 def building_cells(page: Page, buildings: list[str]) -> list[Cell]:
     """One grouped scan of the open reports (index on status, created_at)."""
-    rows = page.session.execute(
-        select(Report.building, func.count(), func.min(Report.created_at))
-        .where(Report.status.in_(OPEN_STATUSES), Report.building.is_not(None)).group_by(Report.building)
-    ).all()
+    rows = report_rows.open_by_building(page.session, OPEN_STATUSES)
     by_building = {building: (count, oldest) for building, count, oldest in rows}
     overdue = page.config.web.overdue_days
     cells = []
@@ -73,22 +70,17 @@ def show_board(page: Page) -> Response:
     cells = building_cells(page, buildings)
     today = day_start(config, page.now)
     cutoff = page.now - timedelta(days=config.web.overdue_days)
-    scope = [] if page.is_staff else [Report.building.in_(buildings)]
-    new_today = page.session.scalar(select(func.count()).select_from(Report).where(Report.created_at >= today, *scope)) or 0
-    overdue_count = page.session.scalar(select(func.count()).select_from(Report).where(
-        Report.status.in_(OPEN_STATUSES), Report.created_at < cutoff, *scope)) or 0
+    scope = None if page.is_staff else buildings
+    new_today = report_rows.count_since(page.session, today, scope)
+    overdue_count = report_rows.count_in_before(page.session, OPEN_STATUSES, cutoff, scope)
     values: dict[str, Any] = {
         "cells": cells, "new_today": new_today, "overdue_count": overdue_count, "overdue_days": config.web.overdue_days,
         "open_total": sum(cell.open for cell in cells), "kind_label": KIND_LABEL,
     }
     if page.is_staff:
         page.log_query("/待办", "")
-        values["today_reports"] = page.session.scalars(
-            select(Report).where(Report.created_at >= today).order_by(Report.created_at.desc(), Report.id.desc())
-            .limit(LIST_LIMIT)).all()
-        values["overdue"] = page.session.scalars(
-            select(Report).where(Report.status.in_(OPEN_STATUSES), Report.created_at < cutoff)
-            .order_by(Report.created_at, Report.id).limit(LIST_LIMIT)).all()
+        values["today_reports"] = report_rows.made_since(page.session, today, LIST_LIMIT)
+        values["overdue"] = report_rows.in_before(page.session, OPEN_STATUSES, cutoff, LIST_LIMIT)
         values["waiting_notices"] = waiting_notices(page)
     return page.render("board.html", **values)
 
@@ -96,14 +88,10 @@ def show_board(page: Page) -> Response:
 def waiting_notices(page: Page) -> list[dict[str, object]]:
     """Notices inside the 收到 window with rooms where nobody has confirmed yet."""
     window = timedelta(hours=page.config.notices.ack_window_hours)
-    notices = page.session.scalars(select(Notice).where(Notice.status == "sent", Notice.sent_at >= page.now - window)
-                                   .order_by(Notice.id.desc()).limit(20)).all()
     waiting = []
-    for notice in notices:
-        rooms = page.session.scalar(select(func.count()).select_from(NoticeDelivery)
-                                    .where(NoticeDelivery.notice_id == notice.id)) or 0
-        confirmed = page.session.scalar(select(func.count(func.distinct(NoticeAck.room_id)))
-                                        .where(NoticeAck.notice_id == notice.id)) or 0
+    for notice in notice_rows.sent_since(page.session, page.now - window, 20):
+        rooms = notice_rows.room_count(page.session, notice.id)
+        confirmed = notice_rows.confirmed_room_count(page.session, notice.id)
         if rooms > confirmed:
             waiting.append({"notice": notice, "rooms": rooms, "silent": rooms - confirmed})
     return waiting

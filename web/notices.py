@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,7 +15,8 @@ from bot.errors import UserError
 from bot.message import display_text, normalise_text
 from bot.schedules import recurrence_label
 from bot.services import notices
-from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
+from storage.models import Notice
+from storage.repositories import notices as notice_rows
 from web.desk import Desk, Page, page, see_other
 
 STATUS_LABEL = {"sent": "已发送", "recalled": "已撤回", "scheduled": "待发送", "cancelled": "已取消", "skipped": "已跳过",
@@ -37,17 +37,9 @@ def _origin(raw: str) -> tuple[str, notices.Origin]:
 
 
 def list_notices(page: Page) -> Response:
-    rows = page.session.scalars(select(Notice).where(Notice.status.in_(("sent", "recalled")), Notice.sender_id != "config")
-                                .order_by(Notice.id.desc()).limit(30)).all()
-    ids = [row.id for row in rows]
-    rooms = dict(page.session.execute(select(NoticeDelivery.notice_id, func.count()).where(NoticeDelivery.notice_id.in_(ids))
-                                      .group_by(NoticeDelivery.notice_id)).all())
-    acks = dict(page.session.execute(select(NoticeAck.notice_id, func.count()).where(NoticeAck.notice_id.in_(ids))
-                                     .group_by(NoticeAck.notice_id)).all())
-    confirmed_rooms = dict(page.session.execute(select(NoticeAck.notice_id, func.count(func.distinct(NoticeAck.room_id)))
-                                                .where(NoticeAck.notice_id.in_(ids)).group_by(NoticeAck.notice_id)).all())
-    scheduled = page.session.scalars(select(Notice).where(Notice.status == "scheduled", Notice.sender_id != "config")
-                                     .order_by(Notice.scheduled_for)).all()
+    rows = notice_rows.posted_by_people(page.session, ("sent", "recalled"), 30)
+    rooms, acks, confirmed_rooms = notice_rows.counts_per_notice(page.session, [row.id for row in rows])
+    scheduled = notice_rows.scheduled_by_people(page.session)
     return page.render("notices.html", rows=rows, rooms=rooms, acks=acks, confirmed_rooms=confirmed_rooms,
                        scheduled=scheduled, statuses=STATUS_LABEL, recurrence_label=recurrence_label)
 
@@ -58,19 +50,10 @@ def show_notice(page: Page) -> Response:
     if notice is None:
         raise UserError(f"没有找到通知 N{number}。")
     page.log_query("/回执", f"N{notice.id}")  # names of who confirmed are on this page
-    deliveries = page.session.execute(
-        select(NoticeDelivery, Room.topic).join(Room, Room.id == NoticeDelivery.room_id)
-        .where(NoticeDelivery.notice_id == notice.id).order_by(Room.topic)).all()
-    relays = {room_id: (state, sent_at) for room_id, state, sent_at in page.session.execute(
-        select(NoticeDelivery.room_id, OutboxMessage.state, OutboxMessage.sent_at)
-        .join(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
-        .where(NoticeDelivery.notice_id == notice.id))}
-    reminders = {room_id: moment for room_id, moment in page.session.execute(
-        select(OutboxMessage.room_id, OutboxMessage.created_at).where(OutboxMessage.dedupe_key.like(f"remind:{notice.id}:%")))}
-    names: dict[str, list[str]] = {}
-    for room_id, name in page.session.execute(select(NoticeAck.room_id, NoticeAck.person_name)
-                                              .where(NoticeAck.notice_id == notice.id).order_by(NoticeAck.at)):
-        names.setdefault(room_id, []).append(name)
+    deliveries = notice_rows.deliveries_with_topics(page.session, notice.id)
+    relays = notice_rows.relays_by_room(page.session, notice.id)
+    reminders = notice_rows.reminders_by_room(page.session, notice.id)
+    names = notice_rows.ack_names_by_room(page.session, notice.id)
     window = timedelta(minutes=page.config.notices.recall_window_minutes)
     recallable = notice.status == "sent" and notice.recall_requested_by is None and any(
         state in ("queued", "sending") or (sent_at is not None and page.now - sent_at <= window)

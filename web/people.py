@@ -7,7 +7,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import case, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,7 +18,8 @@ from bot.phones import mask
 from bot.rooms import ROOM_ROLE_LABEL
 from bot.roster import RosterFileError, import_roster_file
 from bot.texts import ROSTER_LINE, ROSTER_PROBLEMS
-from storage.models import Person, Room
+from storage.repositories import people as people_rows
+from storage.repositories import rooms as room_rows
 from web.desk import Desk, Page, page, see_other
 
 PAGE_SIZE = 100
@@ -36,11 +36,9 @@ def roster_line(problem: Problem) -> str:
 def show_people(page: Page) -> Response:
     page.log_query("/名单", "")  # names, homes and phones of residents are on this page
     number = max(1, record_number(page.request.query_params.get("page", "1")) or 1)
-    rank = case(*((Person.role == role, -value) for role, value in ROLE_RANK.items()), else_=0)
-    total = page.session.scalar(select(func.count()).select_from(Person)) or 0
-    people = page.session.scalars(select(Person).order_by(rank, Person.name, Person.id)
-                                  .limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).all()
-    rooms = page.session.scalars(select(Room).order_by(Room.role.is_(None), Room.role, Room.topic)).all()
+    total = people_rows.count(page.session)
+    people = people_rows.ranked(page.session, ROLE_RANK, PAGE_SIZE, (number - 1) * PAGE_SIZE)
+    rooms = room_rows.by_role(page.session)
     report = (page.web_session.filters or {}).get("roster_report")
     if report is not None:
         page.web_session.filters = {k: v for k, v in (page.web_session.filters or {}).items() if k != "roster_report"}

@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,6 +18,7 @@ from bot.periods import Period, parse_period
 from bot.reports import KIND_LABEL, OPEN_STATUSES, STATUS_LABEL, describe
 from bot.services.reports import correct_report, find_report, link_reports, resolve_report, unlink_report
 from storage.models import Report, Room
+from storage.repositories import reports as report_rows
 from web.desk import Desk, Page, page, see_other
 
 ACTION_LABEL = {"create": "登记", "complete": "补充", "correct": "更正", "withdraw": "撤回", "expire": "超时未补充",
@@ -76,10 +76,7 @@ def list_reports(page: Page) -> Response:
     number = max(1, record_number(page.request.query_params.get("page", "1")) or 1)
     # Counted up to COUNT_CAP only: a free-text search over a busy month would otherwise read
     # every row of the period just to print its total.
-    matching = select(Report.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-    total = page.session.scalar(select(func.count()).select_from(matching)) or 0
-    rows = page.session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc())
-                                .limit(size).offset((number - 1) * size)).all()
+    total, rows = report_rows.page_of(page.session, conditions, COUNT_CAP, size, (number - 1) * size)
     page.log_query("/查询", _as_query_arguments(filters))
     capped = total > COUNT_CAP
     if capped:  # past the cap the page count is unknown: offer the next page while pages are full

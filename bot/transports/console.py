@@ -14,13 +14,13 @@ import re
 from datetime import timedelta
 from typing import IO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from bot.clock import SystemClock, VirtualClock
 from bot.config import Config
 from bot.transports.simulated import Delivered, Simulation
 from handlers import build_application
-from storage.models import Room
+from storage.repositories import rooms as room_rows
 
 HELP = "命令：:room 群名（空=私聊） · :as 姓名 · :bind（把当前发言人绑定为名册里的同名人） · :wait 10m · :rooms · :quit"
 _WAIT = re.compile(r"^(\d+)\s*([smhd]?)$")
@@ -83,7 +83,7 @@ def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) 
                 sink.write(f"→ {_bind_speaker(simulation, speaker)}\n")
             elif command == "rooms":
                 with simulation.bot.services.factory() as session:
-                    for seen in session.scalars(select(Room).order_by(Room.topic)):
+                    for seen in room_rows.by_topic(session):
                         sink.write(f"  {seen.topic}  ({seen.role or '未绑定'})\n")
             else:
                 sink.write(HELP + "\n")

@@ -13,14 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from bot.app import Bot
 from bot.clock import VirtualClock
 from bot.message import IncomingMessage, MessageType
 from bot.outbox import TransportError
 from storage.db import unavailable_reason
-from storage.models import OutboxMessage, Room
+from storage.models import OutboxMessage
+from storage.repositories import rooms as room_rows
 
 RECALL_WINDOW = timedelta(minutes=2)  # WeChat's, not ours: the simulated WeChat enforces it
 MAX_STEPS = 1_000_000  # a job that keeps saying "due now" must not hang a replay
@@ -181,7 +180,7 @@ class Simulation:
         topic = self.topics.get(row.room_id) if row.room_id is not None else None
         if row.room_id is not None and topic is None and row.action != "recall":
             with self.bot.services.factory() as session:
-                topic = session.scalar(select(Room.topic).where(Room.id == row.room_id))
+                topic = room_rows.topic_of(session, row.room_id)
         transport_id = (self.send_hook(row) if self.send_hook else None) or f"sim-out-{row.id}"
         if row.action == "recall":
             self._recall(row)

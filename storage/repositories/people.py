@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Delegation, Person
@@ -27,3 +27,14 @@ def live_delegations(session: Session, now: datetime, wechat_ids: Sequence[str] 
     who = Delegation.wechat_id.in_(wechat_ids) if wechat_ids else Delegation.name == name
     return session.scalars(select(Delegation).where(who, Delegation.revoked_at.is_(None),
                                                     Delegation.valid_until > now)).all()
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Person)) or 0
+
+
+def ranked(session: Session, rank: Mapping[str, int], limit: int | None = None, offset: int = 0) -> Sequence[Person]:
+    """Everyone, the highest ``rank`` of role first, then by name (bot.identity.ROLE_RANK)."""
+    order = case(rank, value=Person.role, else_=0)
+    return session.scalars(select(Person).order_by(order.desc(), Person.name, Person.id)
+                           .limit(limit).offset(offset)).all()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from storage.models import PendingQuestion, Report, Room
 
@@ -114,3 +114,61 @@ def oldest_in(session: Session, statuses: Sequence[str], limit: int) -> tuple[Se
     total = len(rows) if len(rows) < limit else (
         session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(statuses))) or 0)
     return rows, total
+
+
+# ------------------------------------------------------------------ the workbench's board and list
+
+
+def open_by_building(session: Session, statuses: Sequence[str]) -> list[tuple[str | None, int, datetime]]:
+    """(building, how many, the oldest's created_at) of the reports in ``statuses``: one grouped
+    scan (index on status, created_at)."""
+    rows = session.execute(
+        select(Report.building, func.count(), func.min(Report.created_at))
+        .where(Report.status.in_(statuses), Report.building.is_not(None)).group_by(Report.building)).all()
+    return [(building, count, oldest) for building, count, oldest in rows]
+
+
+def _among(buildings: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    return [] if buildings is None else [Report.building.in_(buildings)]
+
+
+def count_since(session: Session, since: datetime, buildings: Sequence[str] | None = None) -> int:
+    """Reports made since ``since`` (of these buildings, or everywhere with None)."""
+    return session.scalar(select(func.count()).select_from(Report).where(
+        Report.created_at >= since, *_among(buildings))) or 0
+
+
+def count_in_before(session: Session, statuses: Sequence[str], before: datetime,
+                    buildings: Sequence[str] | None = None) -> int:
+    """Reports in ``statuses`` made before ``before`` (overdue ones)."""
+    return session.scalar(select(func.count()).select_from(Report).where(
+        Report.status.in_(statuses), Report.created_at < before, *_among(buildings))) or 0
+
+
+def made_since(session: Session, since: datetime, limit: int) -> Sequence[Report]:
+    """The newest ``limit`` reports made since ``since``, newest first."""
+    return session.scalars(select(Report).where(Report.created_at >= since)
+                           .order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)).all()
+
+
+def in_before(session: Session, statuses: Sequence[str], before: datetime, limit: int) -> Sequence[Report]:
+    """The oldest ``limit`` reports in ``statuses`` made before ``before``, oldest first."""
+    return session.scalars(select(Report).where(Report.status.in_(statuses), Report.created_at < before)
+                           .order_by(Report.created_at, Report.id).limit(limit)).all()
+
+
+def page_of(session: Session, conditions: Sequence[ColumnElement[bool]], cap: int, size: int,
+            offset: int) -> tuple[int, Sequence[Report]]:
+    """How many reports match (counted up to ``cap`` + 1 only: a free-text search over a busy
+    month would otherwise read every row of the period just to print its total) and one page of
+    them, newest first."""
+    matching = select(Report.id).where(*conditions).limit(cap + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(matching)) or 0
+    rows = session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc())
+                           .limit(size).offset(offset)).all()
+    return total, rows
+
+
+def counts_by(session: Session, column: QueryableAttribute[str]) -> list[tuple[str, int]]:
+    """(value, how many reports) for each value of a report column (Report.kind, Report.status)."""
+    return [(value, count) for value, count in session.execute(select(column, func.count()).group_by(column))]
