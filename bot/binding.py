@@ -12,13 +12,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.errors import Problem
 from bot.identity import ROLE_LABEL, record_role_change
 from bot.texts import BINDING_PROBLEMS
 from storage.models import BindCode, BindFailure, Person
+from storage.repositories import logins as login_rows
+from storage.repositories import people as person_rows
 
 CODE_DIGITS = 8
 CODE_VALID = timedelta(hours=24)
@@ -58,7 +59,7 @@ def normalise_code(text: str) -> str | None:
 def person_named(session: Session, name: str) -> Person:
     """The one roster person called ``name`` exactly. Two people of one name cannot be told
     apart here: the clerk gives them different names or ids in the roster first."""
-    people = session.scalars(select(Person).where(Person.name == name.strip()).order_by(Person.id)).all()
+    people = person_rows.named(session, name.strip())
     if not people:
         raise BindingError("not_in_roster", name=name.strip())
     privileged = [person for person in people if person.role != "resident"] or people
@@ -70,7 +71,7 @@ def person_named(session: Session, name: str) -> Person:
 def issue_code(session: Session, name: str, now: datetime, *, actor_id: str, actor_name: str) -> IssuedCode:
     person = person_named(session, name)
     # A new code replaces any unused one: the last code handed out is the only one that works.
-    session.execute(delete(BindCode).where(BindCode.person_id == person.id, BindCode.used_at.is_(None)))
+    login_rows.drop_unused_codes(session, person_id=person.id)
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     expires_at = now + CODE_VALID
     session.add(BindCode(person_id=person.id, code_hash=code_hash(code), issued_by=actor_name[:128],
@@ -81,15 +82,11 @@ def issue_code(session: Session, name: str, now: datetime, *, actor_id: str, act
 
 def void_code(session: Session, typed: str) -> None:
     """The unused code ``typed`` no longer works (it was seen by more than its person)."""
-    session.execute(delete(BindCode).where(BindCode.code_hash == code_hash(normalise_code(typed) or ""),
-                                           BindCode.used_at.is_(None)))
+    login_rows.drop_unused_codes(session, code_hash=code_hash(normalise_code(typed) or ""))
 
 
 def locked_until(session: Session, wechat_id: str, now: datetime) -> datetime | None:
-    recent = session.scalars(
-        select(BindFailure.at).where(BindFailure.wechat_id == wechat_id, BindFailure.at > now - LOCK_FOR)
-        .order_by(BindFailure.at.desc()).limit(LOCK_AFTER_FAILURES)
-    ).all()
+    recent = login_rows.failures_since(session, wechat_id, now - LOCK_FOR, LOCK_AFTER_FAILURES)
     if len(recent) < LOCK_AFTER_FAILURES:
         return None
     return recent[0] + LOCK_FOR  # an hour after the failure that made it five
@@ -103,7 +100,7 @@ def redeem_code(session: Session, wechat_id: str, contact_name: str, typed: str,
         minutes = max(1, int((until - now).total_seconds() // 60) + 1)
         return f"绑定码错误次数太多，请 {minutes} 分钟后再试，或请管理员重新发码。"
     code = normalise_code(typed)
-    row = session.scalar(select(BindCode).where(BindCode.code_hash == code_hash(code))) if code else None
+    row = login_rows.code_by_hash(session, code_hash(code)) if code else None
     problem = None
     if row is None:
         problem = "绑定码不对，请核对管理员给您的 8 位数字。"
@@ -117,7 +114,7 @@ def redeem_code(session: Session, wechat_id: str, contact_name: str, typed: str,
     person = session.get(Person, row.person_id)
     if person is None:  # the person was removed from the roster after the code was issued
         return "这个绑定码对应的人已不在名册中，请联系管理员。"
-    holder = session.scalar(select(Person).where(Person.wechat_id == wechat_id, Person.id != person.id))
+    holder = person_rows.other_holder(session, wechat_id, person.id)
     if holder is not None:
         if holder.is_bound and holder.role != "resident":
             return f"这个微信号已绑定为 {holder.name}（{ROLE_LABEL[holder.role]}），请先请管理员解绑。"
@@ -137,13 +134,9 @@ def unbind(session: Session, name: str, now: datetime, *, actor_id: str, actor_n
         raise BindingError("not_bound", name=person.name)
     record_role_change(session, person, person.role, now, actor_id=actor_id, actor_name=actor_name, action="unbind")
     person.wechat_id, person.bound_via, person.bound_at, person.updated_at = None, None, None, now
-    session.execute(delete(BindCode).where(BindCode.person_id == person.id, BindCode.used_at.is_(None)))
+    login_rows.drop_unused_codes(session, person_id=person.id)
     return person
 
 
 def bound_admins(session: Session, excluding: int | None = None) -> int:
-    query = select(func.count()).select_from(Person).where(
-        Person.role == "admin", Person.wechat_id.is_not(None), Person.bound_via.is_not(None))
-    if excluding is not None:
-        query = query.where(Person.id != excluding)
-    return session.scalar(query) or 0
+    return person_rows.count_bound_admins(session, excluding)

@@ -14,14 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_building_range
 from bot.memo import Memo
-from storage.models import Contact, Delegation, Person, RoleEvent
+from storage.models import Delegation, Person, RoleEvent
+from storage.repositories import people as person_rows
 
 # 街道 (street) stands beside the area's ladder, not on it: it sees aggregates of every area on
 # the database and sends street notices, and nothing of any area's people (no rank in an area)
@@ -64,15 +62,13 @@ class Identity:
 
 
 def find_person(session: Session, wechat_id: str, name: str, alias: str | None = None) -> Person | None:
-    by_id = session.scalar(select(Person).where(Person.wechat_id == wechat_id))
+    by_id = person_rows.by_wechat_id(session, wechat_id)
     if by_id is not None:
         return by_id
     names = [n for n in (alias, name) if n]
     if not names:
         return None
-    candidates = session.scalars(
-        select(Person).where(or_(Person.alias.in_(names), Person.name.in_(names))).order_by(Person.id)
-    ).all()
+    candidates = person_rows.answering_to(session, names)
     # prefer an alias match, then a name match; never steal a record bound to another WeChat id
     for candidate in sorted(candidates, key=lambda p: 0 if p.alias in names else 1):
         if candidate.wechat_id in (None, wechat_id):
@@ -124,17 +120,13 @@ class Directory:
             return kept  # type: ignore[return-value]
         version = self.memo.version(self.KEY)
         snapshot = _Snapshot()
-        for row in session.execute(select(Person.id, Person.wechat_id, Person.name, Person.alias, Person.role,
-                                          Person.branch, Person.buildings, Person.building, Person.unit,
-                                          Person.bound_via)
-                                   .order_by(Person.id)):
-            known = _Known(**row._mapping)
+        for row in person_rows.directory_rows(session):
+            known = _Known(**row)  # type: ignore[arg-type]
             if known.wechat_id:
                 snapshot.by_id.setdefault(known.wechat_id, known)
             for key in {known.name, known.alias} - {None}:
                 snapshot.by_name.setdefault(key, []).append(known)  # type: ignore[arg-type]
-        for wechat_id, until in session.execute(select(Delegation.wechat_id, Delegation.valid_until)
-                                                .where(Delegation.revoked_at.is_(None))):
+        for wechat_id, until in person_rows.delegation_ends(session):
             snapshot.delegated_until.setdefault(wechat_id, []).append(until)
         self.memo.store(self.KEY, version, snapshot)
         return snapshot
@@ -166,11 +158,7 @@ def resolve_identity(
             person = session.get(Person, known.id)  # its stable id is learnt below: a write
     else:
         person = find_person(session, wechat_id, name, alias)
-        delegation = session.scalar(
-            select(Delegation)
-            .where(Delegation.wechat_id == wechat_id, Delegation.revoked_at.is_(None), Delegation.valid_until > now)
-            .order_by(Delegation.valid_until.desc())
-        )
+        delegation = person_rows.longest_delegation(session, wechat_id, now)
         delegated_until = delegation.valid_until if delegation else None
     if person is None:
         return Identity(wechat_id=wechat_id, name=name, delegated_until=delegated_until)
@@ -199,9 +187,9 @@ def sync_config_people(session: Session, config: Config, now: datetime) -> None:
     for entry in config.people:
         person = None
         if entry.wechat_id:
-            person = session.scalar(select(Person).where(Person.wechat_id == entry.wechat_id))
+            person = person_rows.by_wechat_id(session, entry.wechat_id)
         if person is None:
-            person = session.scalar(select(Person).where(Person.name == entry.name, Person.source == "config"))
+            person = person_rows.first_named_from(session, entry.name, "config")
         if person is None:
             person = Person(name=entry.name, source="config", role="resident", updated_at=now)
             session.add(person)
@@ -238,18 +226,8 @@ def note_contact(session: Session, wechat_id: str, name: str, now: datetime) -> 
 
     One upsert: a new contact is added, a renamed one updated, and a second message of a new
     contact handled at the same time by another worker is not an error."""
-    key, name = wechat_id[:128], name[:128]
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = upsert(Contact).values(wechat_id=key, name=name, first_seen_at=now, updated_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Contact.community, Contact.wechat_id],  # the area is stamped in (storage/scoping.py)
-        set_={"name": statement.excluded.name, "updated_at": statement.excluded.updated_at},
-        where=Contact.name != statement.excluded.name,
-    )
-    session.execute(statement)
+    person_rows.upsert_contact(session, wechat_id[:128], name[:128], now)
 
 
 def seen_contact(session: Session, wechat_id: str) -> bool:
-    return (session.scalar(select(Contact.wechat_id).where(Contact.wechat_id == wechat_id[:128])) is not None
-            or session.scalar(select(Person.id).where(Person.wechat_id == wechat_id)) is not None)
+    return person_rows.contact_seen(session, wechat_id)

@@ -26,7 +26,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config, RecurringReminder, parse_building_range
@@ -37,8 +36,10 @@ from bot.outbox import Pacing
 from bot.parsing.numerals import record_number, to_int
 from bot.rooms import building_rooms, rooms_with_role
 from bot.schedules import next_occurrence
-from storage.models import JobRun, Notice, NoticeDelivery, OutboxMessage, Person, Room
-from storage.repositories.notices import delivered_relays
+from storage.models import JobRun, Notice, NoticeDelivery, Room
+from storage.repositories import jobs as job_rows
+from storage.repositories import notices as notice_rows
+from storage.repositories import people as person_rows
 
 ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")
 _ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS))
@@ -121,10 +122,10 @@ def signature(session: Session, sender_id: str, sender_name: str) -> str:
     they wrote under and that they were authorised."""
     if sender_id == CONFIG_SENDER:
         return sender_name
-    person = session.execute(select(Person.name, Person.role).where(
-        Person.wechat_id == sender_id, Person.bound_via.is_not(None), Person.role != "resident")).first()
+    person = person_rows.signer(session, sender_id)
     if person is not None:
-        return f"{person.name}（{ROLE_LABEL[person.role]}）"
+        name, role = person
+        return f"{name}（{ROLE_LABEL[role]}）"
     return f"{sender_name}（临时授权）"
 
 
@@ -140,12 +141,7 @@ def relay_key(notice_id: int, room_id: str) -> str:
 
 def live_notice(session: Session, room_id: str, now: datetime, window: timedelta, number: int | None = None) -> int | None:
     """The notice a 收到 said in this room now counts for (see the module's rule), or None."""
-    delivered = delivered_relays()
-    query = select(delivered.c.notice_id).where(
-        delivered.c.room_id == room_id, delivered.c.delivered_at <= now, delivered.c.delivered_at >= now - window)
-    if number is not None:
-        query = query.where(delivered.c.notice_id == number)
-    return session.scalar(query.order_by(delivered.c.delivered_at.desc(), delivered.c.notice_id.desc()).limit(1))
+    return notice_rows.last_delivered_to(session, room_id, now - window, now, number)
 
 
 def fan_out(session: Session, config: Config, notice: Notice, now: datetime,
@@ -181,7 +177,7 @@ def _night_would_split(session: Session, config: Config, count: int, now: dateti
     quiet_start = datetime.combine(local.date(), window[0], config.tzinfo)
     if quiet_start <= local:
         quiet_start += timedelta(days=1)
-    queued = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "queued")) or 0
+    queued = notice_rows.relays_in(session, "queued")
     per_message = timedelta(seconds=config.outbox.min_interval_seconds + config.outbox.jitter_seconds)
     if now + per_message * (queued + count) < quiet_start:
         return None
@@ -205,7 +201,7 @@ def routine_slots(session: Session, config: Config) -> list[tuple[str, Recurring
     """Each routine reminder time with its last run and the next time it is due."""
     found = []
     for key, reminder, recurrence in routine_keys(config):
-        run = session.scalar(select(JobRun).where(JobRun.job_id == key))
+        run = job_rows.run_of(session, key)
         if run is not None:
             found.append((key, reminder, recurrence, run, next_occurrence(recurrence, run.last_run_at.astimezone(config.tzinfo))))
     return found
@@ -215,14 +211,14 @@ def sync_config_reminders(session: Session, config: Config, now: datetime) -> No
     """Recurring reminders declared in config.yaml: routine ones start counting their times from
     now; those with ``ack: true`` become scheduled notices (sender: 居委会), numbered and confirmed."""
     for key, _, _ in routine_keys(config):
-        if session.scalar(select(JobRun).where(JobRun.job_id == key)) is None:
+        if job_rows.run_of(session, key) is None:
             session.add(JobRun(job_id=key, last_run_at=now))
     asking = [reminder for reminder in config.reminders if reminder.ack]
     for reminder in asking:
         for at in reminder.times:
             recurrence = reminder_recurrence(reminder, at)
             key = f"config:{reminder.name}:{at}"
-            row = session.scalar(select(Notice).where(Notice.source_message_id == key))
+            row = notice_rows.by_source_message(session, key)
             if row is None:
                 row = Notice(sender_id=CONFIG_SENDER, sender_name="居委会", source_message_id=key, created_at=now,
                              scheduled_for=next_occurrence(recurrence, now), status="scheduled")
@@ -231,6 +227,6 @@ def sync_config_reminders(session: Session, config: Config, now: datetime) -> No
                 row.scheduled_for = next_occurrence(recurrence, now)
             row.text, row.targets, row.recurrence = reminder.text, reminder.targets, recurrence
     known = {f"config:{r.name}:{at}" for r in asking for at in r.times}  # a routine one is no notice any more
-    for row in session.scalars(select(Notice).where(Notice.sender_id == CONFIG_SENDER, Notice.status == "scheduled")):
+    for row in notice_rows.scheduled_from(session, CONFIG_SENDER):
         if row.source_message_id not in known:
             row.status = "cancelled"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import cast
 
 from openpyxl import load_workbook
-from sqlalchemy import String, select
+from sqlalchemy import String
 from sqlalchemy.orm import Session
 
 from bot.binding import bound_admins
@@ -28,6 +28,7 @@ from bot.errors import Problem
 from bot.identity import ROLE_LABEL, ROLE_WORDS, record_role_change
 from bot.parsing.numerals import to_int
 from storage.models import Person
+from storage.repositories import people as person_rows
 
 HEADERS = {"姓名": "name", "微信名": "alias", "昵称": "alias", "微信号": "wechat_id", "微信ID": "wechat_id",
            "角色": "role", "楼号": "building", "室号": "unit", "支部": "branch", "电话": "phone", "负责楼号": "buildings"}
@@ -198,15 +199,12 @@ def _check_row(values: dict[str, str], titles: dict[str, str], config: Config | 
 
 def _existing(session: Session, entry: _Entry) -> Person | None:
     if entry.wechat_id:
-        person = session.scalar(select(Person).where(Person.wechat_id == entry.wechat_id))
+        person = person_rows.by_wechat_id(session, entry.wechat_id)
         if person is not None:
             return person
-    query = select(Person).where(Person.name == entry.name, Person.source == "roster")
-    if entry.wechat_id:
-        # 同名 is common on an estate: a roster 张三 with another 微信号 is another person, so a row
-        # naming a 微信号 only takes over a 张三 who has none yet.
-        query = query.where(Person.wechat_id.is_(None))
-    return session.scalars(query.order_by(Person.id)).first()
+    # 同名 is common on an estate: a roster 张三 with another 微信号 is another person, so a row
+    # naming a 微信号 only takes over a 张三 who has none yet.
+    return person_rows.first_named_from(session, entry.name, "roster", unbound_only=bool(entry.wechat_id))
 
 
 def _apply(person: Person, entry: _Entry, now: datetime) -> None:

@@ -13,7 +13,6 @@ import hmac
 import secrets
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.config import Config
@@ -21,6 +20,8 @@ from bot.errors import UserError
 from bot.identity import Identity, resolve_identity
 from bot.services import Outcome
 from storage.models import AppSecret, Person, WebLoginCode, WebLoginLock, WebSession
+from storage.repositories import logins as login_rows
+from storage.repositories import people as person_rows
 
 WEB_ROLES = ("leader", "staff", "admin")  # party members relay notices in chat; the desk is not theirs
 MAX_FAILURES = 5
@@ -39,8 +40,7 @@ def issue_login_code(session: Session, config: Config, actor: Identity, private:
         raise UserError("抱歉，工作台只供社工、管理员和楼组长登录。")
     if not private:
         raise UserError("为了安全，请私聊亲邻助手发送 /登录，登录码只发在私聊里。")
-    session.execute(update(WebLoginCode).where(WebLoginCode.wechat_id == actor.wechat_id, WebLoginCode.used_at.is_(None))
-                    .values(used_at=now))
+    login_rows.use_up_codes(session, actor.wechat_id, now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     minutes = config.web.code_minutes
     session.add(WebLoginCode(wechat_id=actor.wechat_id, code_hash=_hash(actor.wechat_id, code), created_at=now,
@@ -50,7 +50,7 @@ def issue_login_code(session: Session, config: Config, actor: Identity, private:
 
 
 def _lock(session: Session, subject: str) -> WebLoginLock | None:
-    return session.scalar(select(WebLoginLock).where(WebLoginLock.subject == subject))  # this area's lock
+    return login_rows.lock_of(session, subject)
 
 
 def _lock_subject(name: str, person: Person | None) -> str:
@@ -60,8 +60,7 @@ def _lock_subject(name: str, person: Person | None) -> str:
 def check_login(session: Session, name: str, code: str, now: datetime) -> Identity:
     """The person a name and code belong to, or a UserError (counted towards the lock-out)."""
     name, code = name.strip()[:64], code.strip()
-    people = session.scalars(select(Person).where(Person.name == name, Person.wechat_id.is_not(None), Person.bound_via.is_not(None),
-                                                  Person.role.in_(WEB_ROLES))).all()
+    people = person_rows.bound_named_in(session, name, WEB_ROLES)
     subjects = [_lock_subject(name, person) for person in people] or [_lock_subject(name, None)]
     for subject in subjects:
         lock = _lock(session, subject)
@@ -69,9 +68,7 @@ def check_login(session: Session, name: str, code: str, now: datetime) -> Identi
             raise UserError(LOCKED)
     for person in people:
         assert person.wechat_id is not None
-        row = session.scalar(select(WebLoginCode).where(
-            WebLoginCode.wechat_id == person.wechat_id, WebLoginCode.used_at.is_(None), WebLoginCode.expires_at > now,
-        ).order_by(WebLoginCode.id.desc()).limit(1))
+        row = login_rows.newest_live_code(session, person.wechat_id, now)
         if row is not None and hmac.compare_digest(row.code_hash, _hash(person.wechat_id, code)):
             row.used_at = now
             lock = _lock(session, person.wechat_id)
@@ -118,7 +115,7 @@ def start_session(session: Session, config: Config, who: Identity, now: datetime
 
 
 def live_session(session: Session, token: str, now: datetime) -> WebSession | None:
-    row = session.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    row = login_rows.session_by_hash(session, token_hash(token))
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
     return row
@@ -126,8 +123,7 @@ def live_session(session: Session, token: str, now: datetime) -> WebSession | No
 
 def end_sessions(session: Session, wechat_id: str, now: datetime) -> Outcome:
     """/退出登录: every browser logged in as this person is logged out."""
-    live = session.scalars(select(WebSession).where(
-        WebSession.wechat_id == wechat_id, WebSession.ended_at.is_(None), WebSession.expires_at > now)).all()
+    live = login_rows.live_sessions_of(session, wechat_id, now)
     for row in live:
         row.ended_at = now
     ended = len(live)

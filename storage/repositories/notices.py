@@ -158,3 +158,24 @@ def count_in(session: Session, status: str) -> int:
 def relays_in(session: Session, state: str) -> int:
     """Outbox rows in ``state`` (the relays and replies sent, queued …)."""
     return session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == state)) or 0
+
+
+def last_delivered_to(session: Session, room_id: str, since: datetime, until: datetime,
+                      number: int | None = None) -> int | None:
+    """The notice last delivered to the room between ``since`` and ``until`` (that one only, with
+    ``number``), or None."""
+    delivered = delivered_relays()
+    query = select(delivered.c.notice_id).where(
+        delivered.c.room_id == room_id, delivered.c.delivered_at <= until, delivered.c.delivered_at >= since)
+    if number is not None:
+        query = query.where(delivered.c.notice_id == number)
+    return session.scalar(query.order_by(delivered.c.delivered_at.desc(), delivered.c.notice_id.desc()).limit(1))
+
+
+def by_source_message(session: Session, source_message_id: str) -> Notice | None:
+    return session.scalar(select(Notice).where(Notice.source_message_id == source_message_id))
+
+
+def scheduled_from(session: Session, sender_id: str) -> list[Notice]:
+    """The notices ``sender_id`` has waiting for their time."""
+    return list(session.scalars(select(Notice).where(Notice.sender_id == sender_id, Notice.status == "scheduled")))
