@@ -96,6 +96,10 @@ def _first_line(error: BaseException) -> str:
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def _stdin() -> TextIO:
     # Bytes that are not UTF-8 become U+FFFD instead of a UnicodeDecodeError mid-stream.
     if hasattr(sys.stdin, "reconfigure"):
@@ -327,7 +331,8 @@ def roster_import(
         raise fail(error.problem.say(ROSTER_PROBLEMS)) from None
     for problem in result.errors:
         typer.echo(f"  line {problem.line}: {problem.say(ROSTER_PROBLEMS)}", err=True)
-    typer.echo(f"imported {result.imported} people, {len(result.errors)} rows with errors")
+    typer.echo(f"imported {_counted(result.imported, 'person', 'people')}; "
+               f"{_counted(len(result.errors), 'row', 'rows')} not imported")
     if result.errors:
         raise typer.Exit(1)
 
@@ -478,7 +483,7 @@ def purge(
         raise fail(f"unknown categories {','.join(unknown) or '(none given)'}; the codes are {','.join(known)}")
     with unit_of_work(_session(config, db)) as session:
         count = purge_personal_fields(session, timedelta(days=int(days.group(1))), codes, SystemClock(config.tzinfo).now())
-    typer.echo(f"personal fields removed from {count} reports")
+    typer.echo(f"personal fields removed from {_counted(count, 'report', 'reports')}")
 
 
 def main() -> None:

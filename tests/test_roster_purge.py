@@ -54,7 +54,7 @@ def test_xlsx_roster_through_the_cli(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "roster", "import", str(path), "--db",
                              f"sqlite:///{tmp_path / 'r.db'}"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 1
-    assert "imported 1 people, 1 rows with errors" in result.stdout
+    assert result.stdout == "imported 1 person; 1 row not imported\n"
     # the operator reads English, one line per row; the cell's own value is quoted as written
     assert result.stderr.splitlines() == ["  line 3: unknown role '超人' in 角色"]
 
@@ -219,3 +219,13 @@ def test_roster_rows_are_checked_against_the_config(chat: Simulation, config, tm
                              "第4行：楼号超出范围“5000”",
                              "第5行：没有第9支部（本居民区有第1至第8支部）"]
     assert result.imported == 2
+
+
+def test_purge_from_the_cli_says_what_it_did_in_one_line(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bot", "purge", "--older-than", "28d", "--db", f"sqlite:///{tmp_path / 'p.db'}"]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "personal fields removed from 0 reports\n", "")
+    refused = subprocess.run([*command, "--categories", "return,flu"], check=False, capture_output=True, text=True,
+                             cwd=ROOT, timeout=120)
+    assert refused.returncode == 2 and refused.stderr.startswith("qinlin: unknown categories flu; the codes are ")
+    assert refused.stderr.count("\n") == 1
