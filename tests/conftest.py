@@ -27,6 +27,20 @@ PG_URL = os.environ.get("QINLIN_TEST_PG_URL")
 MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # a Monday in 江南新村
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`python -m pytest` (the whole suite, from testpaths) runs on every core with pytest-xdist:
+    most of an end-to-end test is waiting, and the other worker's tests fill it. A run of chosen
+    files or tests, or one that says ``-n`` itself (``-n 0``: in this process), stays as asked —
+    starting workers costs more than a few tests take. PYTEST_XDIST_AUTO_NUM_WORKERS sets the count.
+    Each worker has its own session fixtures: its SQLite template, its PostgreSQL schema. A worker
+    is handed the same arguments with ``-n`` cleared: it must not start workers of its own."""
+    if (config.args_source is pytest.Config.ArgsSource.TESTPATHS and not hasattr(config, "workerinput")
+            and "PYTEST_XDIST_WORKER" not in os.environ
+            and getattr(config.option, "numprocesses", "absent") is None and config.option.dist == "no"):
+        config.option.numprocesses = "auto"
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     if PG_URL:
         return f"qinlin: storage and scenario tests run on SQLite and PostgreSQL ({PG_URL})"
