@@ -53,7 +53,9 @@ async def test_feedback_queued_by_the_page_is_sent_by_the_other_process_within_f
         await asyncio.to_thread(close_on_the_page)
         assert await until(lambda: len(said) == 2, seconds=5)
         assert re.fullmatch(r"(@郑老伯 )?您反映的#1（.+）已处理：已换灯泡", said[1])  # the mention rides with the send
-        await asyncio.sleep(2.5)  # another look at the outbox finds nothing more to send
+        # nothing left to send: the feedback is written down as sent, so the pump's next looks
+        # cannot send it again (a row queued twice would be sent before this holds)
+        assert await until(lambda: bot.outbox.pending_count() == 0, seconds=5)
         assert len(said) == 2
     finally:
         transport.stopping.set()
