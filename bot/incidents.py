@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Incident, Report
+from storage.repositories import reports as report_rows
 
 WINDOW = timedelta(hours=72)
 SIMILARITY = 0.5  # share of the shorter text's character pairs found in the other
@@ -51,14 +51,9 @@ def link_incident(session: Session, report: Report, now: datetime, triggers: Ite
     """Link ``report`` to a matching open report's incident; returns how many residents reported it."""
     if report.kind == "family" or report.status != "open":
         return 1
-    place = Report.building == report.building if report.building else Report.area == report.area
     if not report.building and not report.area:
         return 1
-    candidates = session.scalars(
-        select(Report).where(Report.id != report.id, Report.kind == report.kind, Report.category == report.category,
-                             Report.status == "open", Report.created_at >= now - WINDOW, place)
-        .order_by(Report.id)
-    ).all()
+    candidates = report_rows.open_alike(session, report, now - WINDOW)
     words = frozenset(triggers)
     match = next((c for c in candidates if similar(c.raw_text, report.raw_text, words)), None)
     if match is None:
@@ -77,4 +72,4 @@ def link_incident(session: Session, report: Report, now: datetime, triggers: Ite
 def incident_reports(session: Session, incident_id: int | None) -> list[Report]:
     if incident_id is None:
         return []
-    return list(session.scalars(select(Report).where(Report.incident_id == incident_id).order_by(Report.id)))
+    return report_rows.of_incident(session, incident_id)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from bot.phones import has_number, mask
-from storage.models import Person, Report, Room
+from storage.repositories import people as person_rows
+from storage.repositories import reports as report_rows
+from storage.repositories import rooms as room_rows
 
 # 201室, 3号楼201, 3-201, 3幢1201号房: the household part becomes ***
 _UNIT_AFTER_BUILDING = re.compile(
@@ -52,7 +53,7 @@ def for_group(session: Session, room_id: str | None, text: str) -> str:
     """The text as it may appear in this room: phones masked unless it is the staff room."""
     if room_id is None or not has_number(text):
         return text
-    role = session.scalar(select(Room.role).where(Room.id == room_id))
+    role = room_rows.role_of(session, room_id)
     return text if role == "staff" else mask_phones(text)
 
 
@@ -64,16 +65,8 @@ def staff_note_for_residents(session: Session, note: str, reporter_name: str | N
     shown = mask_phones(note)
     shown = _UNIT.sub(r"***\1", shown)
     shown = _UNIT_AFTER_BUILDING.sub(lambda m: f"{m.group(1)}***{m.group(3)}", shown)
-    known = set(session.scalars(
-        select(Person.name)
-        .where(Person.role == "resident", func.length(Person.name) >= 2)
-        .where(literal(note).contains(Person.name))
-        .distinct()
-    ))
-    known |= set(session.scalars(  # the people 接龙 lines named
-        select(Report.contact_name).where(func.length(Report.contact_name) >= 2)
-        .where(literal(note).contains(Report.contact_name)).distinct()
-    ))
+    known = person_rows.resident_names_in(session, note)
+    known |= report_rows.contact_names_in(session, note)  # the people 接龙 lines named
     for name in sorted(known, key=len, reverse=True):
         if name != reporter_name:
             shown = shown.replace(name, "某居民")

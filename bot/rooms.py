@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config, RoomRule, parse_building_range
 from bot.message import Outgoing
 from bot.parsing.numerals import to_int
 from storage.models import Room
+from storage.repositories import rooms as room_rows
 
 ROOM_ROLE_LABEL = {"general": "党总支群", "branch": "党支部群", "building": "楼组群", "area": "片区群", "staff": "工作群"}
 
@@ -148,9 +148,8 @@ def lower_unproven_rooms(session: Session, config: Config, now: datetime) -> lis
     making such rooms, or by a config entry since removed — become unbound (a name is no proof).
     The staff rooms that remain and each lowered room itself are told once: an admin's /绑定 in
     the room binds it again. Rooms an admin bound are kept."""
-    unproven = [room for room in session.scalars(
-        select(Room).where(Room.role.in_(PROVEN_ROOM_ROLES), or_(Room.bound_by.is_(None), Room.bound_by != "admin")))
-        if binding_for_id(config, room.id) is None]
+    unproven = [room for room in room_rows.bound_not_by_admin(session, PROVEN_ROOM_ROLES)
+                if binding_for_id(config, room.id) is None]
     lowered = []
     for room in unproven:
         label, command = ROOM_ROLE_LABEL[room.role or ""], bind_command(Binding(room.role or "", room.branch))
@@ -168,7 +167,7 @@ def lower_unproven_rooms(session: Session, config: Config, now: datetime) -> lis
 
 
 def rooms_with_role(session: Session, *roles: str) -> list[Room]:
-    return list(session.scalars(select(Room).where(Room.role.in_(roles)).order_by(Room.topic)))
+    return room_rows.with_role(session, roles)
 
 
 def building_rooms(session: Session, buildings: list[str] | None = None) -> list[Room]:

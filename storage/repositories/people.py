@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -127,3 +127,9 @@ def signer(session: Session, wechat_id: str) -> tuple[str, str] | None:
     row = session.execute(select(Person.name, Person.role).where(
         Person.wechat_id == wechat_id, Person.bound_via.is_not(None), Person.role != "resident")).first()
     return (row[0], row[1]) if row is not None else None
+
+
+def resident_names_in(session: Session, text: str) -> set[str]:
+    """The residents' names (two characters or more) that ``text`` contains."""
+    return set(session.scalars(select(Person.name).where(Person.role == "resident", func.length(Person.name) >= 2)
+                               .where(literal(text).contains(Person.name)).distinct()))

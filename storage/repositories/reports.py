@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, literal, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from storage.models import PendingQuestion, Report, Room
@@ -172,3 +172,23 @@ def page_of(session: Session, conditions: Sequence[ColumnElement[bool]], cap: in
 def counts_by(session: Session, column: QueryableAttribute[str]) -> list[tuple[str, int]]:
     """(value, how many reports) for each value of a report column (Report.kind, Report.status)."""
     return [(value, count) for value, count in session.execute(select(column, func.count()).group_by(column))]
+
+
+def open_alike(session: Session, report: Report, since: datetime) -> Sequence[Report]:
+    """Other open reports of the same kind and category at the report's building (or, without
+    one, its area) made since ``since``, oldest first: the candidates of one incident."""
+    place = Report.building == report.building if report.building else Report.area == report.area
+    return session.scalars(
+        select(Report).where(Report.id != report.id, Report.kind == report.kind, Report.category == report.category,
+                             Report.status == "open", Report.created_at >= since, place)
+        .order_by(Report.id)).all()
+
+
+def of_incident(session: Session, incident_id: int) -> list[Report]:
+    return list(session.scalars(select(Report).where(Report.incident_id == incident_id).order_by(Report.id)))
+
+
+def contact_names_in(session: Session, text: str) -> set[str]:
+    """The names 接龙 lines gave (two characters or more) that ``text`` contains."""
+    return set(session.scalars(select(Report.contact_name).where(func.length(Report.contact_name) >= 2)
+                               .where(literal(text).contains(Report.contact_name)).distinct()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Room
@@ -21,3 +21,18 @@ def by_topic(session: Session) -> Sequence[Room]:
 
 def topic_of(session: Session, room_id: str) -> str | None:
     return session.scalar(select(Room.topic).where(Room.id == room_id))
+
+
+def with_role(session: Session, roles: Sequence[str]) -> list[Room]:
+    """The rooms bound to one of ``roles``, by topic."""
+    return list(session.scalars(select(Room).where(Room.role.in_(roles)).order_by(Room.topic)))
+
+
+def bound_not_by_admin(session: Session, roles: Sequence[str]) -> Sequence[Room]:
+    """Rooms bound to one of ``roles`` by anything but an admin's word (a topic, config.yaml)."""
+    return session.scalars(select(Room).where(
+        Room.role.in_(roles), or_(Room.bound_by.is_(None), Room.bound_by != "admin"))).all()
+
+
+def role_of(session: Session, room_id: str) -> str | None:
+    return session.scalar(select(Room.role).where(Room.id == room_id))
