@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, text
 
 from bot.clock import SHANGHAI, VirtualClock
-from bot.config import Config, load_config
+from bot.config import Config, RoomRule, load_config
 from bot.message import IncomingMessage
 from bot.transports.simulated import Simulation
 from handlers import build_application
@@ -115,7 +115,16 @@ def as_messages(records: list[dict], prefix: str) -> list[IncomingMessage]:
 
 
 def bench_config(folder: Path) -> Config:
-    return load_config(ROOT / "config.yaml").model_copy(update={"exports_dir": str(folder / "exports")})
+    """The shipped config as a site that has bound its people and rooms runs it: the staff, party
+    members and leaders by the ids the day speaks as, the staff and party rooms by their ids
+    (unbound, every notice and staff command of the day would only be refused)."""
+    config = load_config(ROOT / "config.yaml")
+    people = [person if person.role == "resident" or person.wechat_id
+              else person.model_copy(update={"wechat_id": f"wxid_{person.name}"}) for person in config.people]
+    rooms = ([RoomRule(id="room_居委工作群", role="staff"), RoomRule(id="room_江南新村党总支", role="general")]
+             + [RoomRule(id=f"room_江南新村第{n}党支部", role="branch", branch=n) for n in range(1, 9)])
+    return config.model_copy(update={"exports_dir": str(folder / "exports"), "people": people,
+                                     "rooms": [*rooms, *config.rooms]})
 
 
 # ---------------------------------------------------------------- the floor

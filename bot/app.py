@@ -28,7 +28,7 @@ from bot.notices import sync_config_reminders
 from bot.outages import Outages
 from bot.outbox import OutboxWorker, enqueue
 from bot.parsing import ReportParser
-from bot.rooms import confirm_notes, lower_unproven_rooms, rooms_with_role, see_room
+from bot.rooms import RoomBook, confirm_notes, lower_unproven_rooms, rooms_with_role, see_room
 from bot.router import Router
 from bot.spool import Spool
 from bot.texts import GENERIC_FAILURE
@@ -63,6 +63,7 @@ class Services:
     router: Router
     jobs: list[TimedJob] = field(default_factory=list)
     bot_id: str | None = None  # the bot's own WeChat id, once logged in
+    memo: Memo | None = None  # answers kept until their rows change (bot/memo.py); the bot's own once built
 
 
 JOB_RETRY = timedelta(minutes=10)
@@ -86,8 +87,11 @@ class Bot:
         self.spool = spool
         self.outages = outages or outbox.outages
         self.job_held_until: dict[str, datetime] = {}  # a job that failed waits JOB_RETRY
-        self.due = Memo(services.factory)
+        if services.memo is None:
+            services.memo = Memo(services.factory)
+        self.due = services.memo
         self.directory = Directory(self.due)
+        self.rooms = RoomBook(self.due)
         self.always_asked: set[str] = set()  # jobs that do not say what decides their due time
         self.contacts_noted: dict[str, str] = {}  # contact id → the name the contacts table has for it
         pace = services.config.outbox.min_interval_seconds + services.config.outbox.jitter_seconds
@@ -178,13 +182,13 @@ class Bot:
             return session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message_id)) is not None
 
     def _handle_in(self, session: Session, message: IncomingMessage, now: datetime) -> list[int]:
-        seen = session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message.message_id))
-        if seen is not None:
-            return []
+        # A message already handled is not looked for first (that was a statement per message to
+        # find, nearly always, nothing): its record's unique id fails the flush below, the unit
+        # of work rolls back whatever the handler did, and _handle_or_raise finds it stored.
         room = None
         outgoing: list[Outgoing] = []
         if message.room_id is not None:
-            sighting = see_room(session, self.services.config, message.room_id, message.room_topic, now)
+            sighting = see_room(session, self.services.config, message.room_id, message.room_topic, now, self.rooms)
             room = sighting.room
             if sighting.renamed_from:
                 outgoing.extend(self.rename_notes(session, sighting.renamed_from, room.topic, message.message_id))

@@ -37,6 +37,7 @@ _TOUCHED = "qinlin_due_touched"  # session.info key: names a transaction made st
 class Memo:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._watchers: dict[type, list[tuple[str, RowTest | None]]] = {}
+        self._watched: set[str] = set()
         self._versions: dict[str, int] = {}
         self._known: dict[str, tuple[int, object]] = {}
         self._lock = threading.Lock()
@@ -46,8 +47,24 @@ class Memo:
         event.listen(factory, "after_soft_rollback", lambda session, _transaction: self._ended(session))
 
     def watch(self, name: str, watches: Watches) -> None:
-        for model, test in watches.items():
-            self._watchers.setdefault(model, []).append((name, test))
+        with self._lock:
+            if name in self._watched:
+                return
+            self._watched.add(name)
+            for model, test in watches.items():
+                self._watchers.setdefault(model, []).append((name, test))
+
+    def answer(self, name: str, watches: Watches, session: Session, ask: Callable[[Session], Any]) -> Any:
+        """The kept answer for ``name``, or ``ask(session)``'s, kept until a row ``watches``
+        names changes."""
+        self.watch(name, watches)
+        hit, value = self.known(name)
+        if hit:
+            return value
+        version = self.version(name)
+        value = ask(session)
+        self.store(name, version, value)
+        return value
 
     # ------------------------------------------------------------ reading
 
@@ -67,6 +84,22 @@ class Memo:
     def store(self, name: str, version: int, value: object) -> None:
         with self._lock:
             self._known[name] = (version, value)
+
+    def revise(self, name: str, change: Callable[[Any], object | None]) -> None:
+        """A change this process committed, applied to the kept answer instead of asking again:
+        ``change`` returns the new answer, or None when it cannot tell (then it is asked again).
+        Either way the version moves on, so an answer being read meanwhile is not kept."""
+        with self._lock:
+            entry = self._known.get(name)
+            version = self._versions.get(name, 0)
+            self._versions[name] = version + 1
+            if entry is None or entry[0] != version:
+                return
+            revised = change(entry[1])
+            if revised is None:
+                del self._known[name]
+            else:
+                self._known[name] = (version + 1, revised)
 
     # ------------------------------------------------------------ making stale
 

@@ -21,13 +21,14 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from sqlalchemy import ScalarSelect, func, or_, select, update
+from sqlalchemy import ScalarSelect, bindparam, event, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.config import OutboxConfig
 from bot.memo import Memo
@@ -36,7 +37,7 @@ from bot.outages import Outages
 from bot.privacy import for_group
 from storage.db import unit_of_work
 from storage.locks import hold_for_transaction
-from storage.models import NoticeDelivery, OutboxMessage
+from storage.models import NoticeDelivery, OutboxMessage, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -155,17 +156,107 @@ class Candidate(NamedTuple):
     next_attempt_at: datetime
 
 
+CANDIDATES = 200  # queued rows pacing looks at, most urgent and oldest first
+
+
 @dataclass(frozen=True)
 class QueueView:
-    """What pacing needs to know about the queue, read in two statements and kept until a row of
-    the outbox changes (bot/memo.py) or the day turns."""
+    """What pacing needs to know about the queue, read in two statements and then kept: the
+    changes this process's sessions commit to outbox rows are applied to it (:class:`RowChange`),
+    anything else (a bulk update, another process, the day turning) has it read again."""
 
     day_start: datetime
     last_sent_at: datetime | None
     sent_today: int
     held_until: datetime | None  # risk control holds the whole account until then
-    claimed_until: datetime | None  # a send in flight (maybe another process's) holds it until then
+    claimed_until: datetime | None  # a send in flight when read (maybe another process's) holds it until then
     candidates: tuple[Candidate, ...]
+    whole: bool = True  # every queued row is a candidate (fewer than CANDIDATES were queued)
+    claims: tuple[tuple[int, datetime], ...] = ()  # claims committed since it was read: (row, until)
+
+    def in_flight_until(self) -> datetime | None:
+        moments = [m for m in (self.claimed_until, *(until for _, until in self.claims)) if m is not None]
+        return max(moments) if moments else None
+
+
+class RowChange(NamedTuple):
+    """One outbox row as a flush wrote it, with what it was before (None: a new row)."""
+
+    id: int
+    state: str
+    was_state: str | None
+    urgent: bool
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    was_sent_at: datetime | None
+    claim_expires_at: datetime | None
+    was_claim_expires_at: datetime | None
+
+
+def _priority(candidate: Candidate) -> tuple[bool, datetime, int]:
+    return (not candidate.urgent, candidate.next_attempt_at, candidate.id)  # as _view's ORDER BY
+
+
+def revised(view: QueueView, changes: list[RowChange]) -> QueueView | None:
+    """``view`` after ``changes`` were committed, or None when that cannot be told without
+    reading the queue again."""
+    candidates = {c.id: c for c in view.candidates}
+    claims = dict(view.claims)
+    last, today, removed = view.last_sent_at, view.sent_today, False
+    for change in changes:
+        if change.state == "queued":
+            candidates[change.id] = Candidate(change.id, change.urgent, change.next_attempt_at)
+        elif candidates.pop(change.id, None) is not None:
+            removed = True
+        if change.was_state == "sending" and (change.state != "sending"
+                                              or change.claim_expires_at != change.was_claim_expires_at):
+            if claims.pop(change.id, None) is None and view.claimed_until is not None and (
+                    change.was_claim_expires_at is None or change.was_claim_expires_at >= view.claimed_until):
+                return None  # the claim read with the view is over: is another one still in flight?
+        if change.state == "sending" and change.claim_expires_at is not None:
+            claims[change.id] = change.claim_expires_at
+        if change.sent_at is not None and change.was_sent_at is None:
+            last = change.sent_at if last is None else max(last, change.sent_at)
+            today += change.sent_at >= view.day_start
+    if removed and not view.whole:
+        return None  # the rows beyond the candidates were not read: which one moves up?
+    ordered = sorted(candidates.values(), key=_priority)
+    return replace(view, last_sent_at=last, sent_today=today, candidates=tuple(ordered[:CANDIDATES]),
+                   whole=view.whole and len(ordered) <= CANDIDATES, claims=tuple(claims.items()))
+
+
+_CHANGES = "qinlin_outbox_changes"  # session.info key: RowChange list, or None once it cannot be told
+
+
+def _before(state: Any, key: str) -> tuple[bool, Any]:
+    """(known, value) of an attribute before this flush."""
+    history = state.attrs[key].history
+    if history.deleted:
+        return True, history.deleted[0]
+    if history.unchanged:
+        return True, history.unchanged[0]
+    return False, None
+
+
+def _row_change(row: OutboxMessage, new: bool) -> RowChange | None:
+    state = inspect(row)
+    now = state.dict
+    if any(key not in now for key in ("id", "state", "urgent", "next_attempt_at")):
+        return None
+    if (now.get("last_error") or "").startswith(RATE_LIMITED_MARK):
+        return None  # risk control's hold is the latest of every refused row: read again
+    if new:
+        if now["state"] != "queued" or now.get("sent_at") is not None:
+            return None
+        return RowChange(now["id"], "queued", None, bool(now["urgent"]), now["next_attempt_at"], None, None, None, None)
+    befores = [_before(state, key) for key in ("state", "sent_at", "claim_expires_at", "last_error")]
+    if not all(known for known, _ in befores):
+        return None
+    (_, was_state), (_, was_sent_at), (_, was_claim), (_, was_error) = befores
+    if (was_error or "").startswith(RATE_LIMITED_MARK) or (was_sent_at is not None and was_sent_at != now.get("sent_at")):
+        return None
+    return RowChange(now["id"], now["state"], was_state, bool(now["urgent"]), now["next_attempt_at"],
+                     now.get("sent_at"), was_sent_at, now.get("claim_expires_at"), was_claim)
 
 
 QUEUE = "outbox"
@@ -189,7 +280,11 @@ class OutboxWorker:
         self.pacing = Pacing(config, tz)
         self.tz = tz
         self.due = Memo(factory)
-        self.due.watch(QUEUE, {OutboxMessage: None})
+        # what a session changes in the outbox is applied to the kept view when it commits
+        event.listen(factory, "after_flush", self._flushed)
+        event.listen(factory, "do_orm_execute", self._bulk)
+        event.listen(factory, "after_commit", self._committed)
+        event.listen(factory, "after_soft_rollback", self._rolled_back)
         self.outages = outages or Outages()
         # Outcomes of sends that happened but could not be written (the database went away
         # between the send and its record). Written before anything else is sent: a row left in
@@ -197,16 +292,65 @@ class OutboxWorker:
         self._unrecorded: dict[int, Callable[[], None]] = {}
         self._unrecorded_lock = threading.Lock()
         self.in_flight: set[int] = set()  # claimed by this process, acknowledgement awaited
+        # the rows as claimed (detached, as written): their outcome is written without reading them again
+        self._claimed: dict[int, OutboxMessage] = {}
+
+    # ------------------------------------------------------------ keeping the queue view
+
+    def _untold(self, session: Session) -> None:
+        """A change the view cannot follow: it is read again, now and after the commit."""
+        session.info[_CHANGES] = None
+        self.due.forget([QUEUE])
+
+    def _flushed(self, session: Session, _context: object) -> None:
+        rows = [(row, row in session.new) for row in (*session.new, *session.dirty) if isinstance(row, OutboxMessage)]
+        if any(isinstance(row, OutboxMessage) for row in session.deleted):
+            self._untold(session)
+            return
+        if not rows or (_CHANGES in session.info and session.info[_CHANGES] is None):
+            return
+        changes = session.info.setdefault(_CHANGES, [])
+        for row, new in rows:
+            change = _row_change(row, new)
+            if change is None:
+                self._untold(session)
+                return
+            changes.append(change)
+
+    def _bulk(self, state: ORMExecuteState) -> None:
+        if (state.is_update or state.is_delete or state.is_insert) and state.bind_mapper is not None \
+                and state.bind_mapper.class_ is OutboxMessage:
+            self._untold(state.session)
+
+    def _committed(self, session: Session) -> None:
+        if session.in_nested_transaction() or _CHANGES not in session.info:
+            return  # a savepoint released: the transaction may still roll back
+        changes = session.info.pop(_CHANGES)
+        if changes is None:
+            self.due.forget([QUEUE])
+        elif changes:
+            self.due.revise(QUEUE, lambda view: revised(view, changes) if isinstance(view, QueueView) else None)
+
+    def _rolled_back(self, session: Session, previous: SessionTransaction) -> None:
+        if _CHANGES not in session.info:
+            return
+        if previous.nested:
+            session.info[_CHANGES] = None  # which of the changes did the savepoint take back? read again
+        else:
+            del session.info[_CHANGES]  # nothing was written
+
+    # ------------------------------------------------------------ sending
 
     def record_outcome(self, row_id: int, now: datetime, outcome: str | TransportError | None) -> None:
         """Write what became of a claimed row; kept in memory and retried while the database is away."""
         self.in_flight.discard(row_id)
+        claimed = self._claimed.pop(row_id, None)
         if isinstance(outcome, TransportError):
             error = outcome
             self._unrecorded[row_id] = lambda: self.fail(row_id, now, error)
         else:
             transport_id = outcome
-            self._unrecorded[row_id] = lambda: self.complete(row_id, now, transport_id)
+            self._unrecorded[row_id] = lambda: self.complete(row_id, now, transport_id, claimed)
         self.write_unrecorded()
 
     def write_unrecorded(self) -> None:
@@ -270,14 +414,16 @@ class OutboxWorker:
         return datetime.combine(now.astimezone(self.tz).date(), time(0), self.tz)
 
     @staticmethod
-    def _account_state(day_start: datetime) -> tuple[ScalarSelect[Any], ...]:
+    def _account_state() -> tuple[ScalarSelect[Any], ...]:
         """The account's pacing inputs as four indexed look-ups, to ride along in one statement
-        (an aggregate over the whole table would scan it): the last send, today's count, until
-        when risk control holds the account, and until when a claimed send is in flight. Never
-        correlated: they are about the account, not the row a claim selects beside them."""
+        (an aggregate over the whole table would scan it): the last send, today's count (from the
+        ``day_start`` parameter), until when risk control holds the account, and until when a
+        claimed send is in flight. Never correlated: they are about the account, not the row a
+        claim selects beside them."""
         return (
             select(func.max(OutboxMessage.sent_at)).correlate(None).scalar_subquery(),
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= day_start).correlate(None).scalar_subquery(),
+            select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.sent_at >= bindparam("day_start", type_=UTCDateTime())).correlate(None).scalar_subquery(),
             # WeChat's "too frequent" is about the account, not one message: until the refused
             # row's back-off is over, nothing else goes out either, urgent or not.
             select(func.max(OutboxMessage.next_attempt_at)).where(
@@ -292,15 +438,15 @@ class OutboxWorker:
             return view
         version = self.due.version(QUEUE)
         with self.factory() as session:
-            last, today, held_until, claimed_until = session.execute(select(*self._account_state(day_start))).one()
+            last, today, held_until, claimed_until = session.execute(_ACCOUNT_STATE, {"day_start": day_start}).one()
             candidates = session.execute(
                 select(OutboxMessage.id, OutboxMessage.urgent, OutboxMessage.next_attempt_at)
                 .where(OutboxMessage.state == "queued")
                 .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(200)
+                .limit(CANDIDATES)
             ).all()
         view = QueueView(day_start, last, int(today or 0), held_until, claimed_until,
-                         tuple(Candidate(*row) for row in candidates))
+                         tuple(Candidate(*row) for row in candidates), whole=len(candidates) < CANDIDATES)
         self.due.store(QUEUE, version, view)
         return view
 
@@ -309,7 +455,8 @@ class OutboxWorker:
         self.write_unrecorded()
         view = self._view(now)
         last = view.last_sent_at
-        if view.claimed_until is not None and view.claimed_until > now:
+        claimed_until = view.in_flight_until()
+        if claimed_until is not None and claimed_until > now:
             # another sender's message is on its way: ours goes one pacing interval after it
             last = max(last, now) if last is not None else now
         best: tuple[int, datetime] | None = None
@@ -335,11 +482,7 @@ class OutboxWorker:
         sender may have sent since :meth:`next_send` looked) says not yet."""
         with unit_of_work(self.factory) as session:
             hold_for_transaction(session, f"outbox:{self.account}")
-            found = session.execute(
-                select(OutboxMessage, *self._account_state(self._day_start(now)))
-                .where(OutboxMessage.id == row_id, OutboxMessage.state == "queued")
-                .with_for_update(skip_locked=True, of=OutboxMessage)
-            ).first()
+            found = session.execute(_CLAIM, {"row_id": row_id, "day_start": self._day_start(now)}).first()
             if found is not None:
                 row, last, today, held_until, claimed_until = found
             if found is None or not self._may_send_now(row, last, today, held_until, claimed_until, now):
@@ -360,18 +503,29 @@ class OutboxWorker:
             session.flush()
             session.expunge(row)
             self.in_flight.add(row.id)
+            self._claimed[row.id] = row
             return row
 
-    def complete(self, row_id: int, now: datetime, transport_message_id: str | None) -> None:
-        with unit_of_work(self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            row.state = "sent"
-            row.sent_at = now
-            row.claim_expires_at = None
-            row.transport_message_id = transport_message_id
-            row.last_error = None
+    def complete(self, row_id: int, now: datetime, transport_message_id: str | None,
+                 claimed: OutboxMessage | None = None) -> None:
+        """Record a send. ``claimed``, the row as :meth:`claim` wrote it, saves reading it again:
+        the record is one UPDATE (none when the row was deleted since, by purge)."""
+        try:
+            with unit_of_work(self.factory) as session:
+                row = claimed
+                if row is not None:
+                    session.add(row)  # persistent again, as claimed: only what changes is written
+                else:
+                    row = session.get(OutboxMessage, row_id)
+                    if row is None:
+                        return
+                row.state = "sent"
+                row.sent_at = now
+                row.claim_expires_at = None
+                row.transport_message_id = transport_message_id
+                row.last_error = None
+        except StaleDataError:
+            return  # deleted while it was being sent: nothing left to record
 
     def fail(self, row_id: int, now: datetime, error: TransportError) -> None:
         with unit_of_work(self.factory) as session:
@@ -413,3 +567,11 @@ class OutboxWorker:
             return int(session.scalar(
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state.in_(("queued", "sending")))
             ) or 0)
+
+
+# Built once (building them cost more than running them): the queue view's account state, and
+# the row a claim takes with the account state beside it, read under the row's lock.
+_ACCOUNT_STATE = select(*OutboxWorker._account_state())
+_CLAIM = (select(OutboxMessage, *OutboxWorker._account_state())
+          .where(OutboxMessage.id == bindparam("row_id"), OutboxMessage.state == "queued")
+          .with_for_update(skip_locked=True, of=OutboxMessage))

@@ -14,7 +14,9 @@ import re
 
 from sqlalchemy.orm import Session
 
+from bot.memo import Memo
 from bot.phones import has_number, mask
+from storage.models import Person, Report
 from storage.repositories import people as person_rows
 from storage.repositories import reports as report_rows
 from storage.repositories import rooms as room_rows
@@ -57,7 +59,20 @@ def for_group(session: Session, room_id: str | None, text: str) -> str:
     return text if role == "staff" else mask_phones(text)
 
 
-def staff_note_for_residents(session: Session, note: str, reporter_name: str | None, guess_names: bool = True) -> str:
+NAMES = "resident names"  # kept (bot/memo.py) until a person changes or a report names someone
+
+
+def _names_someone(report: Report) -> bool:
+    return bool(report.contact_name)
+
+
+def _resident_names(session: Session) -> frozenset[str]:
+    """Residents' names the committee knows: the roster's residents and the people 接龙 lines named."""
+    return frozenset(person_rows.resident_names(session)) | frozenset(report_rows.contact_names(session))
+
+
+def staff_note_for_residents(session: Session, note: str, reporter_name: str | None, guess_names: bool = True,
+                             memo: Memo | None = None) -> str:
     """A staff member's free text as residents may read it: no phones, room numbers or the names
     of other residents (the reporter is @mentioned anyway). ``guess_names`` also hides what looks
     like a name beside a title (王某某阿姨, 住户张三); off for a resident's own words, where 老人摔倒了
@@ -65,8 +80,12 @@ def staff_note_for_residents(session: Session, note: str, reporter_name: str | N
     shown = mask_phones(note)
     shown = _UNIT.sub(r"***\1", shown)
     shown = _UNIT_AFTER_BUILDING.sub(lambda m: f"{m.group(1)}***{m.group(3)}", shown)
-    known = person_rows.resident_names_in(session, note)
-    known |= report_rows.contact_names_in(session, note)  # the people 接龙 lines named
+    if memo is None:
+        known = person_rows.resident_names_in(session, note)
+        known |= report_rows.contact_names_in(session, note)  # the people 接龙 lines named
+    else:
+        known = {name for name in memo.answer(NAMES, {Person: None, Report: _names_someone}, session, _resident_names)
+                 if name in note}
     for name in sorted(known, key=len, reverse=True):
         if name != reporter_name:
             shown = shown.replace(name, "某居民")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from bot.config import Config, RoomRule, parse_building_range
+from bot.memo import Memo
 from bot.message import Outgoing
 from bot.parsing.numerals import to_int
 from storage.models import Room
@@ -103,12 +106,38 @@ def _bind_by_topic(room: Room, config: Config, now: datetime) -> Binding | None:
     return None
 
 
-def see_room(session: Session, config: Config, room_id: str, topic: str | None, now: datetime) -> RoomSighting:
+class RoomBook:
+    """Every room of the area, read once and kept (detached) until a room row changes
+    (bot/memo.py): each message names its room, and a room is nearly never new or renamed."""
+
+    KEY = "rooms"
+
+    def __init__(self, memo: Memo) -> None:
+        self.memo = memo
+
+    def get(self, session: Session, room_id: str) -> Room | None:
+        """The room as a row of ``session`` (changes to it are written), without a statement
+        while the kept rooms are still good."""
+        kept: dict[str, dict[str, Any]] = self.memo.answer(self.KEY, {Room: None}, session, room_rows.every_room_as_values)
+        values = kept.get(room_id)
+        if values is None:
+            return session.get(Room, room_id)  # new since the rooms were read, or in this transaction
+        present = session.identity_map.get(identity_key(Room, room_id))
+        if present is not None:
+            return present
+        room = Room(**values)
+        make_transient_to_detached(room)  # a row as read: only what changes on it is written
+        session.add(room)
+        return room
+
+
+def see_room(session: Session, config: Config, room_id: str, topic: str | None, now: datetime,
+             book: RoomBook | None = None) -> RoomSighting:
     """Record a room the bot has seen. A config entry naming its id binds it; otherwise a topic
     rule may bind a new or still unbound room as a building or area room. A bound room keeps its
     binding when renamed (it is keyed by id), and a rename never raises a room's role; the caller
     tells staff about a rename and about a topic that looks like a staff or party room."""
-    room = session.get(Room, room_id)
+    room = book.get(session, room_id) if book is not None else session.get(Room, room_id)
     by_id = binding_for_id(config, room_id)
     if room is None:
         room = Room(id=room_id, topic=topic or "", first_seen_at=now, updated_at=now)

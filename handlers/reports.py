@@ -46,7 +46,8 @@ def gist(ctx: Ctx, report: Report) -> str:
     """The resident's own words in short, as anyone in a group may read them (no phones, room
     numbers or other residents' names)."""
     words = ctx.services.parser.gist(report.raw_text, report.category)
-    return staff_note_for_residents(ctx.session, words, report.reporter_name, guess_names=False) if words else ""
+    return staff_note_for_residents(ctx.session, words, report.reporter_name, guess_names=False,
+                                    memo=ctx.services.memo) if words else ""
 
 
 def minutes_text(minutes: float) -> str:
@@ -112,7 +113,14 @@ class LateAnswer(FollowUpStep):
 
 
 def open_question(ctx: Ctx) -> PendingQuestion | None:
-    """The state: the open question to this person in this room, if any."""
+    """The state: the open question to this person in this room, if any. Only asked of someone
+    who has one: who has is kept (bot/memo.py) until a question row changes."""
+    memo = ctx.services.memo
+    if memo is not None:
+        lapses = memo.answer("open questions", {PendingQuestion: None}, ctx.session, report_rows.question_lapses)
+        until = lapses.get((ctx.room_key, ctx.message.sender_id))
+        if until is None or until <= ctx.now:
+            return None
     return report_rows.open_question(ctx.session, ctx.room_key, ctx.message.sender_id, ctx.now)
 
 

@@ -25,10 +25,12 @@ AREA = "qinlin_area"  # session.info key
 def scope_to_area(factory: sessionmaker[Session], area: str) -> None:
     factory.kw.setdefault("info", {})[AREA] = area
 
+    # made once: the option is the same for every statement of the area
+    this_area = with_loader_criteria(AreaScoped, lambda cls: cls.community == area, include_aliases=True)
+
     def only_this_area(state: ORMExecuteState) -> None:
         if state.is_select or state.is_update or state.is_delete:
-            state.statement = state.statement.options(
-                with_loader_criteria(AreaScoped, lambda cls: cls.community == area, include_aliases=True))
+            state.statement = state.statement.options(this_area)
         elif state.is_insert and state.bind_mapper is not None and issubclass(state.bind_mapper.class_, AreaScoped):
             # an INSERT written as a statement (an upsert) is stamped like a row added to the session
             state.statement = cast(Insert, state.statement).values(community=area)

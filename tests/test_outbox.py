@@ -9,7 +9,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.clock import SHANGHAI
 from bot.outbox import RateLimited, TransportError
@@ -151,3 +151,56 @@ def test_nothing_goes_out_while_the_transport_is_not_logged_in(bot) -> None:
     with pytest.raises(TransportError, match="not connected") as caught:
         asyncio.run(transport._send(row))
     assert caught.value.retry_after == 5  # the worker re-queues it: held until logged in, never lost
+
+
+def test_the_kept_queue_view_is_what_the_table_says(chat: Simulation, engine) -> None:
+    """The queue view is kept between sends and revised from what each session commits
+    (bot/outbox.py): at every step of a fan-out with answers, a failure for good and risk
+    control's hold, it equals a fresh read of the table."""
+    worker = chat.bot.outbox
+
+    def fresh(now):
+        worker.due.forget(["outbox"])
+        return worker._view(now)
+
+    def same(now) -> None:
+        kept = worker._view(now)
+        read = fresh(now)
+        assert (kept.last_sent_at, kept.sent_today, kept.held_until, kept.candidates) == \
+               (read.last_sent_at, read.sent_today, read.held_until, read.candidates)
+        assert (kept.in_flight_until() or now) <= now and (read.in_flight_until() or now) <= now
+
+    meet(chat)
+    refusals = itertools.count()
+
+    def refuse_some(row: OutboxMessage) -> None:
+        number = next(refusals)
+        if number == 3:
+            raise TransportError("群已解散", retry_after=None)
+        if number == 6:
+            raise RateLimited("操作过于频繁", retry_after=30)
+
+    chat.send_hook = refuse_some
+    chat.feed(chat.message("#通知 全体 今晚八点停电", "王社工", STAFF))
+    for building in BUILDINGS:
+        chat.feed(chat.message(f"#家庭报告 {building[4:]}201 返沪1人", "某居民", building))
+    reads: list[str] = []
+
+    def count_reads(_connection, _cursor, statement, *_args) -> None:
+        if "ORDER BY outbox.urgent DESC" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_reads)
+    try:
+        for _ in range(40):
+            same(chat.clock.now())
+            chat.wait(seconds=3)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_reads)
+    # 40 fresh reads above; the sends between them read it again only for what the view cannot
+    # follow (the rate-limited row, twice: refused, then sent)
+    assert len(reads) <= 40 + 3
+    assert next(refusals) > 7 and worker.pending_count() == 0  # past both refusals, everything settled
+    with chat.bot.services.factory() as session:
+        states = sorted(session.scalars(select(OutboxMessage.state)))
+    assert states.count("failed") == 1 and set(states) == {"failed", "sent"}

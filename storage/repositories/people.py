@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import case, func, literal, or_, select
+from sqlalchemy import Executable, bindparam, case, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import Contact, Delegation, Person
+from storage.models import Contact, Delegation, Person, UTCDateTime
 
 
 def by_wechat_id(session: Session, wechat_id: str) -> Person | None:
@@ -111,15 +112,20 @@ def contact_seen(session: Session, wechat_id: str) -> bool:
 def upsert_contact(session: Session, key: str, name: str, now: datetime) -> None:
     """One upsert: a new contact is added, a renamed one updated, and a second message of a new
     contact handled at the same time by another worker is not an error."""
-    dialect = session.get_bind().dialect.name
+    session.execute(_contact_upsert(session.get_bind().dialect.name), {"key": key, "name": name, "now": now})
+
+
+@cache
+def _contact_upsert(dialect: str) -> Executable:
+    """Built once: the statement is the same for every contact (building it was most of its cost)."""
     upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = upsert(Contact).values(wechat_id=key, name=name, first_seen_at=now, updated_at=now)
-    statement = statement.on_conflict_do_update(
+    now = bindparam("now", type_=UTCDateTime())
+    statement = upsert(Contact).values(wechat_id=bindparam("key"), name=bindparam("name"), first_seen_at=now, updated_at=now)
+    return statement.on_conflict_do_update(
         index_elements=[Contact.community, Contact.wechat_id],  # the area is stamped in (storage/scoping.py)
         set_={"name": statement.excluded.name, "updated_at": statement.excluded.updated_at},
         where=Contact.name != statement.excluded.name,
     )
-    session.execute(statement)
 
 
 def signer(session: Session, wechat_id: str) -> tuple[str, str] | None:
@@ -127,6 +133,12 @@ def signer(session: Session, wechat_id: str) -> tuple[str, str] | None:
     row = session.execute(select(Person.name, Person.role).where(
         Person.wechat_id == wechat_id, Person.bound_via.is_not(None), Person.role != "resident")).first()
     return (row[0], row[1]) if row is not None else None
+
+
+def resident_names(session: Session) -> set[str]:
+    """Every resident's name of two characters or more (kept by bot/privacy.py until people change)."""
+    return {name for name in session.scalars(
+        select(Person.name).where(Person.role == "resident", func.length(Person.name) >= 2).distinct()) if name}
 
 
 def resident_names_in(session: Session, text: str) -> set[str]:

@@ -20,6 +20,15 @@ def open_question(session: Session, room_key: str, person_id: str, now: datetime
         PendingQuestion.room_key == room_key, PendingQuestion.person_id == person_id, PendingQuestion.expires_at > now))
 
 
+def question_lapses(session: Session) -> dict[tuple[str, str], datetime]:
+    """When each open question (room, person) lapses: the latest, if there are several."""
+    lapses: dict[tuple[str, str], datetime] = {}
+    for room_key, person_id, expires_at in session.execute(
+            select(PendingQuestion.room_key, PendingQuestion.person_id, PendingQuestion.expires_at)):
+        lapses[(room_key, person_id)] = max(expires_at, lapses.get((room_key, person_id), expires_at))
+    return lapses
+
+
 def questions_to(session: Session, room_key: str, person_id: str) -> Sequence[PendingQuestion]:
     """Every question to this person in this room, expired or not."""
     return session.scalars(select(PendingQuestion).where(
@@ -186,6 +195,12 @@ def open_alike(session: Session, report: Report, since: datetime) -> Sequence[Re
 
 def of_incident(session: Session, incident_id: int) -> list[Report]:
     return list(session.scalars(select(Report).where(Report.incident_id == incident_id).order_by(Report.id)))
+
+
+def contact_names(session: Session) -> set[str]:
+    """Every name 接龙 lines gave, of two characters or more (kept by bot/privacy.py)."""
+    return {name for name in session.scalars(
+        select(Report.contact_name).where(func.length(Report.contact_name) >= 2).distinct()) if name}
 
 
 def contact_names_in(session: Session, text: str) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -36,3 +37,9 @@ def bound_not_by_admin(session: Session, roles: Sequence[str]) -> Sequence[Room]
 
 def role_of(session: Session, room_id: str) -> str | None:
     return session.scalar(select(Room.role).where(Room.id == room_id))
+
+
+def every_room_as_values(session: Session) -> dict[str, dict[str, Any]]:
+    """Every room's columns by room id, detached from any session (bot/rooms.py's RoomBook)."""
+    columns = [getattr(Room, column.key) for column in Room.__table__.columns]
+    return {row.id: row._asdict() for row in session.execute(select(*columns))}
