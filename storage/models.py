@@ -240,14 +240,15 @@ class Report(AreaScoped, Base):
 
     __tablename__ = "reports"
     __table_args__ = (UniqueConstraint("community", "dedupe_key", name="uq_reports_community_dedupe_key"),
-        Index("ix_reports_status_created", "status", "created_at"),
+        # the status, category and building indexes lead with the area (migration 0014_area_query_indexes)
+        Index("ix_reports_status_created", "community", "status", "created_at"),
         # the questions staff ask (migration 0007_speed): /汇总 counts a period from this index
         # alone; /查询 by category or building reads its newest twenty in date order
         Index("ix_reports_created_counts", "created_at", "kind", "category", "status", "people"),
-        Index("ix_reports_category_created", "category", "created_at"),
-        Index("ix_reports_building_created", "building", "created_at"),
+        Index("ix_reports_category_created", "community", "category", "created_at"),
+        Index("ix_reports_building_created", "community", "building", "created_at"),
         # the workbench's board (migration 0008_web_board): open items and the oldest per building
-        Index("ix_reports_status_building_created", "status", "building", "created_at"),
+        Index("ix_reports_status_building_created", "community", "status", "building", "created_at"),
         # many areas on one database (migration 0013_area_indexes): an area's /汇总 reads its own rows
         Index("ix_reports_community_created_counts", "community", "created_at", "kind", "category", "status", "people"),
     )

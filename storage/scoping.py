@@ -10,11 +10,12 @@ street office's own view) sees every area.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import cast
 
-from sqlalchemy import Engine, Insert, event, update
+from sqlalchemy import Delete, Engine, Executable, Insert, Select, Update, event, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from storage.models import AreaScoped, Base
@@ -25,15 +26,27 @@ AREA = "qinlin_area"  # session.info key
 def scope_to_area(factory: sessionmaker[Session], area: str) -> None:
     factory.kw.setdefault("info", {})[AREA] = area
 
-    # made once: the option is the same for every statement of the area
+    # Made once: the option is the same for every statement of the area. A statement built once
+    # and run often (the outbox's claim, the contact upsert) is scoped once too: a new scoped
+    # copy per run was computed again — its cache key, lambda criteria and all — each time.
     this_area = with_loader_criteria(AreaScoped, lambda cls: cls.community == area, include_aliases=True)
+    scoped: weakref.WeakKeyDictionary[Executable, Executable] = weakref.WeakKeyDictionary()
 
     def only_this_area(state: ORMExecuteState) -> None:
-        if state.is_select or state.is_update or state.is_delete:
-            state.statement = state.statement.options(this_area)
-        elif state.is_insert and state.bind_mapper is not None and issubclass(state.bind_mapper.class_, AreaScoped):
-            # an INSERT written as a statement (an upsert) is stamped like a row added to the session
-            state.statement = cast(Insert, state.statement).values(community=area)
+        statement = state.statement
+        if not isinstance(statement, (Select, Update, Delete, Insert)):
+            return
+        done = scoped.get(statement)
+        if done is None:
+            if state.is_select or state.is_update or state.is_delete:
+                done = statement.options(this_area)
+            elif state.is_insert and state.bind_mapper is not None and issubclass(state.bind_mapper.class_, AreaScoped):
+                # an INSERT written as a statement (an upsert) is stamped like a row added to the session
+                done = cast(Insert, statement).values(community=area)
+            else:
+                return
+            scoped[statement] = done
+        state.statement = done
 
     def stamp_new_rows(session: Session, _context: object, _instances: object) -> None:
         for row in session.new:
