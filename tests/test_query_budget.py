@@ -18,7 +18,7 @@ BUDGET = {
     "chatter": 3,
     "收到": 9,
     "report": 16,  # the report, its confirmation queued, sent and recorded
-    "over the limit": 6,  # a sender's report past limits.per_contact_per_minute: kept, not acted on
+    "over the limit": 3,  # a sender's report past limits.per_contact_per_minute: kept, not acted on
 }
 
 
