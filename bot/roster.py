@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -120,10 +121,13 @@ def _read_csv(path: Path) -> _Table:
 
 
 def _csv_rows(path: Path, text: str) -> list[list[str]]:
+    # Python 3.10's csv refuses a whole file at a NUL ("line contains NUL"); 3.11 reads it as a
+    # character. Read it as 3.11 does on every version, so that its row is refused by line and cell.
+    hidden = "\ufffe" if "\x00" in text and sys.version_info < (3, 11) else None
     rows: list[list[str]] = []
     try:
-        for row in csv.reader(io.StringIO(text)):
-            rows.append([cell.strip() for cell in row])
+        for row in csv.reader(io.StringIO(text.replace("\x00", hidden) if hidden else text)):
+            rows.append([(cell.replace(hidden, "\x00") if hidden else cell).strip() for cell in row])
     except csv.Error as error:
         # Once the parser has lost its place, later lines cannot be trusted: refuse the file and
         # name the line (counted as Excel counts rows) where it went wrong.
