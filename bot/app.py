@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +29,7 @@ from bot.outages import Outages
 from bot.outbox import OutboxWorker, enqueue
 from bot.parsing import ReportParser
 from bot.rooms import RoomBook, confirm_notes, lower_unproven_rooms, rooms_with_role, see_room
-from bot.router import Router
+from bot.router import Route, Router
 from bot.spool import Spool
 from bot.texts import GENERIC_FAILURE
 from storage.db import check_migrated, session_factory, unavailable_reason, unit_of_work
@@ -179,12 +179,13 @@ class Bot:
 
     def _already_stored(self, message_id: str) -> bool:
         with self.services.factory() as session:
-            return session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message_id)) is not None
+            return self._already_stored_in(session, message_id)
+
+    @staticmethod
+    def _already_stored_in(session: Session, message_id: str) -> bool:
+        return session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message_id)) is not None
 
     def _handle_in(self, session: Session, message: IncomingMessage, now: datetime) -> list[int]:
-        # A message already handled is not looked for first (that was a statement per message to
-        # find, nearly always, nothing): its record's unique id fails the flush below, the unit
-        # of work rolls back whatever the handler did, and _handle_or_raise finds it stored.
         room = None
         outgoing: list[Outgoing] = []
         if message.room_id is not None:
@@ -207,7 +208,15 @@ class Bot:
             now=now,
             services=self.services,
         )
-        acted = self._dispatch(ctx)
+        found = self.services.router.match(ctx)
+        if found is not None and found[0].limited and self._already_stored_in(session, message.message_id):
+            # WeChat delivers a message two or three times. Chatter and 收到 need no look (they
+            # change only rows, and a repeated record fails the flush below, rolling them back),
+            # but a repeat of a report or a command is refused before its handler runs: a handler
+            # may write a ledger file, and each counts against the sender's per-minute limit.
+            log.info("duplicate delivery of %s ignored", message.message_id)
+            return []
+        acted = found is not None and self._dispatch(ctx, found)
         if acted or message.type != MessageType.TEXT:
             session.add(
                 IncomingRecord(
@@ -225,10 +234,7 @@ class Bot:
         outgoing.extend(ctx.outgoing)
         return self._queue(session, outgoing, now)
 
-    def _dispatch(self, ctx: Ctx) -> bool:
-        found = self.services.router.match(ctx)
-        if found is None:
-            return False
+    def _dispatch(self, ctx: Ctx, found: tuple[Route, Any]) -> bool:
         route, match = found
         verdict = self.limits.admit(ctx.message.sender_id, ctx.now) if route.limited else Verdict(admitted=True)
         slot = verdict.slot  # a fast sender's answers take turns in the outbox with everyone else's

@@ -4,6 +4,7 @@ never delays anyone else's answer."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -71,3 +72,26 @@ def test_chatter_and_acknowledgements_do_not_count(chat: Simulation) -> None:
     reply = chat.say("江南新村3号楼", "张阿姨", "#家庭报告 3号楼201 返沪1人")
     assert reply[0].text.startswith("已登记")
     assert not slow_downs(chat, "wxid_张阿姨")
+
+
+def test_wechat_delivering_each_message_three_times_does_not_count_against_the_limit(chat: Simulation) -> None:
+    """The SDK says a message may arrive two or three times: a repeat is not acted on again, so it
+    neither counts towards the sender's minute nor runs a command's handler a second time."""
+    limit = chat.bot.services.config.limits.per_contact_per_minute
+    for n in range(limit):
+        message = chat.message(f"#家庭报告 3号楼{201 + n} 返沪1人", "张阿姨", "江南新村3号楼", message_id=f"m-{n}")
+        for _ in range(3):
+            chat.feed(message)
+    chat.drain()
+    assert slow_downs(chat, "wxid_张阿姨") == []
+    assert sum(d.text.startswith("已登记") for d in chat.delivered) == limit
+    exports = Path(chat.bot.services.config.exports_dir)
+    ledger = chat.message("/导出 本月", "王社工", "居委工作群", message_id="export-1")
+    chat.feed(ledger)
+    chat.drain()
+    written = sorted(exports.iterdir())
+    assert len(written) == 1
+    before = written[0].stat().st_mtime_ns
+    chat.clock.advance(timedelta(minutes=1))  # a later redelivery would write a new ledger
+    assert chat.bot.handle(ledger) == []
+    assert sorted(exports.iterdir()) == written and written[0].stat().st_mtime_ns == before
