@@ -12,7 +12,7 @@ from tests.parser.real.corpus import FIELDS, load_corpus, split_of
 
 VOCABULARY = Path(__file__).parents[3] / "bot" / "data" / "vocabulary.yaml"
 KINDS = {"family", "building", "area"}
-MIN_REPORTS = 870
+MIN_REPORTS = 880
 MIN_NON_REPORTS = 610
 
 
