@@ -47,10 +47,16 @@ def _sqlite_outage(tmp_path: Path) -> Iterator[Outage]:
     engine = make_engine(f"sqlite:///{tmp_path / 'qinlin.db'}")
     away = {"now": False}
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def fail_while_away(*_: object) -> None:
+    # The driver's own calls fail, as a vanished file does: SQLAlchemy wraps what they raise.
+    # (An error raised from before_cursor_execute reaches the caller unwrapped on SQLAlchemy 2.0,
+    # which Python 3.10 installs; only 2.1 wraps it.)
+    def fail_while_away(*_: object) -> bool:
         if away["now"]:
             raise sqlite3.OperationalError("disk I/O error")
+        return False  # the driver runs the statement
+
+    for hook in ("do_execute", "do_execute_no_params", "do_executemany"):
+        event.listen(engine, hook, fail_while_away)
 
     upgrade(engine)
     yield Outage(engine, lambda: away.update(now=True), lambda: away.update(now=False))
