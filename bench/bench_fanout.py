@@ -35,11 +35,23 @@ def bare_sql_seconds(engine, rows: int) -> float:
     started = time.perf_counter()
     for number in range(rows):
         with engine.begin() as connection:
-            row_id = connection.execute(insert(OutboxMessage).values(
-                room_id=f"bare-{number}", text="x", mention_ids=[], urgent=False, state="queued", attempts=0,
-                next_attempt_at=moment, created_at=moment, dedupe_key=f"bare:{number}")).inserted_primary_key[0]
+            row_id = connection.execute(
+                insert(OutboxMessage).values(
+                    room_id=f"bare-{number}",
+                    text="x",
+                    mention_ids=[],
+                    urgent=False,
+                    state="queued",
+                    attempts=0,
+                    next_attempt_at=moment,
+                    created_at=moment,
+                    dedupe_key=f"bare:{number}",
+                )
+            ).inserted_primary_key[0]
         with engine.begin() as connection:
-            connection.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(state="sent", sent_at=moment))
+            connection.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row_id).values(state="sent", sent_at=moment)
+            )
     return time.perf_counter() - started
 
 
@@ -49,7 +61,9 @@ def main() -> None:
     options.add_argument("--db")
     args = options.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="qinlin-bench-"))
-    config = load_config(ROOT / "config.yaml").model_copy(update={"reminders": [], "exports_dir": str(folder / "exports")})
+    config = load_config(ROOT / "config.yaml").model_copy(
+        update={"reminders": [], "exports_dir": str(folder / "exports")}
+    )
     engine = make_engine(args.db or f"sqlite:///{folder / 'fanout.db'}")
     start = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
     clock = VirtualClock(start)
@@ -70,20 +84,32 @@ def main() -> None:
 
     relays = [d for d in chat.delivered if d.text.startswith("【通知】")]
     answer = next(d for d in chat.delivered if d.text.startswith("已登记 家庭报告"))
-    gaps = [(b.at - a.at).total_seconds() for a, b in zip(chat.delivered, chat.delivered[1:]) if b.at > posted]
+    gaps = [
+        (b.at - a.at).total_seconds() for a, b in zip(chat.delivered, chat.delivered[1:]) if b.at > posted
+    ]
     rooms_reached = len({d.room_id for d in relays})
     sends = len([d for d in chat.delivered if d.at >= posted])
     bare = bare_sql_seconds(engine, sends)
-    print(f"rooms: {args.rooms}; relays sent: {len(relays)} to {rooms_reached} rooms (each once: {len(relays) == rooms_reached})")
-    print(f"fan-out on the virtual clock: first relay +{(relays[0].at - posted).total_seconds():.1f} s, "
-          f"last +{(relays[-1].at - posted).total_seconds():.1f} s")
-    print(f"spacing between any two sends (s): min {min(gaps):.2f}, mean {statistics.mean(gaps):.2f}, "
-          f"max {max(gaps):.2f} (config: {config.outbox.min_interval_seconds:g} s + jitter up to "
-          f"{config.outbox.jitter_seconds:g} s)")
-    print(f"a resident writing 30 s into the fan-out got the answer after {(answer.at - asked).total_seconds():.1f} s "
-          "(answers go ahead of fan-outs)")
-    print(f"CPU: {sends} sends through the bot in {wall * 1000:.0f} ms ({wall / sends * 1000:.2f} ms per send); "
-          f"bare SQL for the same sends {bare * 1000:.0f} ms; ratio {wall / bare:.1f}x")
+    print(
+        f"rooms: {args.rooms}; relays sent: {len(relays)} to {rooms_reached} rooms (each once: {len(relays) == rooms_reached})"
+    )
+    print(
+        f"fan-out on the virtual clock: first relay +{(relays[0].at - posted).total_seconds():.1f} s, "
+        f"last +{(relays[-1].at - posted).total_seconds():.1f} s"
+    )
+    print(
+        f"spacing between any two sends (s): min {min(gaps):.2f}, mean {statistics.mean(gaps):.2f}, "
+        f"max {max(gaps):.2f} (config: {config.outbox.min_interval_seconds:g} s + jitter up to "
+        f"{config.outbox.jitter_seconds:g} s)"
+    )
+    print(
+        f"a resident writing 30 s into the fan-out got the answer after {(answer.at - asked).total_seconds():.1f} s "
+        "(answers go ahead of fan-outs)"
+    )
+    print(
+        f"CPU: {sends} sends through the bot in {wall * 1000:.0f} ms ({wall / sends * 1000:.2f} ms per send); "
+        f"bare SQL for the same sends {bare * 1000:.0f} ms; ratio {wall / bare:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
 REPORT = "#家庭报告 {building}号楼{unit}室 返沪1人 来自武汉"
 
 
-def run(url: str, name: str, messages: Callable[[int, datetime], tuple[str, str, str, datetime]], count: int) -> tuple[float, float]:
+def run(
+    url: str, name: str, messages: Callable[[int, datetime], tuple[str, str, str, datetime]], count: int
+) -> tuple[float, float]:
     engine = make_engine(url)
     upgrade(engine)
     shipped = load_config(ROOT / "config.yaml")
@@ -62,7 +64,9 @@ def run(url: str, name: str, messages: Callable[[int, datetime], tuple[str, str,
     elapsed = time.perf_counter() - began
     event.remove(engine, "before_cursor_execute", counted)
     engine.dispose()
-    print(f"  {name:<8} {statements / count:6.1f} statements/message  {elapsed / count * 1000:7.2f} ms/message")
+    print(
+        f"  {name:<8} {statements / count:6.1f} statements/message  {elapsed / count * 1000:7.2f} ms/message"
+    )
     return statements / count, elapsed / count
 
 
@@ -81,11 +85,15 @@ def flood(n: int, start: datetime) -> tuple[str, str, str, datetime]:
 
 def bench(label: str, make_url: Callable[[], str], count: int) -> None:
     print(label)
-    figures = {name: run(make_url(), name, kind, count) for name, kind in
-               (("chatter", chatter), ("reports", reports), ("flood", flood))}
+    figures = {
+        name: run(make_url(), name, kind, count)
+        for name, kind in (("chatter", chatter), ("reports", reports), ("flood", flood))
+    }
     flood_time = figures["flood"][1]
-    print(f"  flood time per message: {flood_time / figures['chatter'][1]:.2f}x chatter, "
-          f"{flood_time / figures['reports'][1]:.2f}x a report")
+    print(
+        f"  flood time per message: {flood_time / figures['chatter'][1]:.2f}x chatter, "
+        f"{flood_time / figures['reports'][1]:.2f}x a report"
+    )
 
 
 def main() -> None:

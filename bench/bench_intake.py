@@ -49,9 +49,17 @@ def burst(count: int) -> list[IncomingMessage]:
             "大家注意安全，出门戴口罩",
             f"登记 新搬来租户 {number % 4 + 1}人",  # no room number: a follow-up question
         ][kind]
-        messages.append(IncomingMessage(
-            message_id=f"burst-{number}", sent_at=now + timedelta(milliseconds=number), sender_id=f"wxid_{number % 2500}",
-            sender_name=f"居民{number % 2500}", text=text, room_id=f"room_{building}", room_topic=f"江南新村{building}号楼"))
+        messages.append(
+            IncomingMessage(
+                message_id=f"burst-{number}",
+                sent_at=now + timedelta(milliseconds=number),
+                sender_id=f"wxid_{number % 2500}",
+                sender_name=f"居民{number % 2500}",
+                text=text,
+                room_id=f"room_{building}",
+                room_topic=f"江南新村{building}号楼",
+            )
+        )
     return messages
 
 
@@ -62,15 +70,33 @@ def main() -> None:
     options.add_argument("--db")
     args = options.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="qinlin-bench-"))
-    config = load_config(ROOT / "config.yaml").model_copy(update={"reminders": [], "exports_dir": str(folder / "exports")})
+    config = load_config(ROOT / "config.yaml").model_copy(
+        update={"reminders": [], "exports_dir": str(folder / "exports")}
+    )
     engine = make_engine(args.db or f"sqlite:///{folder / 'intake.db'}")
     bot = build_application(config, engine, SystemClock(SHANGHAI))
     messages = burst(args.messages)
-    staff = IncomingMessage(message_id="notice", sent_at=datetime.now(SHANGHAI), sender_id="wxid_王社工", sender_name="王社工",
-                            text="#通知 全体 明天上午核酸检测", room_id="room_staff", room_topic="居委工作群")
+    staff = IncomingMessage(
+        message_id="notice",
+        sent_at=datetime.now(SHANGHAI),
+        sender_id="wxid_王社工",
+        sender_name="王社工",
+        text="#通知 全体 明天上午核酸检测",
+        room_id="room_staff",
+        room_topic="居委工作群",
+    )
     for building in range(1, ROOMS + 1):  # the rooms exist and a notice is live, so 收到 counts
-        bot.handle(IncomingMessage(message_id=f"hello-{building}", sent_at=staff.sent_at, sender_id="wxid_x",
-                                   sender_name="x", text="大家好", room_id=f"room_{building}", room_topic=f"江南新村{building}号楼"))
+        bot.handle(
+            IncomingMessage(
+                message_id=f"hello-{building}",
+                sent_at=staff.sent_at,
+                sender_id="wxid_x",
+                sender_name="x",
+                text="大家好",
+                room_id=f"room_{building}",
+                room_topic=f"江南新村{building}号楼",
+            )
+        )
     bot.handle(staff)
 
     parser = bot.services.parser
@@ -93,14 +119,22 @@ def main() -> None:
 
     with bot.services.factory() as session:
         stored = session.scalar(select(func.count()).select_from(Report))
-        kept = session.scalar(select(func.count()).select_from(IncomingRecord).where(IncomingRecord.message_id.like("burst-%")))
+        kept = session.scalar(
+            select(func.count()).select_from(IncomingRecord).where(IncomingRecord.message_id.like("burst-%"))
+        )
     expected_reports = sum(1 for m in messages if not m.text.startswith(("收到", "大家")))
     quantiles = statistics.quantiles(latencies, n=100)
-    print(f"database: {engine.url.render_as_string(hide_password=True)}; {args.messages} messages from {ROOMS} rooms, "
-          f"{args.threads} worker threads")
-    print(f"handled in {elapsed:.2f} s = {args.messages / elapsed:.0f} messages/s; latency p50 {quantiles[49] * 1000:.1f} ms, "
-          f"p95 {quantiles[94] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
-    print(f"parse only (no storage, one thread): {parse_only:.2f} s; ratio handle/parse {elapsed / parse_only:.1f}x")
+    print(
+        f"database: {engine.url.render_as_string(hide_password=True)}; {args.messages} messages from {ROOMS} rooms, "
+        f"{args.threads} worker threads"
+    )
+    print(
+        f"handled in {elapsed:.2f} s = {args.messages / elapsed:.0f} messages/s; latency p50 {quantiles[49] * 1000:.1f} ms, "
+        f"p95 {quantiles[94] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+    print(
+        f"parse only (no storage, one thread): {parse_only:.2f} s; ratio handle/parse {elapsed / parse_only:.1f}x"
+    )
     print(f"reports stored: {stored} (expected {expected_reports}); messages kept: {kept}")
 
 

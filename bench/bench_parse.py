@@ -37,7 +37,9 @@ def corpus(size: int = 3000) -> list[str]:
     texts = [c["text"] for c in cases if c["text"].strip()]
     real = ROOT / "tests" / "parser" / "real" / "corpus.jsonl"
     if real.exists():
-        texts += [json.loads(line)["text"] for line in real.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts += [
+            json.loads(line)["text"] for line in real.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     return [f"{texts[i % len(texts)]} {i % 97}" if i % 3 else texts[i % len(texts)] for i in range(size)]
 
 
@@ -69,8 +71,11 @@ def main() -> None:
     for text in messages[:200]:
         parser.parse(text, NOW)
         parser.tokenizer.lcut(text, HMM=False)
-    lcut, parse = interleaved(7, lambda: [parser.tokenizer.lcut(t, HMM=False) for t in messages],
-                              lambda: [parser.parse(t, NOW) for t in messages])
+    lcut, parse = interleaved(
+        7,
+        lambda: [parser.tokenizer.lcut(t, HMM=False) for t in messages],
+        lambda: [parser.parse(t, NOW) for t in messages],
+    )
     print(f"messages: {len(messages)}")
     print(f"segmentation (parser's tokenizer, HMM off): {lcut:.3f} s ({len(messages) / lcut:,.0f} msg/s)")
     print(f"parse:                                      {parse:.3f} s ({len(messages) / parse:,.0f} msg/s)")
@@ -78,7 +83,9 @@ def main() -> None:
     huge = "登记 3号楼201 返沪 " + "很长" * 25_000  # a 50,000-character paste
     huge_lcut = best_of(3, lambda: parser.tokenizer.lcut(huge, HMM=False))
     huge_parse = best_of(3, lambda: parser.parse(huge, NOW))
-    print(f"a 50,000-character paste: parse/segmentation {huge_parse / huge_lcut:.2f} (no blow-up: at most the ratio above)")
+    print(
+        f"a 50,000-character paste: parse/segmentation {huge_parse / huge_lcut:.2f} (no blow-up: at most the ratio above)"
+    )
     code = "from bot.parsing import ReportParser, load_vocabulary; ReportParser(load_vocabulary())"
     starts = []
     for _ in range(3):

@@ -57,8 +57,21 @@ ROOMS = (
 )
 FIRST_DAY = date(2026, 11, 23)
 
-CHATTER = ["大家早上好", "今天菜场几点开门？", "谢谢居委会", "楼下快递放哪里了", "👍", "好的", "明天下雨记得收衣服",
-           "电梯又停了吗", "有人知道物业电话吗", "[图片]", "辛苦了", "我家猫跑出去了", "今天核酸排队人多吗"]
+CHATTER = [
+    "大家早上好",
+    "今天菜场几点开门？",
+    "谢谢居委会",
+    "楼下快递放哪里了",
+    "👍",
+    "好的",
+    "明天下雨记得收衣服",
+    "电梯又停了吗",
+    "有人知道物业电话吗",
+    "[图片]",
+    "辛苦了",
+    "我家猫跑出去了",
+    "今天核酸排队人多吗",
+]
 REPORTS = [
     "#家庭报告 {b}号楼{u}室 返沪{p}人 来自{o}",
     "登记 {b}号楼{u} 老人发烧 需要配药 电话1381234{t:04d}",
@@ -70,7 +83,15 @@ REPORTS = [
     "登记 新搬来租户 {p}人",  # no room number: the bot asks, the resident answers a minute later
 ]
 ORIGINS = ["武汉", "安徽", "湖北", "江苏", "浙江"]
-STAFF_COMMANDS = ["/汇总", "/汇总 本周", "/查询 返沪", "/查询 {b}号楼", "/待办", "/回执 N{n}", "/汇总 本月 一片区"]
+STAFF_COMMANDS = [
+    "/汇总",
+    "/汇总 本周",
+    "/查询 返沪",
+    "/查询 {b}号楼",
+    "/待办",
+    "/回执 N{n}",
+    "/汇总 本月 一片区",
+]
 
 
 def estate_day(day: date, count: int, rng: random.Random, first_notice: int = 1) -> list[dict]:
@@ -79,9 +100,20 @@ def estate_day(day: date, count: int, rng: random.Random, first_notice: int = 1)
     span = 14.5 * 3600
     records: list[dict] = []
     # three notices a day from staff and a party member: 09:00, 13:00, 17:00
-    for hour, who, room in ((9, "王社工", "居委工作群"), (13, "赵党员", "江南新村第2党支部"), (17, "王社工", "居委工作群")):
+    for hour, who, room in (
+        (9, "王社工", "居委工作群"),
+        (13, "赵党员", "江南新村第2党支部"),
+        (17, "王社工", "居委工作群"),
+    ):
         at = start.replace(hour=hour)
-        records.append({"ts": at, "room": room, "sender": who, "text": f"#通知 全体 {hour}点起请各楼组长清点返沪人员并回复收到"})
+        records.append(
+            {
+                "ts": at,
+                "room": room,
+                "sender": who,
+                "text": f"#通知 全体 {hour}点起请各楼组长清点返沪人员并回复收到",
+            }
+        )
     notices = first_notice
     moments = sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in range(count - len(records)))
     for at in moments:
@@ -94,14 +126,38 @@ def estate_day(day: date, count: int, rng: random.Random, first_notice: int = 1)
             records.append({"ts": at, "room": "居委工作群", "sender": "王社工", "text": command})
         elif draw < 0.30:
             template = rng.choice(REPORTS)
-            records.append({"ts": at, "room": ROOMS[building - 1], "sender": resident, "text": template.format(
-                b=building, u=f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}", p=rng.randrange(1, 5),
-                o=rng.choice(ORIGINS), t=rng.randrange(10_000))})
+            records.append(
+                {
+                    "ts": at,
+                    "room": ROOMS[building - 1],
+                    "sender": resident,
+                    "text": template.format(
+                        b=building,
+                        u=f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}",
+                        p=rng.randrange(1, 5),
+                        o=rng.choice(ORIGINS),
+                        t=rng.randrange(10_000),
+                    ),
+                }
+            )
             if template.startswith("登记 新搬来"):
-                records.append({"ts": at + timedelta(minutes=1), "room": ROOMS[building - 1], "sender": resident,
-                                    "text": f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}"})
+                records.append(
+                    {
+                        "ts": at + timedelta(minutes=1),
+                        "room": ROOMS[building - 1],
+                        "sender": resident,
+                        "text": f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}",
+                    }
+                )
         elif draw < 0.50 and at.hour >= 9:
-            records.append({"ts": at, "room": ROOMS[building - 1], "sender": resident, "text": rng.choice(["收到", "已阅", "收到👌", "好的收到"])})
+            records.append(
+                {
+                    "ts": at,
+                    "room": ROOMS[building - 1],
+                    "sender": resident,
+                    "text": rng.choice(["收到", "已阅", "收到👌", "好的收到"]),
+                }
+            )
         else:
             records.append({"ts": at, "room": room, "sender": resident, "text": rng.choice(CHATTER)})
     records.sort(key=lambda r: r["ts"])
@@ -109,9 +165,18 @@ def estate_day(day: date, count: int, rng: random.Random, first_notice: int = 1)
 
 
 def as_messages(records: list[dict], prefix: str) -> list[IncomingMessage]:
-    return [IncomingMessage(message_id=f"{prefix}-{number}", sent_at=r["ts"], sender_id=f"wxid_{r['sender']}",
-                            sender_name=r["sender"], text=r["text"], room_id=f"room_{r['room']}", room_topic=r["room"])
-            for number, r in enumerate(records)]
+    return [
+        IncomingMessage(
+            message_id=f"{prefix}-{number}",
+            sent_at=r["ts"],
+            sender_id=f"wxid_{r['sender']}",
+            sender_name=r["sender"],
+            text=r["text"],
+            room_id=f"room_{r['room']}",
+            room_topic=r["room"],
+        )
+        for number, r in enumerate(records)
+    ]
 
 
 def bench_config(folder: Path) -> Config:
@@ -119,31 +184,52 @@ def bench_config(folder: Path) -> Config:
     members and leaders by the ids the day speaks as, the staff and party rooms by their ids
     (unbound, every notice and staff command of the day would only be refused)."""
     config = load_config(ROOT / "config.yaml")
-    people = [person if person.role == "resident" or person.wechat_id
-              else person.model_copy(update={"wechat_id": f"wxid_{person.name}"}) for person in config.people]
-    rooms = ([RoomRule(id="room_居委工作群", role="staff"), RoomRule(id="room_江南新村党总支", role="general")]
-             + [RoomRule(id=f"room_江南新村第{n}党支部", role="branch", branch=n) for n in range(1, 9)])
-    return config.model_copy(update={"exports_dir": str(folder / "exports"), "people": people,
-                                     "rooms": [*rooms, *config.rooms]})
+    people = [
+        person
+        if person.role == "resident" or person.wechat_id
+        else person.model_copy(update={"wechat_id": f"wxid_{person.name}"})
+        for person in config.people
+    ]
+    rooms = [
+        RoomRule(id="room_居委工作群", role="staff"),
+        RoomRule(id="room_江南新村党总支", role="general"),
+    ] + [RoomRule(id=f"room_江南新村第{n}党支部", role="branch", branch=n) for n in range(1, 9)]
+    return config.model_copy(
+        update={"exports_dir": str(folder / "exports"), "people": people, "rooms": [*rooms, *config.rooms]}
+    )
 
 
 # ---------------------------------------------------------------- the floor
 
+
 def floor(engine: Engine, messages: list[IncomingMessage], tokenizer) -> float:
     """jieba plus one Core INSERT and commit per message: messages per second."""
     metadata = MetaData()
-    table = Table(f"floor_{uuid.uuid4().hex[:8]}", metadata, Column("id", Integer, primary_key=True),
-                  Column("message_id", String(128)), Column("room_id", String(128)), Column("sender_id", String(128)),
-                  Column("text", Text), Column("sent_at", DateTime(timezone=True)))
+    table = Table(
+        f"floor_{uuid.uuid4().hex[:8]}",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("message_id", String(128)),
+        Column("room_id", String(128)),
+        Column("sender_id", String(128)),
+        Column("text", Text),
+        Column("sent_at", DateTime(timezone=True)),
+    )
     metadata.create_all(engine)
     try:
         started = time.perf_counter()
         for message in messages:
             tokenizer.lcut(message.text, HMM=False)
             with engine.begin() as connection:
-                connection.execute(insert(table).values(message_id=message.message_id, room_id=message.room_id,
-                                                        sender_id=message.sender_id, text=message.text,
-                                                        sent_at=message.sent_at))
+                connection.execute(
+                    insert(table).values(
+                        message_id=message.message_id,
+                        room_id=message.room_id,
+                        sender_id=message.sender_id,
+                        text=message.text,
+                        sent_at=message.sent_at,
+                    )
+                )
         return len(messages) / (time.perf_counter() - started)
     finally:
         metadata.drop_all(engine)
@@ -151,8 +237,14 @@ def floor(engine: Engine, messages: list[IncomingMessage], tokenizer) -> float:
 
 # ---------------------------------------------------------------- the pipeline
 
-def replay(config: Config, engine: Engine, messages: list[IncomingMessage], profile: cProfile.Profile | None = None,
-           memory_every: int = 0) -> tuple[float, int, list[int]]:
+
+def replay(
+    config: Config,
+    engine: Engine,
+    messages: list[IncomingMessage],
+    profile: cProfile.Profile | None = None,
+    memory_every: int = 0,
+) -> tuple[float, int, list[int]]:
     """Messages per second through the whole bot, messages it sent, tracemalloc peaks per slice."""
     clock = VirtualClock(messages[0].sent_at - timedelta(minutes=1), SHANGHAI)
     simulation = Simulation(build_application(config, engine, clock), clock)
@@ -185,21 +277,65 @@ def seed_stored(engine: Engine, count: int, rng: random.Random) -> None:
         for first in range(0, count, 5000):
             numbers = range(first, min(first + 5000, count))
             moments = {n: before - timedelta(minutes=n) for n in numbers}
-            connection.execute(insert(IncomingRecord), [{
-                "community": AREA, "message_id": f"old-{n}", "room_id": f"room_{ROOMS[n % BUILDINGS]}", "sender_id": f"wxid_居民{n % 2500}",
-                "sender_name": f"居民{n % 2500}", "type": "text", "text": "登记 返沪", "sent_at": moments[n], "received_at": moments[n]}
-                for n in numbers])
+            connection.execute(
+                insert(IncomingRecord),
+                [
+                    {
+                        "community": AREA,
+                        "message_id": f"old-{n}",
+                        "room_id": f"room_{ROOMS[n % BUILDINGS]}",
+                        "sender_id": f"wxid_居民{n % 2500}",
+                        "sender_name": f"居民{n % 2500}",
+                        "type": "text",
+                        "text": "登记 返沪",
+                        "sent_at": moments[n],
+                        "received_at": moments[n],
+                    }
+                    for n in numbers
+                ],
+            )
             reports = [n for n in numbers if n % 10 < 3]
-            connection.execute(insert(Report), [{
-                "community": AREA, "kind": "family", "category": rng.choice(["return", "health", "repair", "assistance"]),
-                "status": rng.choice(["open", "resolved", "incomplete"]), "building": str(n % BUILDINGS + 1),
-                "unit": f"{n % 6 + 1}0{n % 4 + 1}", "people": n % 4 + 1, "reporter_id": f"wxid_居民{n % 2500}",
-                "reporter_name": f"居民{n % 2500}", "room_id": f"room_{ROOMS[n % BUILDINGS]}", "raw_text": "登记 返沪",
-                "created_at": moments[n], "updated_at": moments[n]} for n in reports])
-            connection.execute(insert(OutboxMessage), [{
-                "community": AREA, "room_id": f"room_{ROOMS[n % BUILDINGS]}", "text": "已登记", "mention_ids": [], "urgent": True, "state": "sent",
-                "attempts": 1, "next_attempt_at": moments[n], "created_at": moments[n], "sent_at": moments[n],
-                "dedupe_key": f"reply:old-{n}:0", "action": "say"} for n in reports])
+            connection.execute(
+                insert(Report),
+                [
+                    {
+                        "community": AREA,
+                        "kind": "family",
+                        "category": rng.choice(["return", "health", "repair", "assistance"]),
+                        "status": rng.choice(["open", "resolved", "incomplete"]),
+                        "building": str(n % BUILDINGS + 1),
+                        "unit": f"{n % 6 + 1}0{n % 4 + 1}",
+                        "people": n % 4 + 1,
+                        "reporter_id": f"wxid_居民{n % 2500}",
+                        "reporter_name": f"居民{n % 2500}",
+                        "room_id": f"room_{ROOMS[n % BUILDINGS]}",
+                        "raw_text": "登记 返沪",
+                        "created_at": moments[n],
+                        "updated_at": moments[n],
+                    }
+                    for n in reports
+                ],
+            )
+            connection.execute(
+                insert(OutboxMessage),
+                [
+                    {
+                        "community": AREA,
+                        "room_id": f"room_{ROOMS[n % BUILDINGS]}",
+                        "text": "已登记",
+                        "mention_ids": [],
+                        "urgent": True,
+                        "state": "sent",
+                        "attempts": 1,
+                        "next_attempt_at": moments[n],
+                        "created_at": moments[n],
+                        "sent_at": moments[n],
+                        "dedupe_key": f"reply:old-{n}:0",
+                        "action": "say",
+                    }
+                    for n in reports
+                ],
+            )
 
 
 def fresh_database(base: str | None, folder: Path, name: str) -> tuple[Engine, str]:
@@ -239,6 +375,7 @@ def run_on(label: str, base: str | None, args: argparse.Namespace, folder: Path)
 
     engine, url = fresh_database(base, folder, "floor")
     from bot.parsing import load_vocabulary, shared_parser
+
     tokenizer = shared_parser(load_vocabulary(overrides=config.categories)).tokenizer
     floor(engine, day[:50], tokenizer)  # warm: the connection pool, the statement cache
     floor_rate = floor(engine, day, tokenizer)
@@ -256,8 +393,10 @@ def run_on(label: str, base: str | None, args: argparse.Namespace, folder: Path)
         profile.dump_stats(target)
         print(f"profile of the day written to {target}")
     print(f"floor (jieba.lcut + one Core INSERT and commit): {floor_rate:7.0f} messages/s")
-    print(f"a day, {len(day):,} messages in {len(ROOMS)} rooms, empty database: {day_rate:7.1f} messages/s "
-          f"= {day_rate / floor_rate:.2f}x the floor ({sent} messages sent)")
+    print(
+        f"a day, {len(day):,} messages in {len(ROOMS)} rooms, empty database: {day_rate:7.1f} messages/s "
+        f"= {day_rate / floor_rate:.2f}x the floor ({sent} messages sent)"
+    )
 
     if args.stored:
         engine, url = fresh_database(base, folder, "stored")
@@ -266,8 +405,10 @@ def run_on(label: str, base: str | None, args: argparse.Namespace, folder: Path)
         stored_rate, _, _ = replay(config, engine, day)
         engine.dispose()
         drop_schema(base, url)
-        print(f"the same day with {args.stored:,} messages already stored: {stored_rate:7.1f} messages/s "
-              f"= {stored_rate / day_rate:.2f}x the empty database")
+        print(
+            f"the same day with {args.stored:,} messages already stored: {stored_rate:7.1f} messages/s "
+            f"= {stored_rate / day_rate:.2f}x the empty database"
+        )
 
     if args.week:
         week_rng = random.Random(19)
@@ -280,17 +421,23 @@ def run_on(label: str, base: str | None, args: argparse.Namespace, folder: Path)
         week_rate, sent, peaks = replay(config, engine, week, memory_every=quarter)
         engine.dispose()
         drop_schema(base, url)
-        print(f"a week, {len(week):,} messages: {week_rate:7.1f} messages/s = {week_rate / floor_rate:.2f}x the floor "
-              f"({sent} sent); Python heap peak per eighth (MB): "
-              + " ".join(f"{peak / 1e6:.1f}" for peak in peaks))
+        print(
+            f"a week, {len(week):,} messages: {week_rate:7.1f} messages/s = {week_rate / floor_rate:.2f}x the floor "
+            f"({sent} sent); Python heap peak per eighth (MB): "
+            + " ".join(f"{peak / 1e6:.1f}" for peak in peaks)
+        )
 
 
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--day", type=int, default=1500)
-    options.add_argument("--week", type=int, default=0, help="messages in a week to replay (50000 for the real size)")
+    options.add_argument(
+        "--week", type=int, default=0, help="messages in a week to replay (50000 for the real size)"
+    )
     options.add_argument("--quick", action="store_true", help="a week of 7,000 messages instead of 50,000")
-    options.add_argument("--stored", type=int, default=50_000, help="messages already stored for the second day (0: skip)")
+    options.add_argument(
+        "--stored", type=int, default=50_000, help="messages already stored for the second day (0: skip)"
+    )
     options.add_argument("--pg", help="PostgreSQL URL (default: QINLIN_TEST_PG_URL when set)")
     options.add_argument("--skip-sqlite", action="store_true")
     options.add_argument("--profile", help="write cProfile stats of the day to FILE.sqlite / FILE.postgresql")
@@ -298,6 +445,7 @@ def main() -> None:
     if args.quick and not args.week:
         args.week = 7000
     import os
+
     pg = args.pg or os.environ.get("QINLIN_TEST_PG_URL")
     folder = Path(tempfile.mkdtemp(prefix="qinlin-bench-"))
     if not args.skip_sqlite:

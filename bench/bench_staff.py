@@ -40,7 +40,17 @@ AREA = load_config(ROOT / "config.yaml").area_id
 from storage.db import make_engine, upgrade
 from storage.models import Report, UTCDateTime
 
-CATEGORIES = ["return", "visitor", "health", "assistance", "elderly", "repair", "environment", "parking", "other"]
+CATEGORIES = [
+    "return",
+    "visitor",
+    "health",
+    "assistance",
+    "elderly",
+    "repair",
+    "environment",
+    "parking",
+    "other",
+]
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)
 MONTH = (datetime(2026, 11, 1, tzinfo=SHANGHAI), datetime(2026, 12, 1, tzinfo=SHANGHAI))
 EMPTY = (datetime(2020, 1, 1, tzinfo=SHANGHAI), datetime(2020, 2, 1, tzinfo=SHANGHAI))
@@ -64,17 +74,22 @@ def best(work: Callable[[], object], runs: int = 5, after: Callable[[], object] 
 
 
 def plain(engine: Engine, sql: str, period: tuple[datetime, datetime]) -> Callable[[], object]:
-    statement = text(sql).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
+    statement = text(sql).bindparams(
+        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+    )
 
     def run() -> object:
         with engine.connect() as connection:
             return connection.execute(statement, {"area": AREA, "start": period[0], "end": period[1]}).all()
+
     return run
 
 
 def plan(engine: Engine, sql: str) -> str:
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
-    statement = text(prefix + sql).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
+    statement = text(prefix + sql).bindparams(
+        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+    )
     with engine.connect() as connection:
         rows = connection.execute(statement, {"area": AREA, "start": MONTH[0], "end": MONTH[1]}).all()
     return " / ".join(str(row[-1]).strip() for row in rows)
@@ -85,11 +100,23 @@ def fill(engine: Engine, start: int, stop: int, rng: random.Random) -> None:
         batch = []
         for number in range(start, stop):
             created = NOW - timedelta(minutes=rng.randrange(0, 60 * 24 * 40))
-            batch.append({"community": AREA, "kind": rng.choice(["family", "family", "family", "building", "area"]),
-                          "category": rng.choice(CATEGORIES), "status": rng.choice(["open", "resolved", "incomplete"]),
-                          "building": str(rng.randrange(1, 49)), "unit": f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}",
-                          "people": rng.randrange(1, 5), "reporter_id": f"wxid_{number % 2500}", "reporter_name": "居民",
-                          "phone": "13812345678", "raw_text": "登记 返沪", "created_at": created, "updated_at": created})
+            batch.append(
+                {
+                    "community": AREA,
+                    "kind": rng.choice(["family", "family", "family", "building", "area"]),
+                    "category": rng.choice(CATEGORIES),
+                    "status": rng.choice(["open", "resolved", "incomplete"]),
+                    "building": str(rng.randrange(1, 49)),
+                    "unit": f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}",
+                    "people": rng.randrange(1, 5),
+                    "reporter_id": f"wxid_{number % 2500}",
+                    "reporter_name": "居民",
+                    "phone": "13812345678",
+                    "raw_text": "登记 返沪",
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
             if len(batch) == 5000:
                 connection.execute(insert(Report), batch)
                 batch = []
@@ -97,7 +124,9 @@ def fill(engine: Engine, start: int, stop: int, rng: random.Random) -> None:
             connection.execute(insert(Report), batch)
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE reports")
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "VACUUM ANALYZE reports"
+            )
     else:
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
@@ -107,10 +136,20 @@ def run_on(label: str, url: str, sizes: list[int], ledger: bool) -> None:
     folder = Path(tempfile.mkdtemp(prefix="qinlin-bench-"))
     # as a site that bound its staff and staff room runs it: unbound, every command is refused
     shipped = load_config(ROOT / "config.yaml")
-    people = [person if person.role == "resident" or person.wechat_id
-              else person.model_copy(update={"wechat_id": f"wxid_{person.name}"}) for person in shipped.people]
-    config = shipped.model_copy(update={"exports_dir": str(folder / "exports"), "reminders": [], "people": people,
-                                        "rooms": [RoomRule(id="room_居委工作群", role="staff"), *shipped.rooms]})
+    people = [
+        person
+        if person.role == "resident" or person.wechat_id
+        else person.model_copy(update={"wechat_id": f"wxid_{person.name}"})
+        for person in shipped.people
+    ]
+    config = shipped.model_copy(
+        update={
+            "exports_dir": str(folder / "exports"),
+            "reminders": [],
+            "people": people,
+            "rooms": [RoomRule(id="room_居委工作群", role="staff"), *shipped.rooms],
+        }
+    )
     engine = make_engine(url)
     upgrade(engine)
     clock = VirtualClock(NOW)
@@ -137,17 +176,25 @@ def run_on(label: str, url: str, sizes: list[int], ledger: bool) -> None:
             sql_time = best(plain(engine, sql, period))
             command_time = best(say(command), after=chat.drain)
             answer = chat.delivered[-1].text.splitlines()[0][:36]  # an answer, not a refusal, was timed
-            print(f"  {command:14} {command_time * 1000:7.1f} ms   plain SQL {sql_time * 1000:7.1f} ms   "
-                  f"ratio {command_time / sql_time:5.1f}x   ({answer})")
+            print(
+                f"  {command:14} {command_time * 1000:7.1f} ms   plain SQL {sql_time * 1000:7.1f} ms   "
+                f"ratio {command_time / sql_time:5.1f}x   ({answer})"
+            )
         empty_sql = best(plain(engine, SUMMARY_SQL, EMPTY))
         empty_command = best(say("/汇总 2020-01"), after=chat.drain)
-        print(f"  fixed cost (/汇总 2020-01, an empty period): {empty_command * 1000:.1f} ms command − "
-              f"{empty_sql * 1000:.1f} ms SQL = {(empty_command - empty_sql) * 1000:.1f} ms")
+        print(
+            f"  fixed cost (/汇总 2020-01, an empty period): {empty_command * 1000:.1f} ms command − "
+            f"{empty_sql * 1000:.1f} ms SQL = {(empty_command - empty_sql) * 1000:.1f} ms"
+        )
         if ledger:
             export = best(say("/导出 本月"), runs=1, after=chat.drain)
             files = sorted(Path(config.exports_dir).glob("台帐_*.xlsx"))
             print(f"  /导出 本月 {export:.1f} s, ledger {files[-1].stat().st_size / 1e6:.1f} MB")
-    for name, sql in (("/汇总", SUMMARY_SQL), ("/查询 category", QUERY_CATEGORY_SQL), ("/查询 building", QUERY_BUILDING_SQL)):
+    for name, sql in (
+        ("/汇总", SUMMARY_SQL),
+        ("/查询 category", QUERY_CATEGORY_SQL),
+        ("/查询 building", QUERY_BUILDING_SQL),
+    ):
         print(f"  plan of {name}: {plan(engine, sql)}")
     engine.dispose()
 
@@ -161,7 +208,12 @@ def main() -> None:
     args = options.parse_args()
     sizes = [int(size) for size in args.reports.split(",")]
     if not args.skip_sqlite:
-        run_on("SQLite", f"sqlite:///{Path(tempfile.mkdtemp(prefix='qinlin-bench-')) / 'staff.db'}", sizes, args.ledger)
+        run_on(
+            "SQLite",
+            f"sqlite:///{Path(tempfile.mkdtemp(prefix='qinlin-bench-')) / 'staff.db'}",
+            sizes,
+            args.ledger,
+        )
     pg = args.pg or os.environ.get("QINLIN_TEST_PG_URL")
     if not pg:
         print("--- PostgreSQL skipped (give --pg URL or set QINLIN_TEST_PG_URL)")

@@ -53,12 +53,19 @@ REPORT_SHARE = 0.28  # of a generated day's messages (bench_pipeline.estate_day)
 
 def area_config(base: Config, number: int) -> Config:
     """Area ``number`` of the street: its name, its staff room and privileged people bound by id."""
-    people = [entry.model_copy(update={"wechat_id": f"wxid_{entry.name}"}) if entry.role != "resident" else entry
-              for entry in base.people]
-    return base.model_copy(update={
-        "community": f"第{number:02d}居民区", "street": "斜土街道", "reminders": [],
-        "rooms": [RoomRule(id=f"a{number}-room_居委工作群", role="staff"), *base.rooms],
-        "people": [*people, PersonEntry(name="刘科长", role="street", wechat_id="wxid_刘科长")]})
+    people = [
+        entry.model_copy(update={"wechat_id": f"wxid_{entry.name}"}) if entry.role != "resident" else entry
+        for entry in base.people
+    ]
+    return base.model_copy(
+        update={
+            "community": f"第{number:02d}居民区",
+            "street": "斜土街道",
+            "reminders": [],
+            "rooms": [RoomRule(id=f"a{number}-room_居委工作群", role="staff"), *base.rooms],
+            "people": [*people, PersonEntry(name="刘科长", role="street", wechat_id="wxid_刘科长")],
+        }
+    )
 
 
 def area_day(number: int, reports: int, notices: int) -> list[IncomingMessage]:
@@ -69,12 +76,23 @@ def area_day(number: int, reports: int, notices: int) -> list[IncomingMessage]:
     start = records[0]["ts"].replace(hour=8, minute=0, second=0)
     extra = max(0, notices - 3)  # estate_day has three of its own
     for n in range(extra):
-        records.append({"ts": start + timedelta(minutes=int(n * 13 * 60 / max(extra, 1))), "room": "居委工作群",
-                        "sender": "王社工", "text": f"#通知 全体 第{n + 1}次提醒：请各楼组长清点返沪人员并回复收到"})
+        records.append(
+            {
+                "ts": start + timedelta(minutes=int(n * 13 * 60 / max(extra, 1))),
+                "room": "居委工作群",
+                "sender": "王社工",
+                "text": f"#通知 全体 第{n + 1}次提醒：请各楼组长清点返沪人员并回复收到",
+            }
+        )
     records.sort(key=lambda r: r["ts"])
-    return [replace(message, message_id=f"a{number}-{message.message_id}",
-                    room_id=f"a{number}-{message.room_id}" if message.room_id else None)
-            for message in as_messages(records, "day")]
+    return [
+        replace(
+            message,
+            message_id=f"a{number}-{message.message_id}",
+            room_id=f"a{number}-{message.room_id}" if message.room_id else None,
+        )
+        for message in as_messages(records, "day")
+    ]
 
 
 def run_areas(configs: list[Config], days: list[list[IncomingMessage]], engine: Engine) -> tuple[float, int]:
@@ -84,8 +102,10 @@ def run_areas(configs: list[Config], days: list[list[IncomingMessage]], engine: 
     for config in configs:
         clock = VirtualClock(first - timedelta(minutes=1), SHANGHAI)
         sims.append(Simulation(build_application(config, engine, clock), clock))
-    feed = sorted(((message.sent_at, index, message) for index, day in enumerate(days) for message in day),
-                  key=lambda item: (item[0], item[1]))
+    feed = sorted(
+        ((message.sent_at, index, message) for index, day in enumerate(days) for message in day),
+        key=lambda item: (item[0], item[1]),
+    )
     started = time.perf_counter()
     for _, index, message in feed:
         sims[index].feed(message)
@@ -101,9 +121,14 @@ def claim_cost(config: Config, engine: Engine, rows: int = 200) -> float:
     moment = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
     with unit_of_work(factory) as session:
         for n in range(rows):
-            enqueue(session, Outgoing(text=f"测量{n}", room_id=f"bench-room-{n % 48}", dedupe_key=f"bench:{n}"), moment)
-    outbox = config.outbox.model_copy(update={"min_interval_seconds": 0, "jitter_seconds": 0, "quiet_hours": None,
-                                              "max_per_day": 1_000_000})
+            enqueue(
+                session,
+                Outgoing(text=f"测量{n}", room_id=f"bench-room-{n % 48}", dedupe_key=f"bench:{n}"),
+                moment,
+            )
+    outbox = config.outbox.model_copy(
+        update={"min_interval_seconds": 0, "jitter_seconds": 0, "quiet_hours": None, "max_per_day": 1_000_000}
+    )
     worker = OutboxWorker(factory, outbox, config.tzinfo, account=config.area_id)
     started = time.perf_counter()
     sent = 0
@@ -119,9 +144,15 @@ def claim_cost(config: Config, engine: Engine, rows: int = 200) -> float:
 
 def schema_bytes(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.scalar(text(
-            "SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)::regclass)), 0) "
-            "FROM pg_tables WHERE schemaname = current_schema()")) or 0)
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)::regclass)), 0) "
+                    "FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            )
+            or 0
+        )
 
 
 def main() -> None:
@@ -129,8 +160,11 @@ def main() -> None:
     options.add_argument("--areas", type=int, default=20)
     options.add_argument("--reports", type=int, default=5000, help="reports per area in the day")
     options.add_argument("--notices", type=int, default=20, help="notices per area in the day")
-    options.add_argument("--quick", action="store_true",
-                         help="twenty areas still, but a 25th of the reports (and messages) and a quarter of the notices")
+    options.add_argument(
+        "--quick",
+        action="store_true",
+        help="twenty areas still, but a 25th of the reports (and messages) and a quarter of the notices",
+    )
     options.add_argument("--pg", help="PostgreSQL URL (default: QINLIN_TEST_PG_URL)")
     args = options.parse_args()
     pg = args.pg or os.environ.get("QINLIN_TEST_PG_URL")
@@ -142,8 +176,10 @@ def main() -> None:
     base = bench_config(folder)
     configs = [area_config(base, n) for n in range(1, args.areas + 1)]
     days = [area_day(n, reports, notices) for n in range(1, args.areas + 1)]
-    print(f"scale: {args.areas} areas x 60 rooms, {reports:,} reports and {notices} notices per area "
-          f"({len(days[0]):,} messages in area 1's day, {sum(map(len, days)):,} in all)")
+    print(
+        f"scale: {args.areas} areas x 60 rooms, {reports:,} reports and {notices} notices per area "
+        f"({len(days[0]):,} messages in area 1's day, {sum(map(len, days)):,} in all)"
+    )
 
     engine, url = fresh_database(pg, folder, "one")
     one_rate, one_sent = run_areas(configs[:1], days[:1], engine)
@@ -159,14 +195,20 @@ def main() -> None:
     street_size = schema_bytes(engine)
     engine.dispose()
     drop_schema(pg, url)
-    print(f"{args.areas} areas together: {street_rate:7.1f} messages/s ({street_sent:,} sent) "
-          f"= {street_rate / one_rate:.2f}x one area alone (aim: at least 0.8x)")
-    print(f"outbox claim + outcome per send: {one_claim:.2f} ms for one area alone, "
-          f"{street_claim:.2f} ms beside {args.areas - 1} other areas' rows")
+    print(
+        f"{args.areas} areas together: {street_rate:7.1f} messages/s ({street_sent:,} sent) "
+        f"= {street_rate / one_rate:.2f}x one area alone (aim: at least 0.8x)"
+    )
+    print(
+        f"outbox claim + outcome per send: {one_claim:.2f} ms for one area alone, "
+        f"{street_claim:.2f} ms beside {args.areas - 1} other areas' rows"
+    )
     per_area_day = street_size / args.areas
-    print(f"database: {street_size / 1e6:.1f} MB after the day for {args.areas} areas "
-          f"(one area alone: {one_size / 1e6:.1f} MB) = {per_area_day / 1e6:.2f} MB per area-day, "
-          f"{per_area_day * 365 / 1e9:.2f} GB per area-year at this day's traffic")
+    print(
+        f"database: {street_size / 1e6:.1f} MB after the day for {args.areas} areas "
+        f"(one area alone: {one_size / 1e6:.1f} MB) = {per_area_day / 1e6:.2f} MB per area-day, "
+        f"{per_area_day * 365 / 1e9:.2f} GB per area-year at this day's traffic"
+    )
 
 
 if __name__ == "__main__":

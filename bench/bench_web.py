@@ -37,7 +37,17 @@ from storage.db import make_engine, upgrade
 from storage.models import Report
 from web.app import create_app
 
-CATEGORIES = ["return", "visitor", "health", "assistance", "elderly", "repair", "environment", "parking", "other"]
+CATEGORIES = [
+    "return",
+    "visitor",
+    "health",
+    "assistance",
+    "elderly",
+    "repair",
+    "environment",
+    "parking",
+    "other",
+]
 LIMIT_MS = 300
 
 
@@ -49,7 +59,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="qinlin-bench-"))
     url = args.db or f"sqlite:///{folder / 'bench.db'}"
     config = load_config(ROOT / "config.yaml").model_copy(update={"exports_dir": str(folder / "exports")})
-    config = config.model_copy(update={"database": config.database.model_copy(update={"spool": str(folder / "spool.jsonl")})})
+    config = config.model_copy(
+        update={"database": config.database.model_copy(update={"spool": str(folder / "spool.jsonl")})}
+    )
     engine = make_engine(url)
     upgrade(engine)
     now = datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)
@@ -63,10 +75,22 @@ def main() -> None:
             created = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 40))
             kind = rng.choice(["family", "family", "family", "building", "area"])
             status = rng.choice(["open", "resolved", "resolved", "resolved", "incomplete"])
-            batch.append(dict(community=AREA, kind=kind, category=rng.choice(CATEGORIES), status=status,
-                              building=str(rng.randrange(1, 49)), unit=f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}",
-                              people=rng.randrange(1, 5), reporter_id=f"wxid_{number % 2500}", reporter_name="居民",
-                              raw_text="登记 返沪 楼道灯坏了", created_at=created, updated_at=created))
+            batch.append(
+                dict(
+                    community=AREA,
+                    kind=kind,
+                    category=rng.choice(CATEGORIES),
+                    status=status,
+                    building=str(rng.randrange(1, 49)),
+                    unit=f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}",
+                    people=rng.randrange(1, 5),
+                    reporter_id=f"wxid_{number % 2500}",
+                    reporter_name="居民",
+                    raw_text="登记 返沪 楼道灯坏了",
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
             if len(batch) == 5000:
                 connection.execute(insert(Report), batch)
                 batch = []
@@ -98,6 +122,7 @@ def main() -> None:
         def get() -> None:
             answer = client.get(path)
             assert answer.status_code == 200, answer.text[:300]
+
         return get
 
     baseline = timed(plain_count)
@@ -106,7 +131,9 @@ def main() -> None:
         "reports, newest 50 (近30天)": timed(page("/reports")),
         "reports, page 40": timed(page("/reports?page=40")),
     }
-    client.post("/reports/filter", data={"csrf": csrf, "category": "repair", "building": "3", "status": "open"})
+    client.post(
+        "/reports/filter", data={"csrf": csrf, "category": "repair", "building": "3", "status": "open"}
+    )
     results["reports, filtered (repair, 3号楼, open)"] = timed(page("/reports"))
     client.post("/reports/filter", data={"csrf": csrf, "text": "楼道灯", "period": "本月"})
     results["reports, free text, this month"] = timed(page("/reports"))

@@ -66,8 +66,14 @@ class JobAlarms:
 
     async def start(self) -> None:
         self.scheduler.start()
-        self.scheduler.add_job(self.recheck, IntervalTrigger(seconds=RECHECK_SECONDS), id=REARM_ID,
-                               replace_existing=True, coalesce=True, max_instances=1)
+        self.scheduler.add_job(
+            self.recheck,
+            IntervalTrigger(seconds=RECHECK_SECONDS),
+            id=REARM_ID,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
         await self.rearm()
 
     def shutdown(self) -> None:
@@ -93,8 +99,15 @@ class JobAlarms:
                     self.scheduler.remove_job(job_id(name))
                 continue
             self.scheduler.add_job(
-                self.ring, DateTrigger(run_date=moment), args=[name], id=job_id(name), name=name,
-                replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
+                self.ring,
+                DateTrigger(run_date=moment),
+                args=[name],
+                id=job_id(name),
+                name=name,
+                replace_existing=True,
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=1,
             )
 
     async def recheck(self) -> None:

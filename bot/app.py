@@ -39,7 +39,6 @@ from storage.scoping import adopt_unassigned_rows
 log = logging.getLogger(__name__)
 
 
-
 class TimedJob(Protocol):
     """Work that falls due on the clock: follow-up expiry, scheduled notices, reminders, digest."""
 
@@ -81,7 +80,9 @@ JOB_OUTAGE_RETRY = timedelta(seconds=30)  # the database is away: try again soon
 
 
 class Bot:
-    def __init__(self, services: Services, outbox: OutboxWorker, spool: Spool, outages: Outages | None = None) -> None:
+    def __init__(
+        self, services: Services, outbox: OutboxWorker, spool: Spool, outages: Outages | None = None
+    ) -> None:
         self.services = services
         self.outbox = outbox
         self.spool = spool
@@ -183,21 +184,29 @@ class Bot:
 
     @staticmethod
     def _already_stored_in(session: Session, message_id: str) -> bool:
-        return session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message_id)) is not None
+        return (
+            session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message_id))
+            is not None
+        )
 
     def _handle_in(self, session: Session, message: IncomingMessage, now: datetime) -> list[int]:
         room = None
         outgoing: list[Outgoing] = []
         if message.room_id is not None:
-            sighting = see_room(session, self.services.config, message.room_id, message.room_topic, now, self.rooms)
+            sighting = see_room(
+                session, self.services.config, message.room_id, message.room_topic, now, self.rooms
+            )
             room = sighting.room
             if sighting.renamed_from:
-                outgoing.extend(self.rename_notes(session, sighting.renamed_from, room.topic, message.message_id))
+                outgoing.extend(
+                    self.rename_notes(session, sighting.renamed_from, room.topic, message.message_id)
+                )
             if sighting.looks_like is not None:
                 outgoing.extend(confirm_notes(session, room, sighting.looks_like, message.message_id))
         self._note_contact(session, message, now)
-        identity = resolve_identity(session, message.sender_id, message.sender_name, message.sender_alias, now,
-                                    self.directory)
+        identity = resolve_identity(
+            session, message.sender_id, message.sender_name, message.sender_alias, now, self.directory
+        )
         ctx = Ctx(
             message=message,
             text=message.clean_text if message.type == MessageType.TEXT else "",
@@ -236,12 +245,20 @@ class Bot:
 
     def _dispatch(self, ctx: Ctx, found: tuple[Route, Any]) -> bool:
         route, match = found
-        verdict = self.limits.admit(ctx.message.sender_id, ctx.now) if route.limited else Verdict(admitted=True)
+        verdict = (
+            self.limits.admit(ctx.message.sender_id, ctx.now) if route.limited else Verdict(admitted=True)
+        )
         slot = verdict.slot  # a fast sender's answers take turns in the outbox with everyone else's
         if not verdict.admitted:  # over the sender's limit: kept as seen, told once, not acted on
             if verdict.tell:
-                ctx.outgoing.append(self.reply_to(ctx, Reply(SLOW_DOWN.format(limit=self.limits.per_minute),
-                                                             mention_sender=True), 0, slot))
+                ctx.outgoing.append(
+                    self.reply_to(
+                        ctx,
+                        Reply(SLOW_DOWN.format(limit=self.limits.per_minute), mention_sender=True),
+                        0,
+                        slot,
+                    )
+                )
             return True
         if route.allow is not None and not route.allow(ctx):
             refusal = route.refusal()
@@ -301,7 +318,9 @@ class Bot:
         """Nothing a resident typed is lost: keep the raw message and say one generic line."""
         try:
             with unit_of_work(self.services.factory) as session:
-                if session.scalar(select(IncomingRecord.id).where(IncomingRecord.message_id == message.message_id)):
+                if session.scalar(
+                    select(IncomingRecord.id).where(IncomingRecord.message_id == message.message_id)
+                ):
                     return []
                 session.add(
                     IncomingRecord(
@@ -430,7 +449,9 @@ def build_bot(
 ) -> Bot:
     """Assemble a bot from its parts on a migrated database. The parts come from the caller
     (``handlers.build_application`` wires the real ones), so this core never imports a handler."""
-    check_migrated(engine)  # a schema change is the operator's step (`qinlin db upgrade`), never a side effect
+    check_migrated(
+        engine
+    )  # a schema change is the operator's step (`qinlin db upgrade`), never a side effect
     adopt_unassigned_rows(engine, config.area_id)
     factory = session_factory(engine, area=config.area_id)  # this area's rows only, everywhere below
     with unit_of_work(factory) as session:
@@ -438,7 +459,9 @@ def build_bot(
         sync_config_reminders(session, config, clock.now())
         for note in lower_unproven_rooms(session, config, clock.now()):  # rooms bound by a name alone
             enqueue(session, note, clock.now())
-    services = Services(config=config, clock=clock, factory=factory, parser=parser, router=router, jobs=list(jobs))
+    services = Services(
+        config=config, clock=clock, factory=factory, parser=parser, router=router, jobs=list(jobs)
+    )
     outages = Outages()
     spool = Spool(config.database.spool_path(engine.url.render_as_string(hide_password=False)))
     outbox = OutboxWorker(factory, config.outbox, config.tzinfo, outages, account=config.area_id)

@@ -25,9 +25,11 @@ CODE_DIGITS = 8
 CODE_VALID = timedelta(hours=24)
 LOCK_AFTER_FAILURES = 5
 LOCK_FOR = timedelta(hours=1)
-BIND_HINT = ("您在名册中是{role}，但这个微信号还没有绑定。请向管理员要一个绑定码"
-             "（管理员私聊我发 /绑定码 您的姓名，或在服务器上运行 qinlin roster code 您的姓名），"
-             "然后私聊我发送“/绑定 绑定码”。")
+BIND_HINT = (
+    "您在名册中是{role}，但这个微信号还没有绑定。请向管理员要一个绑定码"
+    "（管理员私聊我发 /绑定码 您的姓名，或在服务器上运行 qinlin roster code 您的姓名），"
+    "然后私聊我发送“/绑定 绑定码”。"
+)
 
 
 class BindingError(Exception):
@@ -72,11 +74,20 @@ def issue_code(session: Session, name: str, now: datetime, *, actor_id: str, act
     person = person_named(session, name)
     # A new code replaces any unused one: the last code handed out is the only one that works.
     login_rows.drop_unused_codes(session, person_id=person.id)
-    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     expires_at = now + CODE_VALID
-    session.add(BindCode(person_id=person.id, code_hash=code_hash(code), issued_by=actor_name[:128],
-                         created_at=now, expires_at=expires_at))
-    record_role_change(session, person, person.role, now, actor_id=actor_id, actor_name=actor_name, action="code")
+    session.add(
+        BindCode(
+            person_id=person.id,
+            code_hash=code_hash(code),
+            issued_by=actor_name[:128],
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    record_role_change(
+        session, person, person.role, now, actor_id=actor_id, actor_name=actor_name, action="code"
+    )
     return IssuedCode(person, code, expires_at)
 
 
@@ -122,9 +133,13 @@ def redeem_code(session: Session, wechat_id: str, contact_name: str, typed: str,
         session.flush()
     row.used_at, row.used_by = now, wechat_id[:128]
     person.wechat_id, person.bound_via, person.bound_at, person.updated_at = wechat_id, "code", now, now
-    record_role_change(session, person, person.role, now, actor_id=wechat_id, actor_name=contact_name, action="bind")
-    return (f"绑定成功：您是 {person.name}（{ROLE_LABEL[person.role]}）。以后按这个微信号认人，"
-            "改昵称不影响；换手机或换微信号请找管理员解绑后重新绑定。")
+    record_role_change(
+        session, person, person.role, now, actor_id=wechat_id, actor_name=contact_name, action="bind"
+    )
+    return (
+        f"绑定成功：您是 {person.name}（{ROLE_LABEL[person.role]}）。以后按这个微信号认人，"
+        "改昵称不影响；换手机或换微信号请找管理员解绑后重新绑定。"
+    )
 
 
 def unbind(session: Session, name: str, now: datetime, *, actor_id: str, actor_name: str) -> Person:
@@ -132,7 +147,9 @@ def unbind(session: Session, name: str, now: datetime, *, actor_id: str, actor_n
     person = person_named(session, name)
     if person.wechat_id is None:
         raise BindingError("not_bound", name=person.name)
-    record_role_change(session, person, person.role, now, actor_id=actor_id, actor_name=actor_name, action="unbind")
+    record_role_change(
+        session, person, person.role, now, actor_id=actor_id, actor_name=actor_name, action="unbind"
+    )
     person.wechat_id, person.bound_via, person.bound_at, person.updated_at = None, None, None, now
     login_rows.drop_unused_codes(session, person_id=person.id)
     return person

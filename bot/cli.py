@@ -189,7 +189,9 @@ def replay(
             sink.close()
     seconds = time.perf_counter() - started
     rate = stats.read / seconds if seconds > 0 else 0.0
-    typer.echo(f"replay: {stats.read} messages read, {stats.sent} sent, {seconds:.2f} s, {rate:.0f} msg/s", err=True)
+    typer.echo(
+        f"replay: {stats.read} messages read, {stats.sent} sent, {seconds:.2f} s, {rate:.0f} msg/s", err=True
+    )
 
 
 # ------------------------------------------------------------------ console and demo
@@ -210,7 +212,9 @@ def console(
 @app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="keep the demo database under ./data/demo.db")] = False,
-    config_path: Annotated[Path | None, typer.Option("--config", help="default: the bundled 江南新村 example")] = None,
+    config_path: Annotated[
+        Path | None, typer.Option("--config", help="default: the bundled 江南新村 example")
+    ] = None,
 ) -> None:
     """A morning in 江南新村 through the whole bot, on a fresh SQLite file; no WeChat needed."""
     from bot.demo import DEMO_CONFIG, run_demo
@@ -220,14 +224,18 @@ def demo(
     config = _config(config_path or DEMO_CONFIG)
     if not config.rooms or not config.people:
         # the script's rooms and people would all be unknown: a silent transcript says nothing
-        raise fail(f"{config_path} has no rooms or no people for the demo's 江南新村 day; run 'qinlin demo' without --config")
+        raise fail(
+            f"{config_path} has no rooms or no people for the demo's 江南新村 day; run 'qinlin demo' without --config"
+        )
     run_demo(config, sys.stdout, keep=keep)
 
 
 # ------------------------------------------------------------------ WeChat
 
 
-HostOption = Annotated[str | None, typer.Option("--host", help="address to listen on (default: web.host, 127.0.0.1)")]
+HostOption = Annotated[
+    str | None, typer.Option("--host", help="address to listen on (default: web.host, 127.0.0.1)")
+]
 PortOption = Annotated[int | None, typer.Option("--port", help="port (default: web.port, 8080)")]
 
 
@@ -253,15 +261,20 @@ def web(host: HostOption = None, port: PortOption = None, config_path: ConfigOpt
     check_migrated(engine)  # as for the bot: migrating is the operator's step (qinlin db upgrade)
     sock = _listen(config, host, port)
     address = sock.getsockname()
-    typer.echo(f"workbench at http://{address[0]}:{address[1]}/ (staff get a login code by sending /登录 "
-               "to the bot in a private chat; Ctrl+C stops)", err=True)
+    typer.echo(
+        f"workbench at http://{address[0]}:{address[1]}/ (staff get a login code by sending /登录 "
+        "to the bot in a private chat; Ctrl+C stops)",
+        err=True,
+    )
     serve_forever(server_for(config, engine, SystemClock(config.tzinfo)), sock)
 
 
 @app.command()
 def run(
     config_path: ConfigOption = DEFAULT_CONFIG,
-    with_web: Annotated[bool, typer.Option("--web", help="also serve the staff workbench in this process")] = False,
+    with_web: Annotated[
+        bool, typer.Option("--web", help="also serve the staff workbench in this process")
+    ] = False,
     host: HostOption = None,
     port: PortOption = None,
 ) -> None:
@@ -273,7 +286,9 @@ def run(
             "(or wechaty.endpoint and wechaty.token in config.yaml)"
         )
     if not re.fullmatch(r"[\w.\-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", config.puppet_endpoint() or ""):
-        raise fail(f"the puppet service endpoint should be HOST:PORT (e.g. 127.0.0.1:8788), not {config.puppet_endpoint()!r}")
+        raise fail(
+            f"the puppet service endpoint should be HOST:PORT (e.g. 127.0.0.1:8788), not {config.puppet_endpoint()!r}"
+        )
     from bot.transports.wechaty_transport import run as run_wechaty
 
     sock = _listen(config, host, port) if with_web else None
@@ -331,8 +346,10 @@ def roster_import(
         raise fail(error.problem.say(ROSTER_PROBLEMS)) from None
     for problem in result.errors:
         typer.echo(f"  line {problem.line}: {problem.say(ROSTER_PROBLEMS)}", err=True)
-    typer.echo(f"imported {_counted(result.imported, 'person', 'people')}; "
-               f"{_counted(len(result.errors), 'row', 'rows')} not imported")
+    typer.echo(
+        f"imported {_counted(result.imported, 'person', 'people')}; "
+        f"{_counted(len(result.errors), 'row', 'rows')} not imported"
+    )
     if result.errors:
         raise typer.Exit(1)
 
@@ -365,15 +382,22 @@ def roster_code(
     config = _config(config_path)
     try:
         with unit_of_work(_roster_session(config, db)) as session:
-            issued = issue_code(session, name, SystemClock(config.tzinfo).now(), actor_id="cli",
-                                actor_name="qinlin roster code")
+            issued = issue_code(
+                session,
+                name,
+                SystemClock(config.tzinfo).now(),
+                actor_id="cli",
+                actor_name="qinlin roster code",
+            )
             who = f"{issued.person.name} ({ROLE_LABEL[issued.person.role]})"
     except BindingError as error:
         raise fail(error.problem.say(BINDING_PROBLEMS)) from None
     until = issued.expires_at.astimezone(config.tzinfo)
-    typer.echo(f"code for {who}: {issued.code}\n"
-               f"valid until {until:%Y-%m-%d %H:%M}, once. Give it to the person (in person or by phone); "
-               f"they send the bot, in private chat: /绑定 {issued.code}")
+    typer.echo(
+        f"code for {who}: {issued.code}\n"
+        f"valid until {until:%Y-%m-%d %H:%M}, once. Give it to the person (in person or by phone); "
+        f"they send the bot, in private chat: /绑定 {issued.code}"
+    )
 
 
 @roster_app.command("list")
@@ -388,10 +412,18 @@ def roster_list(
     config = _config(config_path)
     with _roster_session(config, db)() as session:
         people = people_rows.ranked(session, ROLE_RANK)
-        rows = [(person.name, ROLE_LABEL.get(person.role, person.role),
-                 f"bound ({person.bound_via}, {person.wechat_id})" if person.is_bound
-                 else "NOT BOUND: qinlin roster code " + person.name if person.role != "resident" else "-")
-                for person in people]
+        rows = [
+            (
+                person.name,
+                ROLE_LABEL.get(person.role, person.role),
+                f"bound ({person.bound_via}, {person.wechat_id})"
+                if person.is_bound
+                else "NOT BOUND: qinlin roster code " + person.name
+                if person.role != "resident"
+                else "-",
+            )
+            for person in people
+        ]
     width = max((len(name) for name, _, _ in rows), default=4)
     for name, role, bound in rows:
         typer.echo(f"{name:<{width}}  {role:<4}  {bound}")
@@ -412,8 +444,13 @@ def roster_unbind(
     config = _config(config_path)
     try:
         with unit_of_work(_roster_session(config, db)) as session:
-            person = unbind(session, name, SystemClock(config.tzinfo).now(), actor_id="cli",
-                            actor_name="qinlin roster unbind")
+            person = unbind(
+                session,
+                name,
+                SystemClock(config.tzinfo).now(),
+                actor_id="cli",
+                actor_name="qinlin roster unbind",
+            )
             shown = person.name
     except BindingError as error:
         raise fail(error.problem.say(BINDING_PROBLEMS), 1) from None
@@ -424,7 +461,13 @@ def roster_unbind(
 def export(
     period: Annotated[str, typer.Option(help="今天, 本月, 2026-11, 2026-11-01~2026-11-15 …")] = "本月",
     out: Annotated[Path, typer.Option("--out", help="the .xlsx file to write")] = Path("台帐.xlsx"),
-    street: Annotated[bool, typer.Option("--street", help="every area of the database: a summary across areas and a sheet per area, without personal columns")] = False,
+    street: Annotated[
+        bool,
+        typer.Option(
+            "--street",
+            help="every area of the database: a summary across areas and a sheet per area, without personal columns",
+        ),
+    ] = False,
     db: Annotated[str | None, typer.Option("--db")] = None,
     config_path: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
@@ -442,7 +485,9 @@ def export(
     try:
         chosen = parse_period(period or "本月", SystemClock(config.tzinfo).now())
     except UserError:  # its text is the chat's Chinese reply
-        raise fail(f"--period: cannot read {period!r}; give 今天, 本月, 2026-11 or 2026-11-01~2026-11-15") from None
+        raise fail(
+            f"--period: cannot read {period!r}; give 今天, 本月, 2026-11 or 2026-11-01~2026-11-15"
+        ) from None
     factory = _session(config, db, street=street)
     try:
         with factory() as session:
@@ -480,9 +525,13 @@ def purge(
     known = list(category_labels(config.categories))
     unknown = [code for code in codes if code not in known]
     if unknown or not codes:
-        raise fail(f"unknown categories {','.join(unknown) or '(none given)'}; the codes are {','.join(known)}")
+        raise fail(
+            f"unknown categories {','.join(unknown) or '(none given)'}; the codes are {','.join(known)}"
+        )
     with unit_of_work(_session(config, db)) as session:
-        count = purge_personal_fields(session, timedelta(days=int(days.group(1))), codes, SystemClock(config.tzinfo).now())
+        count = purge_personal_fields(
+            session, timedelta(days=int(days.group(1))), codes, SystemClock(config.tzinfo).now()
+        )
     typer.echo(f"personal fields removed from {_counted(count, 'report', 'reports')}")
 
 

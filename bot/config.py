@@ -383,7 +383,9 @@ def _describe(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"config: unknown key '{key}'"
     message = first["msg"].removeprefix("Value error, ")
-    message = re.sub(r" or instance of \w+$", "", message)  # pydantic names our classes; operators do not need them
+    message = re.sub(
+        r" or instance of \w+$", "", message
+    )  # pydantic names our classes; operators do not need them
     return f"config: {key}: {message}"
 
 

@@ -51,7 +51,7 @@ class Ctx:
         """``tail`` of ``text`` as the sender typed it: NFKC turns Chinese punctuation (，) into
         ASCII, which is right for parsing and wrong for text relayed to people."""
         display = self.message.display_text
-        return display[-len(tail):] if tail and len(display) == len(self.text) else tail
+        return display[-len(tail) :] if tail and len(display) == len(self.text) else tail
 
     def send(self, out: Outgoing) -> None:
         self.outgoing.append(out)

@@ -24,12 +24,22 @@ from storage.repositories import people as person_rows
 # 街道 (street) stands beside the area's ladder, not on it: it sees aggregates of every area on
 # the database and sends street notices, and nothing of any area's people (no rank in an area)
 ROLE_RANK = {"resident": 0, "leader": 1, "party": 2, "staff": 3, "admin": 4, "street": 0}
-ROLE_LABEL = {"resident": "居民", "leader": "楼组长", "party": "党员", "staff": "社工", "admin": "管理员", "street": "街道"}
+ROLE_LABEL = {
+    "resident": "居民",
+    "leader": "楼组长",
+    "party": "党员",
+    "staff": "社工",
+    "admin": "管理员",
+    "street": "街道",
+}
 # The words people write for a role, in /设为 and in a roster's 角色 column: the labels and the
 # other names a building leader goes by. 街道 is written only in a roster: an area's /设为 cannot
 # make a street account.
-ROLE_WORDS = ({label: role for role, label in ROLE_LABEL.items() if role != "street"}
-              | {"党小组长": "leader", "居民小组长": "leader", "业主代表": "leader"})
+ROLE_WORDS = {label: role for role, label in ROLE_LABEL.items() if role != "street"} | {
+    "党小组长": "leader",
+    "居民小组长": "leader",
+    "业主代表": "leader",
+}
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,9 @@ def _match(snapshot: _Snapshot, wechat_id: str, name: str, alias: str | None) ->
     if by_id is not None:
         return by_id
     names = [n for n in (alias, name) if n]
-    candidates = sorted({c.id: c for n in names for c in snapshot.by_name.get(n, ())}.values(), key=lambda c: c.id)
+    candidates = sorted(
+        {c.id: c for n in names for c in snapshot.by_name.get(n, ())}.values(), key=lambda c: c.id
+    )
     for candidate in sorted(candidates, key=lambda p: 0 if p.alias in names else 1):
         if candidate.wechat_id in (None, wechat_id):
             return candidate
@@ -146,7 +158,12 @@ def _match(snapshot: _Snapshot, wechat_id: str, name: str, alias: str | None) ->
 
 
 def resolve_identity(
-    session: Session, wechat_id: str, name: str, alias: str | None, now: datetime, directory: Directory | None = None
+    session: Session,
+    wechat_id: str,
+    name: str,
+    alias: str | None,
+    now: datetime,
+    directory: Directory | None = None,
 ) -> Identity:
     if directory is not None:
         snapshot = directory.snapshot(session)
@@ -165,8 +182,12 @@ def resolve_identity(
     if person.role != "resident" and not (person.is_bound and person.wechat_id == wechat_id):
         # A name (or an id learned from one) is no proof: this contact gets nothing of that
         # person — no role, no home address — only the hint how the real one binds.
-        return Identity(wechat_id=wechat_id, name=name, delegated_until=delegated_until, unbound_role=person.role)
-    if isinstance(person, Person) and person.wechat_id is None:  # a resident: learn the stable id the first time they speak
+        return Identity(
+            wechat_id=wechat_id, name=name, delegated_until=delegated_until, unbound_role=person.role
+        )
+    if (
+        isinstance(person, Person) and person.wechat_id is None
+    ):  # a resident: learn the stable id the first time they speak
         person.wechat_id = wechat_id
     return Identity(
         wechat_id=wechat_id,
@@ -198,8 +219,9 @@ def sync_config_people(session: Session, config: Config, now: datetime) -> None:
             person.wechat_id, person.bound_via, person.bound_at = entry.wechat_id, "config", now
         person.alias = entry.alias
         if person.role != entry.role:
-            record_role_change(session, person, entry.role, now, actor_id="config", actor_name="config.yaml",
-                               action="config")
+            record_role_change(
+                session, person, entry.role, now, actor_id="config", actor_name="config.yaml", action="config"
+            )
         person.role = entry.role
         person.branch = entry.branch
         person.buildings = ",".join(parse_building_range(entry.buildings)) if entry.buildings else None
@@ -210,15 +232,31 @@ def sync_config_people(session: Session, config: Config, now: datetime) -> None:
 
 
 def record_role_change(
-    session: Session, person: Person, new_role: str | None, now: datetime, *, actor_id: str, actor_name: str,
-    action: str, detail: str | None = None,
+    session: Session,
+    person: Person,
+    new_role: str | None,
+    now: datetime,
+    *,
+    actor_id: str,
+    actor_name: str,
+    action: str,
+    detail: str | None = None,
 ) -> None:
     """Write who changed whose role (or binding, or delegation), and when, in the audit trail."""
-    session.add(RoleEvent(
-        at=now, action=action, person_id=person.id, person_name=person.name[:128], wechat_id=person.wechat_id,
-        old_role=person.role, new_role=new_role, actor_id=actor_id[:128], actor_name=actor_name[:128],
-        detail=detail[:256] if detail else None,
-    ))
+    session.add(
+        RoleEvent(
+            at=now,
+            action=action,
+            person_id=person.id,
+            person_name=person.name[:128],
+            wechat_id=person.wechat_id,
+            old_role=person.role,
+            new_role=new_role,
+            actor_id=actor_id[:128],
+            actor_name=actor_name[:128],
+            detail=detail[:256] if detail else None,
+        )
+    )
 
 
 def note_contact(session: Session, wechat_id: str, name: str, now: datetime) -> None:

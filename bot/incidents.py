@@ -32,7 +32,7 @@ def _noise(triggers: frozenset[str]) -> re.Pattern[str]:
 
 def _bigrams(text: str, triggers: frozenset[str]) -> set[str]:
     text = _noise(triggers).sub("", text)
-    pairs = {text[i:i + 2] for i in range(len(text) - 1)}
+    pairs = {text[i : i + 2] for i in range(len(text) - 1)}
     return {pair for pair in pairs if not set(pair) & set("了的吗呢啊吧")}
 
 
@@ -59,8 +59,9 @@ def link_incident(session: Session, report: Report, now: datetime, triggers: Ite
     if match is None:
         return 1
     if match.incident_id is None:
-        incident = Incident(kind=match.kind, category=match.category, building=match.building, area=match.area,
-                            created_at=now)
+        incident = Incident(
+            kind=match.kind, category=match.category, building=match.building, area=match.area, created_at=now
+        )
         session.add(incident)
         session.flush()
         match.incident_id = incident.id

@@ -55,9 +55,15 @@ class AreaLease:
     def _try_advisory(self) -> bool:
         connection = self.engine.connect()
         try:
-            connection.execute(text("SELECT set_config('application_name', :name, false)"),
-                               {"name": f"qinlin {self.area} {holder_name()}"[:63]})
-            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key(connection)}).scalar())
+            connection.execute(
+                text("SELECT set_config('application_name', :name, false)"),
+                {"name": f"qinlin {self.area} {holder_name()}"[:63]},
+            )
+            got = bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key(connection)}
+                ).scalar()
+            )
             connection.commit()  # a session lock outlives the transaction; no transaction stays open
         except Exception:
             connection.close()
@@ -96,7 +102,10 @@ class AreaLease:
     def _lease_path(self) -> Path:
         database = self.engine.url.database
         if not database or database == ":memory:":
-            return Path(os.environ.get("TMPDIR", "/tmp")) / f"qinlin-{advisory_key(self.area) & 0xFFFFFFFF:08x}.lease"
+            return (
+                Path(os.environ.get("TMPDIR", "/tmp"))
+                / f"qinlin-{advisory_key(self.area) & 0xFFFFFFFF:08x}.lease"
+            )
         return Path(f"{database}.{advisory_key(self.area) & 0xFFFFFFFF:08x}.lease")
 
     def still_held(self) -> bool:
@@ -120,11 +129,14 @@ class AreaLease:
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect() as connection:
                 key = self._key(connection)
-                return connection.execute(text(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :high AND l.objid = :low "
-                    "AND l.objsubid = 1 LIMIT 1"),
-                    {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF}).scalar()
+                return connection.execute(
+                    text(
+                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :high AND l.objid = :low "
+                        "AND l.objsubid = 1 LIMIT 1"
+                    ),
+                    {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
+                ).scalar()
         try:
             return self._lease_path().read_text(encoding="utf-8").strip() or None
         except OSError:

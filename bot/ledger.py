@@ -87,10 +87,25 @@ def _value(report: Report, key: str, labels: dict[str, str], config: Config):  #
 
 # what a sheet row reads, as plain columns: rows stream from the database in chunks instead of
 # every report of the period becoming an ORM object at once (300,000 of them did not fit)
-ROW_COLUMNS = [Report.id, Report.created_at, Report.category, Report.status, Report.building, Report.unit,
-               Report.area, Report.people, Report.households, Report.origin, Report.event_date,
-               Report.contact_name, Report.phone, Report.reporter_name, Report.raw_text, Report.resolved_at,
-               Report.resolution]
+ROW_COLUMNS = [
+    Report.id,
+    Report.created_at,
+    Report.category,
+    Report.status,
+    Report.building,
+    Report.unit,
+    Report.area,
+    Report.people,
+    Report.households,
+    Report.origin,
+    Report.event_date,
+    Report.contact_name,
+    Report.phone,
+    Report.reporter_name,
+    Report.raw_text,
+    Report.resolved_at,
+    Report.resolution,
+]
 CHUNK = 2000
 
 
@@ -103,10 +118,17 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)  # before the workbook: a failure leaves nothing half-built
     # the summary from the counts alone: one grouped query, folded four ways
-    counts: dict[str, Counter[str]] = {"kind": Counter(), "category": Counter(), "building": Counter(), "status": Counter()}
+    counts: dict[str, Counter[str]] = {
+        "kind": Counter(),
+        "category": Counter(),
+        "building": Counter(),
+        "status": Counter(),
+    }
     for kind, category, building, status, count in session.execute(
-            select(Report.kind, Report.category, Report.building, Report.status, func.count())
-            .where(*in_period).group_by(Report.kind, Report.category, Report.building, Report.status)):
+        select(Report.kind, Report.category, Report.building, Report.status, func.count())
+        .where(*in_period)
+        .group_by(Report.kind, Report.category, Report.building, Report.status)
+    ):
         counts["kind"][KIND_LABEL.get(kind, kind)] += count
         counts["category"][labels.get(category, category)] += count
         counts["building"][f"{building}号楼" if building else "（未填楼号）"] += count
@@ -115,14 +137,27 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
     summary = workbook.create_sheet("汇总")
     summary.column_dimensions["A"].width = 24
     summary.column_dimensions["B"].width = 10
-    summary.append([_styled(summary, f"{config.community} 台帐 · {period.label}（{period.start} 至 {period.end}）",
-                            font=Font(bold=True, size=13))])
+    summary.append(
+        [
+            _styled(
+                summary,
+                f"{config.community} 台帐 · {period.label}（{period.start} 至 {period.end}）",
+                font=Font(bold=True, size=13),
+            )
+        ]
+    )
     summary.append([f"报告共 {sum(counts['kind'].values())} 条"])
-    row_groups = [("按报告类型", counts["kind"]), ("按类别", counts["category"]), ("按楼号", counts["building"]),
-                  ("按状态", counts["status"])]
+    row_groups = [
+        ("按报告类型", counts["kind"]),
+        ("按类别", counts["category"]),
+        ("按楼号", counts["building"]),
+        ("按状态", counts["status"]),
+    ]
     for title, group in row_groups:
         summary.append([])
-        summary.append([_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in (title, "数量")])
+        summary.append(
+            [_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in (title, "数量")]
+        )
         for name, count in sorted(group.items(), key=lambda item: (-item[1], item[0])):
             summary.append([name, count])
 
@@ -130,8 +165,11 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
         sheet = workbook.create_sheet(label)
         _header(sheet, [c[0] for c in COLUMNS], [c[1] for c in COLUMNS])
         rows = session.execute(
-            select(*ROW_COLUMNS).where(*in_period, Report.kind == kind).order_by(Report.id)
-            .execution_options(yield_per=CHUNK))
+            select(*ROW_COLUMNS)
+            .where(*in_period, Report.kind == kind)
+            .order_by(Report.id)
+            .execution_options(yield_per=CHUNK)
+        )
         for report in rows:
             values = []
             for _, _, key in COLUMNS:
@@ -139,7 +177,9 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
                 if isinstance(value, str):
                     value = clean_text(value)  # rows stored before text was cleaned at the edge
                 date_format = DATE_FORMATS.get(key)
-                values.append(_styled(sheet, value, number_format=date_format) if date_format and value else value)
+                values.append(
+                    _styled(sheet, value, number_format=date_format) if date_format and value else value
+                )
             sheet.append(values)
     workbook.save(path)
     return path
@@ -148,12 +188,33 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
 # The street's sheets carry no personal column (no name, phone, room or the resident's words):
 # the street sees numbers and where in an area, never who; each area's own ledger has the rest.
 STREET_COLUMNS: list[tuple[str, int, str]] = [
-    ("编号", 8, "number"), ("登记时间", 18, "created"), ("类型", 10, "kind"), ("类别", 12, "category"),
-    ("状态", 10, "status"), ("楼号", 7, "building"), ("片区", 9, "area"), ("人数", 6, "people"),
-    ("户数", 6, "households"), ("来源地", 10, "origin"), ("日期", 12, "event_date"), ("办结时间", 18, "resolved"),
+    ("编号", 8, "number"),
+    ("登记时间", 18, "created"),
+    ("类型", 10, "kind"),
+    ("类别", 12, "category"),
+    ("状态", 10, "status"),
+    ("楼号", 7, "building"),
+    ("片区", 9, "area"),
+    ("人数", 6, "people"),
+    ("户数", 6, "households"),
+    ("来源地", 10, "origin"),
+    ("日期", 12, "event_date"),
+    ("办结时间", 18, "resolved"),
 ]
-STREET_ROW_COLUMNS = [Report.id, Report.created_at, Report.kind, Report.category, Report.status, Report.building,
-                      Report.area, Report.people, Report.households, Report.origin, Report.event_date, Report.resolved_at]
+STREET_ROW_COLUMNS = [
+    Report.id,
+    Report.created_at,
+    Report.kind,
+    Report.category,
+    Report.status,
+    Report.building,
+    Report.area,
+    Report.people,
+    Report.households,
+    Report.origin,
+    Report.event_date,
+    Report.resolved_at,
+]
 SUMMARY_HEADERS = ["居民区", "报告", *KIND_LABEL.values(), "待办", "已办结", "返沪登记人数"]
 _SHEET_NAME_FORBIDDEN = str.maketrans({ch: "_" for ch in "[]:*?/\\"})
 
@@ -170,8 +231,14 @@ def _sheet_name(area: str, taken: set[str]) -> str:
 
 
 def _summary_row(name: str, counted: Tally) -> list[object]:
-    return [name, counted.total, *(counted.by_kind[kind] for kind in KIND_LABEL), counted.still_open,
-            counted.by_status["resolved"], counted.returned]
+    return [
+        name,
+        counted.total,
+        *(counted.by_kind[kind] for kind in KIND_LABEL),
+        counted.still_open,
+        counted.by_status["resolved"],
+        counted.returned,
+    ]
 
 
 def write_street_ledger(session: Session, config: Config, period: Period, out_path: str | Path) -> Path:
@@ -191,8 +258,15 @@ def write_street_ledger(session: Session, config: Config, period: Period, out_pa
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("街道汇总")
     summary.column_dimensions["A"].width = 24
-    summary.append([_styled(summary, f"{config.street} 街道台帐 · {period.label}（{period.start} 至 {period.end}）",
-                            font=Font(bold=True, size=13))])
+    summary.append(
+        [
+            _styled(
+                summary,
+                f"{config.street} 街道台帐 · {period.label}（{period.start} 至 {period.end}）",
+                font=Font(bold=True, size=13),
+            )
+        ]
+    )
     summary.append([f"{len(areas)} 个居民区，报告共 {total.total} 条"])
     summary.append([])
     summary.append([_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in SUMMARY_HEADERS])
@@ -200,25 +274,38 @@ def write_street_ledger(session: Session, config: Config, period: Period, out_pa
         summary.append(_summary_row(area, counted.get(area, Tally())))
     summary.append([_styled(summary, value, font=HEADER_FONT) for value in _summary_row("合计", total)])
     summary.append([])
-    summary.append([_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in ("按类别", *areas, "合计")])
+    summary.append(
+        [_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in ("按类别", *areas, "合计")]
+    )
     for code, count in sorted(total.by_category.items(), key=lambda item: (-item[1], item[0])):
-        summary.append([labels.get(code, code), *(counted.get(area, Tally()).by_category[code] for area in areas), count])
+        summary.append(
+            [labels.get(code, code), *(counted.get(area, Tally()).by_category[code] for area in areas), count]
+        )
 
     taken: set[str] = set()
     for area in areas:
         sheet = workbook.create_sheet(_sheet_name(area, taken))
         _header(sheet, [c[0] for c in STREET_COLUMNS], [c[1] for c in STREET_COLUMNS])
         rows = session.execute(
-            select(*STREET_ROW_COLUMNS).where(*in_period, Report.community == area).order_by(Report.id)
-            .execution_options(yield_per=CHUNK))
+            select(*STREET_ROW_COLUMNS)
+            .where(*in_period, Report.community == area)
+            .order_by(Report.id)
+            .execution_options(yield_per=CHUNK)
+        )
         for report in rows:
             values = []
             for _, _, key in STREET_COLUMNS:
-                value = KIND_LABEL.get(report.kind, report.kind) if key == "kind" else _value(report, key, labels, config)  # type: ignore[arg-type]
+                value = (
+                    KIND_LABEL.get(report.kind, report.kind)
+                    if key == "kind"
+                    else _value(report, key, labels, config)  # type: ignore[arg-type]
+                )
                 if isinstance(value, str):
                     value = clean_text(value)
                 date_format = DATE_FORMATS.get(key)
-                values.append(_styled(sheet, value, number_format=date_format) if date_format and value else value)
+                values.append(
+                    _styled(sheet, value, number_format=date_format) if date_format and value else value
+                )
             sheet.append(values)
     workbook.save(path)
     return path

@@ -59,7 +59,9 @@ class ContactLimits:
             if earlier >= self.per_minute:
                 tell = contact not in self._told
                 self._told.add(contact)
-                return Verdict(admitted=False, tell=tell, slot=self._next_slot(contact, now, earlier) if tell else None)
+                return Verdict(
+                    admitted=False, tell=tell, slot=self._next_slot(contact, now, earlier) if tell else None
+                )
             self._told.discard(contact)
             return Verdict(admitted=True, slot=self._next_slot(contact, now, earlier))
 

@@ -42,8 +42,12 @@ from storage.repositories import notices as notice_rows
 from storage.repositories import people as person_rows
 
 ACK_WORDS = ("好的收到", "收到", "已阅", "已收到", "收到了", "知道了")
-_ACK = re.compile(r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS))
-_BUILDINGS = re.compile(r"^((?:\d+|[一二三四五六七八九十两]+)(?:\s*[-~～至]\s*\d+)?(?:\s*[、,，和及]\s*\d+(?:\s*[-~～]\s*\d+)?)*)\s*号楼")
+_ACK = re.compile(
+    r"^(?:%s)[!！。.~～👌👍🙏\s]*(?:N(?P<number>\d+))?[!！。.~～👌👍🙏\s]*$" % "|".join(ACK_WORDS)
+)
+_BUILDINGS = re.compile(
+    r"^((?:\d+|[一二三四五六七八九十两]+)(?:\s*[-~～至]\s*\d+)?(?:\s*[、,，和及]\s*\d+(?:\s*[-~～]\s*\d+)?)*)\s*号楼"
+)
 _BRANCH = re.compile(r"^第\s*(\d+|[一二三四五六七八九十]+)\s*支部")
 READERS = {"branch": "党员", "general": "党员"}  # who a 【提醒】 asks to confirm, by room role; else 居民
 CONFIG_SENDER = "config"  # the sender id of reminders declared in config.yaml: no WeChat contact
@@ -76,19 +80,27 @@ def resolve_targets(session: Session, config: Config, text: str) -> tuple[Target
         building = _BUILDINGS.match(rest)
         if building:
             spec = re.sub(r"[、，和及\s]", ",", building.group(1))
-            numbers = [str(to_int(part)) if not part.isdigit() and "-" not in part else part for part in spec.split(",") if part]
+            numbers = [
+                str(to_int(part)) if not part.isdigit() and "-" not in part else part
+                for part in spec.split(",")
+                if part
+            ]
             try:
-                buildings.extend(parse_building_range(",".join(numbers).replace("~", "-").replace("～", "-").replace("至", "-")))
+                buildings.extend(
+                    parse_building_range(
+                        ",".join(numbers).replace("~", "-").replace("～", "-").replace("至", "-")
+                    )
+                )
             except ValueError:
                 raise UserError(f"楼号看不懂：{building.group(0)[:20]}。{EXAMPLE}") from None
             labels.append(building.group(0).replace(" ", ""))
-            rest = rest[building.end():]
+            rest = rest[building.end() :]
             continue
         area = next((name for name in config.areas if rest.startswith(name)), None)
         if area:
             buildings.extend(config.area_buildings(area))
             labels.append(area)
-            rest = rest[len(area):]
+            rest = rest[len(area) :]
             continue
         branch = _BRANCH.match(rest)
         if branch:
@@ -97,16 +109,16 @@ def resolve_targets(session: Session, config: Config, text: str) -> tuple[Target
                 raise UserError(f"没有第{number}支部，请核对。{EXAMPLE}")
             buildings.extend(config.branch_buildings(number))
             labels.append(f"第{number}支部")
-            rest = rest[branch.end():]
+            rest = rest[branch.end() :]
             continue
         break
     for word in ("各支部", "党员"):
         if not labels and rest.startswith(word):
             rooms = rooms_with_role(session, "branch", "general")
-            return Targets("各支部", rooms), rest[len(word):].strip()
+            return Targets("各支部", rooms), rest[len(word) :].strip()
     for word in ("全体", "所有楼组"):
         if not labels and rest.startswith(word):
-            rest = rest[len(word):]
+            rest = rest[len(word) :]
             break
     rest = rest.strip(" ：:,，")
     if not labels:
@@ -139,13 +151,16 @@ def relay_key(notice_id: int, room_id: str) -> str:
     return f"notice:{notice_id}:{room_id}"
 
 
-def live_notice(session: Session, room_id: str, now: datetime, window: timedelta, number: int | None = None) -> int | None:
+def live_notice(
+    session: Session, room_id: str, now: datetime, window: timedelta, number: int | None = None
+) -> int | None:
     """The notice a 收到 said in this room now counts for (see the module's rule), or None."""
     return notice_rows.last_delivered_to(session, room_id, now - window, now, number)
 
 
-def fan_out(session: Session, config: Config, notice: Notice, now: datetime,
-            signed: str | None = None) -> tuple[list[Outgoing], str, int]:
+def fan_out(
+    session: Session, config: Config, notice: Notice, now: datetime, signed: str | None = None
+) -> tuple[list[Outgoing], str, int]:
     """Deliveries and outbox messages for every target room (never back into the source room)."""
     targets, _ = resolve_targets(session, config, notice.targets)
     rooms = [room for room in targets.rooms if room.id != notice.source_room_id]
@@ -154,8 +169,13 @@ def fan_out(session: Session, config: Config, notice: Notice, now: datetime,
     for room in rooms:
         session.add(NoticeDelivery(notice_id=notice.id, room_id=room.id))
         outgoing.append(
-            Outgoing(text=text, room_id=room.id, urgent=notice.urgent, notice_id=notice.id,
-                     dedupe_key=relay_key(notice.id, room.id))
+            Outgoing(
+                text=text,
+                room_id=room.id,
+                urgent=notice.urgent,
+                notice_id=notice.id,
+                dedupe_key=relay_key(notice.id, room.id),
+            )
         )
     held_until = _night_would_split(session, config, len(outgoing), now) if not notice.urgent else None
     for out in outgoing:
@@ -185,7 +205,7 @@ def _night_would_split(session: Session, config: Config, count: int, now: dateti
 
 
 def reminder_recurrence(reminder: RecurringReminder, at: str) -> str:
-    """"daily 07:00" or "mon-fri 08:30" for one of a config reminder's times."""
+    """ "daily 07:00" or "mon-fri 08:30" for one of a config reminder's times."""
     hour, minute = (int(part) for part in at.split(":"))
     days = "daily" if reminder.days == "mon-sun" else reminder.days.replace(" ", "")
     return f"{days} {hour:02d}:{minute:02d}"
@@ -193,17 +213,35 @@ def reminder_recurrence(reminder: RecurringReminder, at: str) -> str:
 
 def routine_keys(config: Config) -> list[tuple[str, RecurringReminder, str]]:
     """(job_runs key, reminder, recurrence) for each time of each routine (not ack) reminder."""
-    return [(f"reminder:{reminder.name}:{reminder_recurrence(reminder, at)}", reminder, reminder_recurrence(reminder, at))
-            for reminder in config.reminders if not reminder.ack for at in reminder.times]
+    return [
+        (
+            f"reminder:{reminder.name}:{reminder_recurrence(reminder, at)}",
+            reminder,
+            reminder_recurrence(reminder, at),
+        )
+        for reminder in config.reminders
+        if not reminder.ack
+        for at in reminder.times
+    ]
 
 
-def routine_slots(session: Session, config: Config) -> list[tuple[str, RecurringReminder, str, JobRun, datetime]]:
+def routine_slots(
+    session: Session, config: Config
+) -> list[tuple[str, RecurringReminder, str, JobRun, datetime]]:
     """Each routine reminder time with its last run and the next time it is due."""
     found = []
     for key, reminder, recurrence in routine_keys(config):
         run = job_rows.run_of(session, key)
         if run is not None:
-            found.append((key, reminder, recurrence, run, next_occurrence(recurrence, run.last_run_at.astimezone(config.tzinfo))))
+            found.append(
+                (
+                    key,
+                    reminder,
+                    recurrence,
+                    run,
+                    next_occurrence(recurrence, run.last_run_at.astimezone(config.tzinfo)),
+                )
+            )
     return found
 
 
@@ -220,8 +258,14 @@ def sync_config_reminders(session: Session, config: Config, now: datetime) -> No
             key = f"config:{reminder.name}:{at}"
             row = notice_rows.by_source_message(session, key)
             if row is None:
-                row = Notice(sender_id=CONFIG_SENDER, sender_name="居委会", source_message_id=key, created_at=now,
-                             scheduled_for=next_occurrence(recurrence, now), status="scheduled")
+                row = Notice(
+                    sender_id=CONFIG_SENDER,
+                    sender_name="居委会",
+                    source_message_id=key,
+                    created_at=now,
+                    scheduled_for=next_occurrence(recurrence, now),
+                    status="scheduled",
+                )
                 session.add(row)
             if row.recurrence != recurrence:  # its days or time changed in config.yaml
                 row.scheduled_for = next_occurrence(recurrence, now)

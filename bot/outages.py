@@ -20,7 +20,10 @@ class Outages:
         self._lock = threading.Lock()
 
     def failed(self, where: str, error: BaseException) -> None:
-        reason = unavailable_reason(error) or f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        reason = (
+            unavailable_reason(error)
+            or f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        )
         with self._lock:
             if where in self._down:
                 return

@@ -97,9 +97,15 @@ def enqueue(session: Session, out: Outgoing, now: datetime) -> OutboxMessage | N
         return None
     if row.notice_id is not None and row.action == "say" and row.room_id is not None:
         # a notice's relay to a room: its delivery points at it (recall, receipts and 收到 read it)
-        session.execute(update(NoticeDelivery).where(
-            NoticeDelivery.notice_id == row.notice_id, NoticeDelivery.room_id == row.room_id,
-            NoticeDelivery.outbox_id.is_(None)).values(outbox_id=row.id))
+        session.execute(
+            update(NoticeDelivery)
+            .where(
+                NoticeDelivery.notice_id == row.notice_id,
+                NoticeDelivery.room_id == row.room_id,
+                NoticeDelivery.outbox_id.is_(None),
+            )
+            .values(outbox_id=row.id)
+        )
     return row
 
 
@@ -134,7 +140,9 @@ class Pacing:
         jitter = random.Random(last_sent_at.timestamp()).uniform(0, self.config.jitter_seconds)
         return timedelta(seconds=self.config.min_interval_seconds + jitter)
 
-    def earliest(self, row: OutboxMessage | Candidate, last_sent_at: datetime | None, sent_today: int, now: datetime) -> datetime:
+    def earliest(
+        self, row: OutboxMessage | Candidate, last_sent_at: datetime | None, sent_today: int, now: datetime
+    ) -> datetime:
         moment = max(row.next_attempt_at, now)
         if last_sent_at is not None:
             moment = max(moment, last_sent_at + self.spacing(last_sent_at))
@@ -208,10 +216,14 @@ def revised(view: QueueView, changes: list[RowChange]) -> QueueView | None:
             candidates[change.id] = Candidate(change.id, change.urgent, change.next_attempt_at)
         elif candidates.pop(change.id, None) is not None:
             removed = True
-        if change.was_state == "sending" and (change.state != "sending"
-                                              or change.claim_expires_at != change.was_claim_expires_at):
-            if claims.pop(change.id, None) is None and view.claimed_until is not None and (
-                    change.was_claim_expires_at is None or change.was_claim_expires_at >= view.claimed_until):
+        if change.was_state == "sending" and (
+            change.state != "sending" or change.claim_expires_at != change.was_claim_expires_at
+        ):
+            if (
+                claims.pop(change.id, None) is None
+                and view.claimed_until is not None
+                and (change.was_claim_expires_at is None or change.was_claim_expires_at >= view.claimed_until)
+            ):
                 return None  # the claim read with the view is over: is another one still in flight?
         if change.state == "sending" and change.claim_expires_at is not None:
             claims[change.id] = change.claim_expires_at
@@ -221,8 +233,14 @@ def revised(view: QueueView, changes: list[RowChange]) -> QueueView | None:
     if removed and not view.whole:
         return None  # the rows beyond the candidates were not read: which one moves up?
     ordered = sorted(candidates.values(), key=_priority)
-    return replace(view, last_sent_at=last, sent_today=today, candidates=tuple(ordered[:CANDIDATES]),
-                   whole=view.whole and len(ordered) <= CANDIDATES, claims=tuple(claims.items()))
+    return replace(
+        view,
+        last_sent_at=last,
+        sent_today=today,
+        candidates=tuple(ordered[:CANDIDATES]),
+        whole=view.whole and len(ordered) <= CANDIDATES,
+        claims=tuple(claims.items()),
+    )
 
 
 _CHANGES = "qinlin_outbox_changes"  # session.info key: RowChange list, or None once it cannot be told
@@ -248,15 +266,28 @@ def _row_change(row: OutboxMessage, new: bool) -> RowChange | None:
     if new:
         if now["state"] != "queued" or now.get("sent_at") is not None:
             return None
-        return RowChange(now["id"], "queued", None, bool(now["urgent"]), now["next_attempt_at"], None, None, None, None)
+        return RowChange(
+            now["id"], "queued", None, bool(now["urgent"]), now["next_attempt_at"], None, None, None, None
+        )
     befores = [_before(state, key) for key in ("state", "sent_at", "claim_expires_at", "last_error")]
     if not all(known for known, _ in befores):
         return None
     (_, was_state), (_, was_sent_at), (_, was_claim), (_, was_error) = befores
-    if (was_error or "").startswith(RATE_LIMITED_MARK) or (was_sent_at is not None and was_sent_at != now.get("sent_at")):
+    if (was_error or "").startswith(RATE_LIMITED_MARK) or (
+        was_sent_at is not None and was_sent_at != now.get("sent_at")
+    ):
         return None
-    return RowChange(now["id"], now["state"], was_state, bool(now["urgent"]), now["next_attempt_at"],
-                     now.get("sent_at"), was_sent_at, now.get("claim_expires_at"), was_claim)
+    return RowChange(
+        now["id"],
+        now["state"],
+        was_state,
+        bool(now["urgent"]),
+        now["next_attempt_at"],
+        now.get("sent_at"),
+        was_sent_at,
+        now.get("claim_expires_at"),
+        was_claim,
+    )
 
 
 QUEUE = "outbox"
@@ -270,8 +301,15 @@ Sender = Callable[[OutboxMessage], "str | None"]
 class OutboxWorker:
     """Claims due rows one at a time; transports (sync or async) drive it."""
 
-    def __init__(self, factory: sessionmaker[Session], config: OutboxConfig, tz: tzinfo,
-                 outages: Outages | None = None, *, account: str = "") -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        config: OutboxConfig,
+        tz: tzinfo,
+        outages: Outages | None = None,
+        *,
+        account: str = "",
+    ) -> None:
         self.factory = factory
         self.account = account  # the WeChat account whose pacing this outbox keeps
         # who holds a claim: readable in the table (host and pid), unique per worker
@@ -303,7 +341,11 @@ class OutboxWorker:
         self.due.forget([QUEUE])
 
     def _flushed(self, session: Session, _context: object) -> None:
-        rows = [(row, row in session.new) for row in (*session.new, *session.dirty) if isinstance(row, OutboxMessage)]
+        rows = [
+            (row, row in session.new)
+            for row in (*session.new, *session.dirty)
+            if isinstance(row, OutboxMessage)
+        ]
         if any(isinstance(row, OutboxMessage) for row in session.deleted):
             self._untold(session)
             return
@@ -318,8 +360,11 @@ class OutboxWorker:
             changes.append(change)
 
     def _bulk(self, state: ORMExecuteState) -> None:
-        if (state.is_update or state.is_delete or state.is_insert) and state.bind_mapper is not None \
-                and state.bind_mapper.class_ is OutboxMessage:
+        if (
+            (state.is_update or state.is_delete or state.is_insert)
+            and state.bind_mapper is not None
+            and state.bind_mapper.class_ is OutboxMessage
+        ):
             self._untold(state.session)
 
     def _committed(self, session: Session) -> None:
@@ -329,7 +374,9 @@ class OutboxWorker:
         if changes is None:
             self.due.forget([QUEUE])
         elif changes:
-            self.due.revise(QUEUE, lambda view: revised(view, changes) if isinstance(view, QueueView) else None)
+            self.due.revise(
+                QUEUE, lambda view: revised(view, changes) if isinstance(view, QueueView) else None
+            )
 
     def _rolled_back(self, session: Session, previous: SessionTransaction) -> None:
         if _CHANGES not in session.info:
@@ -375,7 +422,9 @@ class OutboxWorker:
         with unit_of_work(self.factory) as session:
             query = select(OutboxMessage).where(OutboxMessage.state == "sending")
             if not orphaned:
-                query = query.where(or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now))
+                query = query.where(
+                    or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now)
+                )
             rows = session.scalars(query.with_for_update(skip_locked=True)).all()
             for row in rows:
                 if row.id in self.in_flight or row.id in self._unrecorded:
@@ -383,26 +432,41 @@ class OutboxWorker:
                 row.claim_expires_at = None
                 if row.transport_message_id:
                     row.state, row.sent_at, row.last_error = "sent", row.sent_at or now, None
-                    log.warning("outbox %s: sent before the claim of %s expired (WeChat echoed it)", row.id, row.claimed_by)
+                    log.warning(
+                        "outbox %s: sent before the claim of %s expired (WeChat echoed it)",
+                        row.id,
+                        row.claimed_by,
+                    )
                 elif row.action == "say" and (row.dedupe_key or "").startswith(REPLY_KEY_PREFIX):
                     row.state, row.last_error = "failed", IN_DOUBT_DROPPED
-                    log.warning("outbox %s: a reply in flight when %s stopped; not sent again", row.id, row.claimed_by)
+                    log.warning(
+                        "outbox %s: a reply in flight when %s stopped; not sent again", row.id, row.claimed_by
+                    )
                 else:
                     row.state = "queued"  # next_attempt_at unchanged: it keeps its place in the queue
-                    log.warning("outbox %s: the claim of %s expired unconfirmed; queued again", row.id, row.claimed_by)
+                    log.warning(
+                        "outbox %s: the claim of %s expired unconfirmed; queued again", row.id, row.claimed_by
+                    )
             if rows:
                 self.due.forget([QUEUE])
             return len(rows)
 
-    def note_echo(self, room_id: str | None, person_id: str | None, text: str, transport_id: str, now: datetime) -> bool:
+    def note_echo(
+        self, room_id: str | None, person_id: str | None, text: str, transport_id: str, now: datetime
+    ) -> bool:
         """The puppet service echoed a message the bot sent: if its send is still unconfirmed (the
         acknowledgement is slow, or never came because the process died), it was sent."""
         with unit_of_work(self.factory) as session:
             query = select(OutboxMessage).where(
-                OutboxMessage.state == "sending", OutboxMessage.transport_message_id.is_(None),
-                OutboxMessage.action == "say")
-            query = query.where(OutboxMessage.room_id == room_id) if room_id else query.where(
-                OutboxMessage.room_id.is_(None), OutboxMessage.person_id == person_id)
+                OutboxMessage.state == "sending",
+                OutboxMessage.transport_message_id.is_(None),
+                OutboxMessage.action == "say",
+            )
+            query = (
+                query.where(OutboxMessage.room_id == room_id)
+                if room_id
+                else query.where(OutboxMessage.room_id.is_(None), OutboxMessage.person_id == person_id)
+            )
             for row in session.scalars(query.order_by(OutboxMessage.id)):
                 if row.text and text.endswith(sent_text(row)):
                     row.transport_message_id = transport_id
@@ -422,13 +486,21 @@ class OutboxWorker:
         claim selects beside them."""
         return (
             select(func.max(OutboxMessage.sent_at)).correlate(None).scalar_subquery(),
-            select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.sent_at >= bindparam("day_start", type_=UTCDateTime())).correlate(None).scalar_subquery(),
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.sent_at >= bindparam("day_start", type_=UTCDateTime()))
+            .correlate(None)
+            .scalar_subquery(),
             # WeChat's "too frequent" is about the account, not one message: until the refused
             # row's back-off is over, nothing else goes out either, urgent or not.
-            select(func.max(OutboxMessage.next_attempt_at)).where(
-                OutboxMessage.state == "queued", OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%")).correlate(None).scalar_subquery(),
-            select(func.max(OutboxMessage.claim_expires_at)).where(OutboxMessage.state == "sending").correlate(None).scalar_subquery(),
+            select(func.max(OutboxMessage.next_attempt_at))
+            .where(OutboxMessage.state == "queued", OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%"))
+            .correlate(None)
+            .scalar_subquery(),
+            select(func.max(OutboxMessage.claim_expires_at))
+            .where(OutboxMessage.state == "sending")
+            .correlate(None)
+            .scalar_subquery(),
         )
 
     def _view(self, now: datetime) -> QueueView:
@@ -438,15 +510,24 @@ class OutboxWorker:
             return view
         version = self.due.version(QUEUE)
         with self.factory() as session:
-            last, today, held_until, claimed_until = session.execute(_ACCOUNT_STATE, {"day_start": day_start}).one()
+            last, today, held_until, claimed_until = session.execute(
+                _ACCOUNT_STATE, {"day_start": day_start}
+            ).one()
             candidates = session.execute(
                 select(OutboxMessage.id, OutboxMessage.urgent, OutboxMessage.next_attempt_at)
                 .where(OutboxMessage.state == "queued")
                 .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(CANDIDATES)
             ).all()
-        view = QueueView(day_start, last, int(today or 0), held_until, claimed_until,
-                         tuple(Candidate(*row) for row in candidates), whole=len(candidates) < CANDIDATES)
+        view = QueueView(
+            day_start,
+            last,
+            int(today or 0),
+            held_until,
+            claimed_until,
+            tuple(Candidate(*row) for row in candidates),
+            whole=len(candidates) < CANDIDATES,
+        )
         self.due.store(QUEUE, version, view)
         return view
 
@@ -470,8 +551,15 @@ class OutboxWorker:
                 break  # ordered by priority and age: the first one ready now wins
         return best
 
-    def _may_send_now(self, row: OutboxMessage, last: datetime | None, today: int | None,
-                      held_until: datetime | None, claimed_until: datetime | None, now: datetime) -> bool:
+    def _may_send_now(
+        self,
+        row: OutboxMessage,
+        last: datetime | None,
+        today: int | None,
+        held_until: datetime | None,
+        claimed_until: datetime | None,
+        now: datetime,
+    ) -> bool:
         in_flight = claimed_until is not None and claimed_until > now  # one send at a time per account
         held = held_until is not None and held_until > now
         return not in_flight and not held and self.pacing.earliest(row, last, int(today or 0), now) <= now
@@ -506,8 +594,13 @@ class OutboxWorker:
             self._claimed[row.id] = row
             return row
 
-    def complete(self, row_id: int, now: datetime, transport_message_id: str | None,
-                 claimed: OutboxMessage | None = None) -> None:
+    def complete(
+        self,
+        row_id: int,
+        now: datetime,
+        transport_message_id: str | None,
+        claimed: OutboxMessage | None = None,
+    ) -> None:
         """Record a send. ``claimed``, the row as :meth:`claim` wrote it, saves reading it again:
         the record is one UPDATE (none when the row was deleted since, by purge)."""
         try:
@@ -542,9 +635,18 @@ class OutboxWorker:
             if isinstance(error, RateLimited):
                 # refusals in a row double the wait, whichever rows they hit: the account is what
                 # WeChat is counting (the other rows still held by risk control, plus this one)
-                streak = 1 + int(session.scalar(select(func.count()).select_from(OutboxMessage).where(
-                    OutboxMessage.state == "queued", OutboxMessage.id != row.id,
-                    OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%"))) or 0)
+                streak = 1 + int(
+                    session.scalar(
+                        select(func.count())
+                        .select_from(OutboxMessage)
+                        .where(
+                            OutboxMessage.state == "queued",
+                            OutboxMessage.id != row.id,
+                            OutboxMessage.last_error.like(f"{RATE_LIMITED_MARK}%"),
+                        )
+                    )
+                    or 0
+                )
                 backoff = error.retry_after * 2 ** (max(streak, row.attempts) - 1)
             row.state = "queued"
             row.next_attempt_at = now + timedelta(seconds=min(backoff, 3600))
@@ -564,14 +666,21 @@ class OutboxWorker:
 
     def pending_count(self) -> int:
         with self.factory() as session:
-            return int(session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state.in_(("queued", "sending")))
-            ) or 0)
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.state.in_(("queued", "sending")))
+                )
+                or 0
+            )
 
 
 # Built once (building them cost more than running them): the queue view's account state, and
 # the row a claim takes with the account state beside it, read under the row's lock.
 _ACCOUNT_STATE = select(*OutboxWorker._account_state())
-_CLAIM = (select(OutboxMessage, *OutboxWorker._account_state())
-          .where(OutboxMessage.id == bindparam("row_id"), OutboxMessage.state == "queued")
-          .with_for_update(skip_locked=True, of=OutboxMessage))
+_CLAIM = (
+    select(OutboxMessage, *OutboxWorker._account_state())
+    .where(OutboxMessage.id == bindparam("row_id"), OutboxMessage.state == "queued")
+    .with_for_update(skip_locked=True, of=OutboxMessage)
+)

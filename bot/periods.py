@@ -48,7 +48,9 @@ def parse_scope(config: Config, text: str) -> tuple[Scope | None, str]:
             rest = rest.replace(name, " ", 1)
             break
     if scope is None and (unknown_area := _SCOPE_AREA.search(rest)):
-        raise UserError(f"没有{unknown_area.group(0)}：本居民区有{'、'.join(config.areas) or '（未设片区）'}。")
+        raise UserError(
+            f"没有{unknown_area.group(0)}：本居民区有{'、'.join(config.areas) or '（未设片区）'}。"
+        )
     if scope is None and (branch := _SCOPE_BRANCH.search(rest)):
         number = to_int(branch.group(1)) or 0
         if number not in config.branches:
@@ -56,13 +58,13 @@ def parse_scope(config: Config, text: str) -> tuple[Scope | None, str]:
             have = f"第{numbers[0]}至第{numbers[-1]}支部" if numbers else "（未设支部）"
             raise UserError(f"没有第{number}支部：本居民区有{have}。")
         scope = Scope(f"第{number}支部", config.branch_buildings(number), branch=number)
-        rest = rest[:branch.start()] + " " + rest[branch.end():]
+        rest = rest[: branch.start()] + " " + rest[branch.end() :]
     if scope is None and (building := _SCOPE_BUILDING.search(rest)):
         number = to_int(building.group(1)) or 0
         if not 0 < number <= MAX_BUILDING:
             raise UserError(f"楼号看不懂：{building.group(0)}，例如：3号楼")
         scope = Scope(f"{number}号楼", [str(number)])
-        rest = rest[:building.start()] + " " + rest[building.end():]
+        rest = rest[: building.start()] + " " + rest[building.end() :]
     return scope, " ".join(rest.split())
 
 
@@ -79,7 +81,9 @@ class Period:
 
     def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
         """[start, end) as aware datetimes for queries on created_at."""
-        return datetime.combine(self.start, time(0), tz), datetime.combine(self.end + timedelta(days=1), time(0), tz)
+        return datetime.combine(self.start, time(0), tz), datetime.combine(
+            self.end + timedelta(days=1), time(0), tz
+        )
 
 
 def _month(year: int, month: int) -> Period:
@@ -106,7 +110,9 @@ def _parse_period(text: str, now: datetime) -> Period:
         "今日": Period(today, today, "今天"),
         "昨天": Period(today - timedelta(days=1), today - timedelta(days=1), "昨天"),
         "本周": Period(today - timedelta(days=today.weekday()), today, "本周"),
-        "上周": Period(today - timedelta(days=today.weekday() + 7), today - timedelta(days=today.weekday() + 1), "上周"),
+        "上周": Period(
+            today - timedelta(days=today.weekday() + 7), today - timedelta(days=today.weekday() + 1), "上周"
+        ),
     }
     if text in fixed:
         return fixed[text]

@@ -29,15 +29,19 @@ _UNIT = re.compile(r"(?<!\d)\d{3,4}(\s*(?:室|号房|房间))")
 # Names the committee does not know: 王先生, 王小明阿姨 (up to three characters before a form of
 # address) and 住户王小明 (up to three after the word for a resident). Words that cannot be part
 # of a name end the name: 通知王先生 is 王, 住户反映 names nobody.
-_NOT_IN_NAMES = set("的了和与跟向对给把被让请找问说称讲知系通联已经将为在从及或是有位名个们家楼室号门处都也还来去到提投诉报告反映要求户民主租同意需希望表示现正本自均再不没无未就才又很太上下里前后工")
-_BEFORE_TITLE = re.compile(r"([\u4e00-\u9fff]{1,3})(先生|女士|小姐|阿姨|师傅|老伯|阿婆|爷爷|奶奶|大爷|大妈|叔叔|老师)")
+_NOT_IN_NAMES = set(
+    "的了和与跟向对给把被让请找问说称讲知系通联已经将为在从及或是有位名个们家楼室号门处都也还来去到提投诉报告反映要求户民主租同意需希望表示现正本自均再不没无未就才又很太上下里前后工"
+)
+_BEFORE_TITLE = re.compile(
+    r"([\u4e00-\u9fff]{1,3})(先生|女士|小姐|阿姨|师傅|老伯|阿婆|爷爷|奶奶|大爷|大妈|叔叔|老师)"
+)
 _AFTER_RESIDENT_WORD = re.compile(r"(住户|居民|业主|租户|户主|老人)([\u4e00-\u9fff]{1,3})")
 
 
 def _name_before_title(match: re.Match[str]) -> str:
     before = match.group(1)
     cut = max((i for i, char in enumerate(before) if char in _NOT_IN_NAMES), default=-1)
-    return f"{before[:cut + 1]}某{match.group(2)}" if cut + 1 < len(before) else match.group(0)
+    return f"{before[: cut + 1]}某{match.group(2)}" if cut + 1 < len(before) else match.group(0)
 
 
 def _name_after_resident_word(match: re.Match[str]) -> str:
@@ -71,8 +75,9 @@ def _resident_names(session: Session) -> frozenset[str]:
     return frozenset(person_rows.resident_names(session)) | frozenset(report_rows.contact_names(session))
 
 
-def staff_note_for_residents(session: Session, note: str, reporter_name: str | None, guess_names: bool = True,
-                             memo: Memo | None = None) -> str:
+def staff_note_for_residents(
+    session: Session, note: str, reporter_name: str | None, guess_names: bool = True, memo: Memo | None = None
+) -> str:
     """A staff member's free text as residents may read it: no phones, room numbers or the names
     of other residents (the reporter is @mentioned anyway). ``guess_names`` also hides what looks
     like a name beside a title (王某某阿姨, 住户张三); off for a resident's own words, where 老人摔倒了
@@ -84,8 +89,11 @@ def staff_note_for_residents(session: Session, note: str, reporter_name: str | N
         known = person_rows.resident_names_in(session, note)
         known |= report_rows.contact_names_in(session, note)  # the people 接龙 lines named
     else:
-        known = {name for name in memo.answer(NAMES, {Person: None, Report: _names_someone}, session, _resident_names)
-                 if name in note}
+        known = {
+            name
+            for name in memo.answer(NAMES, {Person: None, Report: _names_someone}, session, _resident_names)
+            if name in note
+        }
     for name in sorted(known, key=len, reverse=True):
         if name != reporter_name:
             shown = shown.replace(name, "某居民")

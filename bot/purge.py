@@ -33,11 +33,16 @@ def _scrubbed(changes: dict[str, Any]) -> dict[str, Any]:
     return {key: ([REMOVED, None] if key in PERSONAL_FIELDS else value) for key, value in changes.items()}
 
 
-def purge_personal_fields(session: Session, older_than: timedelta, categories: list[str], now: datetime) -> int:
+def purge_personal_fields(
+    session: Session, older_than: timedelta, categories: list[str], now: datetime
+) -> int:
     cutoff = now - older_than
     reports = session.scalars(
-        select(Report).where(Report.created_at < cutoff, Report.category.in_(categories),
-                             Report.personal_data_purged_at.is_(None))
+        select(Report).where(
+            Report.created_at < cutoff,
+            Report.category.in_(categories),
+            Report.personal_data_purged_at.is_(None),
+        )
     ).all()
     for report in reports:
         removed = [name for name in PERSONAL_FIELDS if getattr(report, name)]
@@ -54,7 +59,9 @@ def purge_personal_fields(session: Session, older_than: timedelta, categories: l
             if event.actor_id == report.reporter_id:
                 event.actor_name = REMOVED
         if report.message_id:
-            for message in session.scalars(select(IncomingRecord).where(IncomingRecord.message_id == report.message_id)):
+            for message in session.scalars(
+                select(IncomingRecord).where(IncomingRecord.message_id == report.message_id)
+            ):
                 message.text = PLACEHOLDER
         # the audit trail records that fields were removed, never their old values
         record_event(session, report, "purge", PURGER, now, {name: (REMOVED, None) for name in removed})
@@ -65,9 +72,18 @@ def purge_personal_fields(session: Session, older_than: timedelta, categories: l
 def purge_conversation(session: Session, cutoff: datetime) -> None:
     """The chat's own copies older than the cut-off: what people wrote, what the bot said (once
     it has been sent or given up), who said 收到."""
-    session.execute(update(IncomingRecord).where(IncomingRecord.received_at < cutoff, IncomingRecord.text != "")
-                    .values(text=PLACEHOLDER, sender_name=REMOVED))
-    session.execute(update(OutboxMessage).where(OutboxMessage.created_at < cutoff, OutboxMessage.text != "",
-                                                OutboxMessage.state.not_in(("queued", "sending")))
-                    .values(text=PLACEHOLDER))
+    session.execute(
+        update(IncomingRecord)
+        .where(IncomingRecord.received_at < cutoff, IncomingRecord.text != "")
+        .values(text=PLACEHOLDER, sender_name=REMOVED)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.created_at < cutoff,
+            OutboxMessage.text != "",
+            OutboxMessage.state.not_in(("queued", "sending")),
+        )
+        .values(text=PLACEHOLDER)
+    )
     session.execute(update(NoticeAck).where(NoticeAck.at < cutoff).values(person_name=REMOVED))

@@ -32,6 +32,7 @@ SYSTEM = Identity(wechat_id="system", name="亲邻助手", role="admin")  # the 
 FIELD_LABEL = {"building": "楼号", "unit": "室号"}
 FIELD_EXAMPLE = {"building": "3号楼", "unit": "201"}
 
+
 def short_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
@@ -65,7 +66,12 @@ def missing_fields(report: Report) -> list[str]:
 
 
 def record_event(
-    session: Session, report: Report, action: str, actor: Identity, now: datetime, changes: dict[str, Any] | None = None
+    session: Session,
+    report: Report,
+    action: str,
+    actor: Identity,
+    now: datetime,
+    changes: dict[str, Any] | None = None,
 ) -> None:
     session.add(
         ReportEvent(

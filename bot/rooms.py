@@ -18,7 +18,13 @@ from bot.parsing.numerals import to_int
 from storage.models import Room
 from storage.repositories import rooms as room_rows
 
-ROOM_ROLE_LABEL = {"general": "党总支群", "branch": "党支部群", "building": "楼组群", "area": "片区群", "staff": "工作群"}
+ROOM_ROLE_LABEL = {
+    "general": "党总支群",
+    "branch": "党支部群",
+    "building": "楼组群",
+    "area": "片区群",
+    "staff": "工作群",
+}
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,11 @@ def apply_binding(room: Room, binding: Binding, bound_by: str, now: datetime) ->
 
 def _same(room: Room, binding: Binding) -> bool:
     return (room.role, room.branch, room.buildings, room.area) == (
-        binding.role, binding.branch, ",".join(binding.buildings) or None, binding.area)
+        binding.role,
+        binding.branch,
+        ",".join(binding.buildings) or None,
+        binding.area,
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,9 @@ class RoomSighting:
     room: Room
     renamed_from: str | None  # the old topic when a bound room was renamed
     is_new: bool
-    looks_like: Binding | None = None  # a topic that would make a staff or party room: for an admin to confirm
+    looks_like: Binding | None = (
+        None  # a topic that would make a staff or party room: for an admin to confirm
+    )
 
 
 def _bind_by_topic(room: Room, config: Config, now: datetime) -> Binding | None:
@@ -118,7 +130,9 @@ class RoomBook:
     def get(self, session: Session, room_id: str) -> Room | None:
         """The room as a row of ``session`` (changes to it are written), without a statement
         while the kept rooms are still good."""
-        kept: dict[str, dict[str, Any]] = self.memo.answer(self.KEY, {Room: None}, session, room_rows.every_room_as_values)
+        kept: dict[str, dict[str, Any]] = self.memo.answer(
+            self.KEY, {Room: None}, session, room_rows.every_room_as_values
+        )
         values = kept.get(room_id)
         if values is None:
             return session.get(Room, room_id)  # new since the rooms were read, or in this transaction
@@ -131,8 +145,14 @@ class RoomBook:
         return room
 
 
-def see_room(session: Session, config: Config, room_id: str, topic: str | None, now: datetime,
-             book: RoomBook | None = None) -> RoomSighting:
+def see_room(
+    session: Session,
+    config: Config,
+    room_id: str,
+    topic: str | None,
+    now: datetime,
+    book: RoomBook | None = None,
+) -> RoomSighting:
     """Record a room the bot has seen. A config entry naming its id binds it; otherwise a topic
     rule may bind a new or still unbound room as a building or area room. A bound room keeps its
     binding when renamed (it is keyed by id), and a rename never raises a room's role; the caller
@@ -166,10 +186,15 @@ def confirm_notes(session: Session, room: Room, looks_like: Binding, key: str) -
     """Tell the staff room about a group whose name looks like a staff or party room: an admin
     confirms it there with /绑定, or leaves it an ordinary group."""
     label = ROOM_ROLE_LABEL[looks_like.role]
-    text = (f"提示：新群“{room.topic}”的名字像{label}，但群名谁都能改，所以没有自动绑定。"
-            f"如果它确实是{label}，请管理员在该群里发送 {bind_command(looks_like)}。")
-    return [Outgoing(text=text, room_id=staff.id, dedupe_key=f"looks-like:{key}:{staff.id}")
-            for staff in rooms_with_role(session, "staff") if staff.id != room.id]
+    text = (
+        f"提示：新群“{room.topic}”的名字像{label}，但群名谁都能改，所以没有自动绑定。"
+        f"如果它确实是{label}，请管理员在该群里发送 {bind_command(looks_like)}。"
+    )
+    return [
+        Outgoing(text=text, room_id=staff.id, dedupe_key=f"looks-like:{key}:{staff.id}")
+        for staff in rooms_with_role(session, "staff")
+        if staff.id != room.id
+    ]
 
 
 def lower_unproven_rooms(session: Session, config: Config, now: datetime) -> list[Outgoing]:
@@ -177,21 +202,35 @@ def lower_unproven_rooms(session: Session, config: Config, now: datetime) -> lis
     making such rooms, or by a config entry since removed — become unbound (a name is no proof).
     The staff rooms that remain and each lowered room itself are told once: an admin's /绑定 in
     the room binds it again. Rooms an admin bound are kept."""
-    unproven = [room for room in room_rows.bound_not_by_admin(session, PROVEN_ROOM_ROLES)
-                if binding_for_id(config, room.id) is None]
+    unproven = [
+        room
+        for room in room_rows.bound_not_by_admin(session, PROVEN_ROOM_ROLES)
+        if binding_for_id(config, room.id) is None
+    ]
     lowered = []
     for room in unproven:
         label, command = ROOM_ROLE_LABEL[room.role or ""], bind_command(Binding(room.role or "", room.branch))
-        room.role, room.branch, room.buildings, room.area, room.bound_by, room.updated_at = None, None, None, None, None, now
+        room.role, room.branch, room.buildings, room.area, room.bound_by, room.updated_at = (
+            None,
+            None,
+            None,
+            None,
+            None,
+            now,
+        )
         lowered.append((room, label, command))
     session.flush()
     staff_rooms = [staff.id for staff in rooms_with_role(session, "staff")] if lowered else []
     notes: list[Outgoing] = []
     for room, label, command in lowered:
-        text = (f"提示：群“{room.topic}”以前只凭群名绑定为{label}。群名谁都能改，现已解除绑定，不再收到{label}的消息；"
-                f"如果它确实是{label}，请管理员在该群里发送 {command}。")
-        notes.extend(Outgoing(text=text, room_id=target, dedupe_key=f"lowered:{room.id}:{now.isoformat()}:{target}")
-                     for target in dict.fromkeys([room.id, *staff_rooms]))
+        text = (
+            f"提示：群“{room.topic}”以前只凭群名绑定为{label}。群名谁都能改，现已解除绑定，不再收到{label}的消息；"
+            f"如果它确实是{label}，请管理员在该群里发送 {command}。"
+        )
+        notes.extend(
+            Outgoing(text=text, room_id=target, dedupe_key=f"lowered:{room.id}:{now.isoformat()}:{target}")
+            for target in dict.fromkeys([room.id, *staff_rooms])
+        )
     return notes
 
 

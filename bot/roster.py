@@ -31,8 +31,19 @@ from bot.parsing.numerals import to_int
 from storage.models import Person
 from storage.repositories import people as person_rows
 
-HEADERS = {"姓名": "name", "微信名": "alias", "昵称": "alias", "微信号": "wechat_id", "微信ID": "wechat_id",
-           "角色": "role", "楼号": "building", "室号": "unit", "支部": "branch", "电话": "phone", "负责楼号": "buildings"}
+HEADERS = {
+    "姓名": "name",
+    "微信名": "alias",
+    "昵称": "alias",
+    "微信号": "wechat_id",
+    "微信ID": "wechat_id",
+    "角色": "role",
+    "楼号": "building",
+    "室号": "unit",
+    "支部": "branch",
+    "电话": "phone",
+    "负责楼号": "buildings",
+}
 ROLES = ROLE_WORDS | {ROLE_LABEL["street"]: "street", "": "resident"}  # an empty 角色 cell is a resident
 # Text columns checked against the database's own widths: SQLite would store a longer value,
 # PostgreSQL refuses it and the whole import with it.
@@ -102,8 +113,12 @@ def _read_xlsx(path: Path) -> _Table:
     except Exception as error:  # zip, XML and openpyxl's own errors all mean "not a workbook"
         raise RosterFileError("not_excel", file=path.name, error=str(error)) from None
     rows = [["" if value is None else str(value).strip() for value in row] for row in values]
-    formulas = {(r, c) for r, (shown, raw) in enumerate(zip(values, written))
-                for c, (value, cell) in enumerate(zip(shown, raw)) if value is None and cell is not None}
+    formulas = {
+        (r, c)
+        for r, (shown, raw) in enumerate(zip(values, written))
+        for c, (value, cell) in enumerate(zip(shown, raw))
+        if value is None and cell is not None
+    }
     return _Table(rows, formulas)
 
 
@@ -133,15 +148,23 @@ def _csv_rows(path: Path, text: str) -> list[list[str]]:
         # name the line (counted as Excel counts rows) where it went wrong.
         line = len(rows) + 1
         if "field limit" in str(error):
-            raise RosterFileError("cell_too_big", file=path.name, line=line, kb=CSV_FIELD_LIMIT // 1024) from None
+            raise RosterFileError(
+                "cell_too_big", file=path.name, line=line, kb=CSV_FIELD_LIMIT // 1024
+            ) from None
         raise RosterFileError("csv_broken", file=path.name, line=line, error=str(error)) from None
     return rows
 
 
 def _titles(header: list[str], columns: list[str | None]) -> dict[str, str]:
     """Column key → the heading this file uses for it, so messages speak the clerk's words."""
-    titles = {"name": "姓名", "alias": "微信名", "wechat_id": "微信号", "unit": "室号", "phone": "电话",
-              "buildings": "负责楼号"}
+    titles = {
+        "name": "姓名",
+        "alias": "微信名",
+        "wechat_id": "微信号",
+        "unit": "室号",
+        "phone": "电话",
+        "buildings": "负责楼号",
+    }
     for title, key in reversed(list(zip(header, columns))):
         if key:
             titles[key] = title.strip()
@@ -151,7 +174,9 @@ def _titles(header: list[str], columns: list[str | None]) -> dict[str, str]:
 UNIT = re.compile(r"\d{1,4}")  # 201, 1201: a 室号 longer than four digits is a typo (or a phone)
 
 
-def _check_row(values: dict[str, str], titles: dict[str, str], config: Config | None = None) -> _Entry | Problem:
+def _check_row(
+    values: dict[str, str], titles: dict[str, str], config: Config | None = None
+) -> _Entry | Problem:
     """The row's fields, or what is wrong with it (columns named by the file's own headings). With
     the config, a 支部 must be one of its branches."""
     for key, value in values.items():
@@ -189,9 +214,17 @@ def _check_row(values: dict[str, str], titles: dict[str, str], config: Config | 
         if leads_text:
             return Problem("leads_not_range", {"value": leads_text})
         return Problem("building_out_of_range", {"value": building_text, "max": MAX_BUILDING})
-    entry = _Entry(name=values["name"], wechat_id=values.get("wechat_id"), alias=values.get("alias"),
-                   role=role, building=building, unit=values.get("unit", "").removesuffix("室") or None,
-                   branch=branch, phone=values.get("phone"), buildings=buildings)
+    entry = _Entry(
+        name=values["name"],
+        wechat_id=values.get("wechat_id"),
+        alias=values.get("alias"),
+        role=role,
+        building=building,
+        unit=values.get("unit", "").removesuffix("室") or None,
+        branch=branch,
+        phone=values.get("phone"),
+        buildings=buildings,
+    )
     for key in SIZED:
         value, limit = getattr(entry, key), cast(String, Person.__table__.c[key].type).length
         if value and limit and len(value) > limit:
@@ -226,12 +259,17 @@ def _apply(person: Person, entry: _Entry, now: datetime) -> None:
 
 def _repeated(entry: _Entry, line: int, first_line: int, first_name: str) -> Problem:
     if entry.wechat_id and entry.name != first_name:
-        return Problem("repeated_id", {"wechat_id": entry.wechat_id, "first_line": first_line,
-                                       "first_name": first_name}, line)
+        return Problem(
+            "repeated_id",
+            {"wechat_id": entry.wechat_id, "first_line": first_line, "first_name": first_name},
+            line,
+        )
     return Problem("repeated_name", {"name": entry.name, "first_line": first_line}, line)
 
 
-def import_roster_file(session: Session, path: Path, now: datetime, config: Config | None = None) -> RosterImport:
+def import_roster_file(
+    session: Session, path: Path, now: datetime, config: Config | None = None
+) -> RosterImport:
     path = Path(path)
     table = _read_table(path)
     if not table.rows:
@@ -248,8 +286,14 @@ def import_roster_file(session: Session, path: Path, now: datetime, config: Conf
     written: dict[Person, tuple[int, str]] = {}  # person → (line that wrote them, name on it)
     for index, row in enumerate(table.rows[1:], start=1):
         line_number = index + 1
-        formula = next((table.rows[0][column].strip() for column, key in enumerate(columns)
-                        if key and (index, column) in table.formulas), None)
+        formula = next(
+            (
+                table.rows[0][column].strip()
+                for column, key in enumerate(columns)
+                if key and (index, column) in table.formulas
+            ),
+            None,
+        )
         if formula:
             result.errors.append(Problem("formula", {"column": formula}, line_number))
             continue
@@ -264,8 +308,12 @@ def import_roster_file(session: Session, path: Path, now: datetime, config: Conf
         if person is not None and person in written:
             result.errors.append(_repeated(entry, line_number, *written[person]))
             continue
-        if person is not None and person.role == "admin" and entry.role != "admin" \
-                and bound_admins(session, excluding=person.id) == 0:
+        if (
+            person is not None
+            and person.role == "admin"
+            and entry.role != "admin"
+            and bound_admins(session, excluding=person.id) == 0
+        ):
             result.errors.append(Problem("last_admin", {"name": entry.name}, line_number))
             continue
         if person is None:
@@ -273,8 +321,15 @@ def import_roster_file(session: Session, path: Path, now: datetime, config: Conf
             session.add(person)
             session.flush()  # its id, for the audit trail
         if person.role != entry.role:
-            record_role_change(session, person, entry.role, now, actor_id="roster", actor_name=f"roster import {path.name}",
-                               action="import")
+            record_role_change(
+                session,
+                person,
+                entry.role,
+                now,
+                actor_id="roster",
+                actor_name=f"roster import {path.name}",
+                action="import",
+            )
         _apply(person, entry, now)
         written[person] = (line_number, entry.name)
     session.flush()

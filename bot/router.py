@@ -69,7 +69,9 @@ class Route:
 
 
 def _command_matcher(words: tuple[str, ...]) -> Matcher:
-    pattern = re.compile(r"^[/／](?:%s)(?=$|[\s:：,，])\s*[:：,，]?\s*(.*)$" % "|".join(map(re.escape, words)), re.S)
+    pattern = re.compile(
+        r"^[/／](?:%s)(?=$|[\s:：,，])\s*[:：,，]?\s*(.*)$" % "|".join(map(re.escape, words)), re.S
+    )
 
     def match(ctx: Ctx) -> str | None:
         found = pattern.match(ctx.text)
@@ -132,25 +134,48 @@ class Router:
 
         def register(handler: Handler) -> Handler:
             self._add(
-                Route(name, _pattern_matcher(compiled), handler, allow, priority, len(self.routes),
-                      help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "")
+                Route(
+                    name,
+                    _pattern_matcher(compiled),
+                    handler,
+                    allow,
+                    priority,
+                    len(self.routes),
+                    help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
+                )
             )
             return handler
 
         return register
 
     def when(
-        self, name: str, matcher: Callable[[Ctx], M | None], *, allow: Permission | None = None, priority: int = 90,
-        in_unbound_rooms: bool = False, limited: bool = True,
+        self,
+        name: str,
+        matcher: Callable[[Ctx], M | None],
+        *,
+        allow: Permission | None = None,
+        priority: int = 90,
+        in_unbound_rooms: bool = False,
+        limited: bool = True,
     ) -> Callable[[Callable[[Ctx, M], HandlerResult]], Callable[[Ctx, M], HandlerResult]]:
         """Any matcher over the context (report intake asks the parser); the handler receives the
         match it returns, typed alike. ``limited=False``: a route that never answers, which a fast
         sender cannot use to crowd the outbox (bot/limits.py)."""
 
         def register(handler: Callable[[Ctx, M], HandlerResult]) -> Callable[[Ctx, M], HandlerResult]:
-            self._add(Route(name, matcher, handler, allow, priority, len(self.routes), in_unbound_rooms,
-                            help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
-                            limited=limited))
+            self._add(
+                Route(
+                    name,
+                    matcher,
+                    handler,
+                    allow,
+                    priority,
+                    len(self.routes),
+                    in_unbound_rooms,
+                    help=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
+                    limited=limited,
+                )
+            )
             return handler
 
         return register

@@ -32,7 +32,7 @@ def parse_when(text: str, now: datetime) -> tuple[When, str]:
     hour, minute = int(match.group("hour")), int(match.group("minute") or 0)
     if hour > 23 or minute > 59:
         raise UserError(f"时间不对：{hour}:{minute:02d}。{EXAMPLE}")
-    rest = text.strip()[match.end():]
+    rest = text.strip()[match.end() :]
     at = time(hour, minute)
     if match.group("daily"):
         first = datetime.combine(now.date(), at, now.tzinfo)
@@ -57,15 +57,16 @@ def next_occurrence(recurrence: str, after: datetime) -> datetime:
     cron day names), in ``after``'s time zone."""
     days, at = recurrence.split()
     hour, minute = (int(p) for p in at.split(":"))
-    trigger = CronTrigger(day_of_week="mon-sun" if days == "daily" else days, hour=hour, minute=minute,
-                          timezone=after.tzinfo)
+    trigger = CronTrigger(
+        day_of_week="mon-sun" if days == "daily" else days, hour=hour, minute=minute, timezone=after.tzinfo
+    )
     moment = trigger.get_next_fire_time(None, after + timedelta(seconds=1))
     assert moment is not None  # a weekly cron always has a next time
     return moment
 
 
 def recurrence_label(recurrence: str | None) -> str:
-    """"每天 ", "周一至周五 ", "周六、周日 " — or nothing for a one-off."""
+    """ "每天 ", "周一至周五 ", "周六、周日 " — or nothing for a one-off."""
     if not recurrence:
         return ""
     days = recurrence.split()[0]

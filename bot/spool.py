@@ -31,22 +31,41 @@ class Spooled:
 
 def _line(entry: Spooled) -> str:
     message = entry.message
-    return json.dumps({
-        "message_id": message.message_id, "sent_at": message.sent_at.isoformat(),
-        "received_at": entry.received_at.isoformat(), "sender_id": message.sender_id,
-        "sender_name": message.sender_name, "sender_alias": message.sender_alias, "text": message.text,
-        "room_id": message.room_id, "room_topic": message.room_topic, "type": message.type.value,
-        "mention_ids": list(message.mention_ids), "mentions_bot": message.mentions_bot,
-    }, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(
+            {
+                "message_id": message.message_id,
+                "sent_at": message.sent_at.isoformat(),
+                "received_at": entry.received_at.isoformat(),
+                "sender_id": message.sender_id,
+                "sender_name": message.sender_name,
+                "sender_alias": message.sender_alias,
+                "text": message.text,
+                "room_id": message.room_id,
+                "room_topic": message.room_topic,
+                "type": message.type.value,
+                "mention_ids": list(message.mention_ids),
+                "mentions_bot": message.mentions_bot,
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
 
 
 def _entry(line: str) -> Spooled:
     record = json.loads(line)
     message = IncomingMessage(
-        message_id=record["message_id"], sent_at=datetime.fromisoformat(record["sent_at"]),
-        sender_id=record["sender_id"], sender_name=record["sender_name"], text=record["text"],
-        room_id=record["room_id"], room_topic=record["room_topic"], type=MessageType(record["type"]),
-        sender_alias=record["sender_alias"], mention_ids=tuple(record["mention_ids"]),
+        message_id=record["message_id"],
+        sent_at=datetime.fromisoformat(record["sent_at"]),
+        sender_id=record["sender_id"],
+        sender_name=record["sender_name"],
+        text=record["text"],
+        room_id=record["room_id"],
+        room_topic=record["room_topic"],
+        type=MessageType(record["type"]),
+        sender_alias=record["sender_alias"],
+        mention_ids=tuple(record["mention_ids"]),
         mentions_bot=record["mentions_bot"],
     )
     return Spooled(message, datetime.fromisoformat(record["received_at"]))
@@ -88,8 +107,12 @@ class Spool:
                     file.flush()
                     os.fsync(file.fileno())
             except OSError as error:
-                log.error("cannot write the spool %s (%s): message %s kept in memory until the database is back",
-                          self.path, error.strerror or error, message.message_id)
+                log.error(
+                    "cannot write the spool %s (%s): message %s kept in memory until the database is back",
+                    self.path,
+                    error.strerror or error,
+                    message.message_id,
+                )
                 self._in_memory.append(entry)
                 return
             self._count += 1
@@ -103,7 +126,7 @@ class Spool:
         """The first ``handled`` entries are in the database now; keep the rest (atomically)."""
         with self.lock:
             on_file = self._read_file()
-            self._in_memory = self._in_memory[max(0, handled - len(on_file)):]
+            self._in_memory = self._in_memory[max(0, handled - len(on_file)) :]
             on_file = on_file[handled:]
             if not on_file:
                 self.path.unlink(missing_ok=True)

@@ -40,9 +40,17 @@ def tally_by_area(session: Session, conditions: list[ColumnElement[bool]]) -> di
     """The reports ``conditions`` select, counted per area (one key in an area's own session)."""
     tallies: dict[str, Tally] = {}
     rows = session.execute(
-        select(Report.community, Report.kind, Report.category, Report.status, func.count(),
-               func.sum(case((Report.category == "return", Report.people), else_=0)))
-        .where(*conditions).group_by(Report.community, Report.kind, Report.category, Report.status))
+        select(
+            Report.community,
+            Report.kind,
+            Report.category,
+            Report.status,
+            func.count(),
+            func.sum(case((Report.category == "return", Report.people), else_=0)),
+        )
+        .where(*conditions)
+        .group_by(Report.community, Report.kind, Report.category, Report.status)
+    )
     for area, kind, category, status, count, returned in rows:
         tally = tallies.setdefault(area, Tally())
         tally.by_kind[kind] += count

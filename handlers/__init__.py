@@ -32,7 +32,9 @@ def build_router() -> Router:
     return router
 
 
-def build_application(config: Config, engine: Engine, clock: Clock, *, parser: ReportParser | None = None) -> Bot:
+def build_application(
+    config: Config, engine: Engine, clock: Clock, *, parser: ReportParser | None = None
+) -> Bot:
     """A bot with every route and job, on a database already migrated (`qinlin db upgrade`).
     The parser defaults to the process's shared one for config's vocabulary."""
     return build_bot(

@@ -44,14 +44,21 @@ def bind(ctx: Ctx, arguments: str) -> Reply:
     branch = re.fullmatch(r"第\s*(\d+)\s*(?:党)?支部", words)
     if building:
         try:
-            binding = Binding("building", buildings=tuple(parse_building_range(building.group(1).replace("，", ",").replace("、", ","))))
+            binding = Binding(
+                "building",
+                buildings=tuple(
+                    parse_building_range(building.group(1).replace("，", ",").replace("、", ","))
+                ),
+            )
         except ValueError:
             binding = None
     elif branch and (number := record_number(branch.group(1))) is not None:
         if ctx.config.branches and number not in ctx.config.branches:
             # a branch config.yaml does not know has no buildings: 第2支部 relays would reach nobody
             known = "、".join(f"第{n}支部" for n in sorted(ctx.config.branches))
-            raise UserError(f"config.yaml 里没有第{number}支部（有：{known}），请先在 branches 里写上它的楼号。")
+            raise UserError(
+                f"config.yaml 里没有第{number}支部（有：{known}），请先在 branches 里写上它的楼号。"
+            )
         binding = Binding("branch", branch=number, buildings=tuple(ctx.config.branch_buildings(number)))
     elif words in ctx.config.areas:
         binding = Binding("area", area=words, buildings=tuple(ctx.config.area_buildings(words)))
@@ -65,8 +72,13 @@ def bind(ctx: Ctx, arguments: str) -> Reply:
     if binding.role in PROVEN_ROOM_ROLES:  # the rooms that see more than residents do: staff hear of each
         for staff in rooms_with_role(ctx.session, "staff"):
             if staff.id != ctx.room.id:
-                ctx.send(Outgoing(text=f"提示：{ctx.message.sender_name} 已将群“{ctx.room.topic}”绑定为{ROOM_ROLE_LABEL[binding.role]}。",
-                                  room_id=staff.id, dedupe_key=f"bound:{ctx.message.message_id}:{staff.id}"))
+                ctx.send(
+                    Outgoing(
+                        text=f"提示：{ctx.message.sender_name} 已将群“{ctx.room.topic}”绑定为{ROOM_ROLE_LABEL[binding.role]}。",
+                        room_id=staff.id,
+                        dedupe_key=f"bound:{ctx.message.message_id}:{staff.id}",
+                    )
+                )
     label = words + ("楼组群" if binding.role == "building" else "" if words.endswith("群") else "群")
     return Reply(f"已将本群绑定为{label}。")
 
@@ -82,7 +94,9 @@ def _mentioned_contact(ctx: Ctx, name: str, example: str) -> str:
     a delegation goes only to a contact WeChat itself named, and never to the bot."""
     if len(name) > PERSON_NAME_LENGTH:
         raise UserError(NAME_TOO_LONG)
-    picked = [wechat_id for wechat_id in dict.fromkeys(ctx.message.mention_ids) if wechat_id != ctx.services.bot_id]
+    picked = [
+        wechat_id for wechat_id in dict.fromkeys(ctx.message.mention_ids) if wechat_id != ctx.services.bot_id
+    ]
     if not picked:
         raise UserError(f"{MENTION_HELP}例如：{example}")
     if len(picked) > 1:
@@ -135,8 +149,16 @@ def set_role(ctx: Ctx, arguments: str) -> Reply:
         person.buildings = buildings
     if branch is not None:
         person.branch = branch
-    record_role_change(ctx.session, person, role, ctx.now, actor_id=ctx.message.sender_id,
-                       actor_name=ctx.message.sender_name, action="set_role", detail=rest.strip())
+    record_role_change(
+        ctx.session,
+        person,
+        role,
+        ctx.now,
+        actor_id=ctx.message.sender_id,
+        actor_name=ctx.message.sender_name,
+        action="set_role",
+        detail=rest.strip(),
+    )
     person.role, person.updated_at = role, ctx.now
     return Reply(f"已将 {name} 设为{ROLE_LABEL[role]}{detail}。")
 
@@ -150,18 +172,35 @@ def delegate(ctx: Ctx, arguments: str) -> Reply:
     wechat_id = _mentioned_contact(ctx, name, "/授权 @张阿姨 今天")
     local = ctx.now.astimezone(ctx.config.tzinfo)
     midnight = datetime.combine(local.date() + timedelta(days=1), time(0), ctx.config.tzinfo)
-    ctx.session.add(Delegation(wechat_id=wechat_id, name=name, granted_by=ctx.message.sender_name[:128],
-                               granted_at=ctx.now, valid_until=midnight))
+    ctx.session.add(
+        Delegation(
+            wechat_id=wechat_id,
+            name=name,
+            granted_by=ctx.message.sender_name[:128],
+            granted_at=ctx.now,
+            valid_until=midnight,
+        )
+    )
     _audit_delegation(ctx, wechat_id, name, "delegate", f"至 {midnight:%Y-%m-%d %H:%M}")
     return Reply(f"已授权 {name} 今天发布通知（到今晚24:00为止）。")
 
 
 def _audit_delegation(ctx: Ctx, wechat_id: str, name: str, action: str, detail: str) -> None:
     person = people.by_wechat_id(ctx.session, wechat_id)
-    ctx.session.add(RoleEvent(
-        at=ctx.now, action=action, person_id=person.id if person else None, person_name=name[:128],
-        wechat_id=wechat_id, old_role=person.role if person else None, new_role=person.role if person else None,
-        actor_id=ctx.message.sender_id[:128], actor_name=ctx.message.sender_name[:128], detail=detail))
+    ctx.session.add(
+        RoleEvent(
+            at=ctx.now,
+            action=action,
+            person_id=person.id if person else None,
+            person_name=name[:128],
+            wechat_id=wechat_id,
+            old_role=person.role if person else None,
+            new_role=person.role if person else None,
+            actor_id=ctx.message.sender_id[:128],
+            actor_name=ctx.message.sender_name[:128],
+            detail=detail,
+        )
+    )
 
 
 def revoke(ctx: Ctx, arguments: str) -> Reply:
@@ -183,7 +222,9 @@ def revoke(ctx: Ctx, arguments: str) -> Reply:
 
 # ------------------------------------------------------------------ binding people by code
 
-CODE_ARGUMENT = re.compile(rf"^[/／]\s*绑定\s*[:：]?\s*(?P<args>\d[\d \-]{{{CODE_DIGITS - 2},{CODE_DIGITS + 4}}})$")
+CODE_ARGUMENT = re.compile(
+    rf"^[/／]\s*绑定\s*[:：]?\s*(?P<args>\d[\d \-]{{{CODE_DIGITS - 2},{CODE_DIGITS + 4}}})$"
+)
 
 
 @dataclass(frozen=True)
@@ -216,13 +257,16 @@ def issue_bind_code(ctx: Ctx, arguments: str) -> Reply:
     if not name:
         raise UserError(usage("/绑定码"))
     try:
-        issued = issue_code(ctx.session, name, ctx.now, actor_id=ctx.message.sender_id,
-                            actor_name=ctx.message.sender_name)
+        issued = issue_code(
+            ctx.session, name, ctx.now, actor_id=ctx.message.sender_id, actor_name=ctx.message.sender_name
+        )
     except BindingError as error:
         raise UserError(str(error)) from None
     until = issued.expires_at.astimezone(ctx.config.tzinfo)
-    return Reply(f"{issued.person.name}（{ROLE_LABEL[issued.person.role]}）的绑定码：{issued.code}\n"
-                 f"有效至 {until:%m-%d %H:%M}，只能用一次。请当面或电话告诉本人，让 TA 私聊我发送：/绑定 {issued.code}")
+    return Reply(
+        f"{issued.person.name}（{ROLE_LABEL[issued.person.role]}）的绑定码：{issued.code}\n"
+        f"有效至 {until:%m-%d %H:%M}，只能用一次。请当面或电话告诉本人，让 TA 私聊我发送：/绑定 {issued.code}"
+    )
 
 
 def unbind_person(ctx: Ctx, arguments: str) -> Reply:
@@ -231,7 +275,9 @@ def unbind_person(ctx: Ctx, arguments: str) -> Reply:
     if not name:
         raise UserError(usage("/解绑"))
     try:
-        person = unbind(ctx.session, name, ctx.now, actor_id=ctx.message.sender_id, actor_name=ctx.message.sender_name)
+        person = unbind(
+            ctx.session, name, ctx.now, actor_id=ctx.message.sender_id, actor_name=ctx.message.sender_name
+        )
     except BindingError as error:
         raise UserError(str(error)) from None
     return Reply(f"已解除 {person.name} 的微信号绑定。TA 的角色保留，凭新的绑定码重新绑定后恢复。")

@@ -12,7 +12,9 @@ web_user = Permission("社工、管理员、楼组长", lambda ctx: ctx.identity
 
 def login(ctx: Ctx, _: str) -> Reply:
     """/登录：私聊获取网页工作台的一次性登录码"""
-    return Reply(issue_login_code(ctx.session, ctx.config, ctx.identity, ctx.is_private, ctx.now).text, private=True)
+    return Reply(
+        issue_login_code(ctx.session, ctx.config, ctx.identity, ctx.is_private, ctx.now).text, private=True
+    )
 
 
 def logout(ctx: Ctx, _: str) -> Reply:

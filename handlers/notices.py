@@ -43,8 +43,10 @@ def _replied(ctx: Ctx, done: Outcome) -> Reply:
 
 def post_notice(ctx: Ctx, arguments: str, urgent: bool) -> Reply:
     _check_posting_room(ctx)
-    return _replied(ctx, notices.post_notice(ctx.session, ctx.config, ctx.identity, arguments, urgent, ctx.now,
-                                             _origin(ctx)))
+    return _replied(
+        ctx,
+        notices.post_notice(ctx.session, ctx.config, ctx.identity, arguments, urgent, ctx.now, _origin(ctx)),
+    )
 
 
 def notice(ctx: Ctx, arguments: str) -> Reply:
@@ -60,7 +62,9 @@ def urgent_notice(ctx: Ctx, arguments: str) -> Reply:
 def scheduled_notice(ctx: Ctx, arguments: str) -> Reply:
     """#定时通知 明天 8:00 [范围] 内容：定时发送（也可“每天 7:00”）"""
     _check_posting_room(ctx)
-    return _replied(ctx, notices.schedule_notice(ctx.session, ctx.config, ctx.identity, arguments, ctx.now, _origin(ctx)))
+    return _replied(
+        ctx, notices.schedule_notice(ctx.session, ctx.config, ctx.identity, arguments, ctx.now, _origin(ctx))
+    )
 
 
 # ------------------------------------------------------------------ acknowledgements
@@ -95,8 +99,15 @@ def acknowledge(ctx: Ctx, ack: Ack) -> None:
     """在楼组群回复“收到”确认最新通知"""
     notice_id = ack.notice_id
     if not notice_rows.has_acked(ctx.session, notice_id, ctx.message.sender_id):
-        ctx.session.add(NoticeAck(notice_id=notice_id, room_id=ctx.room_key, person_id=ctx.message.sender_id,
-                                  person_name=ctx.message.sender_name[:128], at=ctx.now))
+        ctx.session.add(
+            NoticeAck(
+                notice_id=notice_id,
+                room_id=ctx.room_key,
+                person_id=ctx.message.sender_id,
+                person_name=ctx.message.sender_name[:128],
+                at=ctx.now,
+            )
+        )
     return None  # a group of 200 people saying 收到 needs no 200 answers
 
 
@@ -133,11 +144,16 @@ def list_scheduled(ctx: Ctx, _: str) -> Reply:
     """/定时：查看待发送的定时通知"""
     rows = notice_rows.scheduled(ctx.session)
     tz = ctx.config.tzinfo
-    lines = [f"N{r.id} {recurrence_label(r.recurrence)}{r.scheduled_for.astimezone(tz):%m-%d %H:%M} {r.targets}：{r.text[:30]}"
-             for r in rows if r.scheduled_for]
+    lines = [
+        f"N{r.id} {recurrence_label(r.recurrence)}{r.scheduled_for.astimezone(tz):%m-%d %H:%M} {r.targets}：{r.text[:30]}"
+        for r in rows
+        if r.scheduled_for
+    ]
     text = "待发送的定时通知：\n" + "\n".join(lines) if lines else "没有待发送的定时通知。"
-    routine = [f"{recurrence_label(recurrence)}{due.astimezone(tz):%m-%d %H:%M} {reminder.targets}：{reminder.text[:30]}"
-               for _, reminder, recurrence, _, due in routine_slots(ctx.session, ctx.config)]
+    routine = [
+        f"{recurrence_label(recurrence)}{due.astimezone(tz):%m-%d %H:%M} {reminder.targets}：{reminder.text[:30]}"
+        for _, reminder, recurrence, _, due in routine_slots(ctx.session, ctx.config)
+    ]
     if routine:
         text += "\n例行提示（config.yaml，不需回复收到）：\n" + "\n".join(routine)
     return Reply(text)
@@ -154,10 +170,16 @@ def confirm_relay(ctx: Ctx, arguments: str) -> Reply:
 def list_held(ctx: Ctx, _: str) -> Reply:
     """/待确认：查看等待发布人确认的通知（可用 /取消 N12 取消）"""
     tz = ctx.config.tzinfo
-    lines = [f"N{row.id} {row.sender_name} {row.created_at.astimezone(tz):%H:%M} 发往{rooms}个群（{label}）"
-             f"，{notices.confirm_deadline(ctx.config, row).astimezone(tz):%H:%M} 前未确认作废：{row.text[:30]}"
-             for row, rooms, label in notices.held_relays(ctx.session, ctx.config)]
-    return Reply("等待发布人确认的通知：\n" + "\n".join(lines) + "\n不发请回复 /取消 N编号。" if lines else "没有等待确认的通知。")
+    lines = [
+        f"N{row.id} {row.sender_name} {row.created_at.astimezone(tz):%H:%M} 发往{rooms}个群（{label}）"
+        f"，{notices.confirm_deadline(ctx.config, row).astimezone(tz):%H:%M} 前未确认作废：{row.text[:30]}"
+        for row, rooms, label in notices.held_relays(ctx.session, ctx.config)
+    ]
+    return Reply(
+        "等待发布人确认的通知：\n" + "\n".join(lines) + "\n不发请回复 /取消 N编号。"
+        if lines
+        else "没有等待确认的通知。"
+    )
 
 
 def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
@@ -170,23 +192,36 @@ def cancel_scheduled(ctx: Ctx, arguments: str) -> Reply:
 
 # ------------------------------------------------------------------ recall
 
+
 def recall_notice(ctx: Ctx, arguments: str) -> Reply:
     """/撤回通知 N12：从各楼组群撤回通知（发出2分钟内）"""
     number = record_number(arguments)
     if number is None:
         raise UserError(usage("/撤回通知"))
-    return _replied(ctx, notices.recall_notice(ctx.session, ctx.config, ctx.identity, number, ctx.now,
-                                               ctx.room.id if ctx.room else None))
+    return _replied(
+        ctx,
+        notices.recall_notice(
+            ctx.session, ctx.config, ctx.identity, number, ctx.now, ctx.room.id if ctx.room else None
+        ),
+    )
 
 
 def register(router: Router) -> None:
-    router.pattern("#紧急通知", r"^[#＃]\s*紧急通知\s*[:：]?(?P<args>.*)$", allow=allow.party | allow.staff, priority=15)(urgent_notice)
-    router.pattern("#定时通知", r"^[#＃]\s*定时通知\s*[:：]?(?P<args>.*)$", allow=allow.party | allow.staff, priority=15)(scheduled_notice)
-    router.pattern("#通知", r"^[#＃]\s*通知\s*[:：]?(?P<args>.*)$", allow=allow.party | allow.staff, priority=15)(notice)
+    router.pattern(
+        "#紧急通知", r"^[#＃]\s*紧急通知\s*[:：]?(?P<args>.*)$", allow=allow.party | allow.staff, priority=15
+    )(urgent_notice)
+    router.pattern(
+        "#定时通知", r"^[#＃]\s*定时通知\s*[:：]?(?P<args>.*)$", allow=allow.party | allow.staff, priority=15
+    )(scheduled_notice)
+    router.pattern(
+        "#通知", r"^[#＃]\s*通知\s*[:：]?(?P<args>.*)$", allow=allow.party | allow.staff, priority=15
+    )(notice)
     router.command("回执", allow=allow.party | allow.staff)(receipts)
     router.command("定时", allow=allow.party | allow.staff)(list_scheduled)
     router.command("取消", allow=allow.party | allow.staff)(cancel_scheduled)
     router.command("撤回通知", allow=allow.party | allow.staff)(recall_notice)
     router.command("待确认", allow=allow.staff)(list_held)
-    router.pattern("确认", r"^确认\s*(?P<args>[Nn]\d+)\s*$", allow=allow.party | allow.staff, priority=15)(confirm_relay)
+    router.pattern("确认", r"^确认\s*(?P<args>[Nn]\d+)\s*$", allow=allow.party | allow.staff, priority=15)(
+        confirm_relay
+    )
     router.when("收到", is_ack, priority=30, limited=False)(acknowledge)  # never answered: no flood to fear

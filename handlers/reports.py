@@ -46,8 +46,13 @@ def gist(ctx: Ctx, report: Report) -> str:
     """The resident's own words in short, as anyone in a group may read them (no phones, room
     numbers or other residents' names)."""
     words = ctx.services.parser.gist(report.raw_text, report.category)
-    return staff_note_for_residents(ctx.session, words, report.reporter_name, guess_names=False,
-                                    memo=ctx.services.memo) if words else ""
+    return (
+        staff_note_for_residents(
+            ctx.session, words, report.reporter_name, guess_names=False, memo=ctx.services.memo
+        )
+        if words
+        else ""
+    )
 
 
 def minutes_text(minutes: float) -> str:
@@ -111,13 +116,14 @@ class LateAnswer(FollowUpStep):
     report: Report  # the reporter's latest report whose question lapsed
 
 
-
 def open_question(ctx: Ctx) -> PendingQuestion | None:
     """The state: the open question to this person in this room, if any. Only asked of someone
     who has one: who has is kept (bot/memo.py) until a question row changes."""
     memo = ctx.services.memo
     if memo is not None:
-        lapses = memo.answer("open questions", {PendingQuestion: None}, ctx.session, report_rows.question_lapses)
+        lapses = memo.answer(
+            "open questions", {PendingQuestion: None}, ctx.session, report_rows.question_lapses
+        )
         until = lapses.get((ctx.room_key, ctx.message.sender_id))
         if until is None or until <= ctx.now:
             return None
@@ -141,8 +147,10 @@ def ask_follow_up(ctx: Ctx, report: Report) -> str:
             expires_at=ctx.now + timedelta(minutes=minutes),
         )
     )
-    return (f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing_fields(report))}"
-            f"（{minutes_text(minutes)}内回复即可）。")
+    return (
+        f"已收到 {KIND_LABEL[report.kind]} #{report.id}，{ask_for(missing_fields(report))}"
+        f"（{minutes_text(minutes)}内回复即可）。"
+    )
 
 
 def follow_up_step(ctx: Ctx) -> FollowUpStep | None:
@@ -173,10 +181,15 @@ def _late_answer(ctx: Ctx) -> LateAnswer | None:
     report still missing what the message now gives. It must not be met with silence."""
     # Chatter that could answer no question ("今天菜场几点开门？") costs no query: only a message
     # that gives a building or a room number is looked at against lapsed questions.
-    if not any(getattr(ctx.services.parser.answer_fields(ctx.text, list(ANSWERABLE), ctx.now), name) for name in ANSWERABLE):
+    if not any(
+        getattr(ctx.services.parser.answer_fields(ctx.text, list(ANSWERABLE), ctx.now), name)
+        for name in ANSWERABLE
+    ):
         return None
     room_id = ctx.room.id if ctx.room is not None else None
-    report = report_rows.latest_unfinished(ctx.session, ctx.message.sender_id, room_id, ctx.now - LATE_ANSWER_WINDOW)
+    report = report_rows.latest_unfinished(
+        ctx.session, ctx.message.sender_id, room_id, ctx.now - LATE_ANSWER_WINDOW
+    )
     if report is None or any(event.action == "late_answer" for event in report.events):
         return None
     answer = ctx.services.parser.answer_fields(ctx.text, missing_fields(report), ctx.now)
@@ -189,7 +202,11 @@ def follow_up(ctx: Ctx, step: FollowUpStep) -> Reply:
     """回答机器人的补充提问（楼号、室号），或回复“取消”。"""
     match step:
         case Answered(question, report, fields):
-            values = {k: v for k, v in fields_to_columns(fields).items() if k in missing_fields(report) or not getattr(report, k)}
+            values = {
+                k: v
+                for k, v in fields_to_columns(fields).items()
+                if k in missing_fields(report) or not getattr(report, k)
+            }
             changes = apply_changes(report, values)
             refresh_status(report, ctx.config)
             report.updated_at = ctx.now
@@ -200,7 +217,9 @@ def follow_up(ctx: Ctx, step: FollowUpStep) -> Reply:
             ctx.session.delete(question)
             report.status = "withdrawn"
             report.updated_at = ctx.now
-            record_event(ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": ("pending", "withdrawn")})
+            record_event(
+                ctx.session, report, "withdraw", ctx.identity, ctx.now, {"status": ("pending", "withdrawn")}
+            )
             return Reply(f"好的，#{report.id} 已取消（记录保留为已撤回）。")
         case VoiceWhileAsked():
             return Reply("抱歉，语音无法登记，请用文字回复，例如 201。")
@@ -210,8 +229,10 @@ def follow_up(ctx: Ctx, step: FollowUpStep) -> Reply:
             record_event(ctx.session, report, "late_answer", ctx.identity, ctx.now)
             within = minutes_text(ctx.config.intake.followup_minutes)
             example = "".join(FIELD_EXAMPLE[name] for name in missing_fields(report))
-            return Reply(f"#{report.id} 的补充已超过{within}，报告已按“信息不全”保存。"
-                         f"请回复“更正 {report.id} {example}”补上，或重新发送完整的报告。")
+            return Reply(
+                f"#{report.id} 的补充已超过{within}，报告已按“信息不全”保存。"
+                f"请回复“更正 {report.id} {example}”补上，或重新发送完整的报告。"
+            )
     raise TypeError(f"not a follow-up step: {step!r}")
 
 
@@ -247,7 +268,11 @@ def _store(ctx: Ctx, result: ParseResult, dedupe_key: str | None, raw_text: str 
     kind = result.kind or "family"
     room = ctx.room
     identity = ctx.identity
-    room_building = room.building_list[0] if room is not None and room.role == "building" and len(room.building_list) == 1 else None
+    room_building = (
+        room.building_list[0]
+        if room is not None and room.role == "building" and len(room.building_list) == 1
+        else None
+    )
     # What the message says wins; then a roster resident's own home (unless they write in another
     # building's room); then the building of the room.
     if "building" not in values and identity.building and room_building in (None, identity.building):
@@ -261,7 +286,9 @@ def _store(ctx: Ctx, result: ParseResult, dedupe_key: str | None, raw_text: str 
         area = room.area
     elif kind == "area" and "building" not in values:
         # an area report from elsewhere (staff room, private chat) carries the area it names
-        area = next((name for name in sorted(ctx.config.areas, key=len, reverse=True) if name in ctx.text), None)
+        area = next(
+            (name for name in sorted(ctx.config.areas, key=len, reverse=True) if name in ctx.text), None
+        )
     report = Report(
         kind=kind,
         category=values.pop("category", None) or result.category or "other",
@@ -281,7 +308,9 @@ def _store(ctx: Ctx, result: ParseResult, dedupe_key: str | None, raw_text: str 
     refresh_status(report, ctx.config)
     ctx.session.add(report)
     ctx.session.flush()
-    record_event(ctx.session, report, "create", identity, ctx.now, {k: (None, getattr(report, k)) for k in values})
+    record_event(
+        ctx.session, report, "create", identity, ctx.now, {k: (None, getattr(report, k)) for k in values}
+    )
     return report
 
 
@@ -311,7 +340,9 @@ def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
     lines = result.lines or []
     # A repost whose header lost its title is the chain its unchanged lines belong to
     matched = [by_text[line.body] for line in lines if line.body in by_text]
-    chain_category = max({r.category for r in matched}, key=[r.category for r in matched].count) if matched else None
+    chain_category = (
+        max({r.category for r in matched}, key=[r.category for r in matched].count) if matched else None
+    )
     for line in lines:
         key = f"chain:{ctx.room_key}:{short_hash(title + '|' + line.line_key)}"
         if line.body in by_text or report_rows.key_taken(ctx.session, key):
@@ -330,16 +361,22 @@ def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
             report.status = "incomplete"
         by_text[line.body] = report
         created.append(report)
-    unread = (f"\n另有 {result.unread_lines} 行超出一次可登记的 {MAX_CHAIN_LINES} 行，未读取，请分开发送。"
-              if result.unread_lines else "")
+    unread = (
+        f"\n另有 {result.unread_lines} 行超出一次可登记的 {MAX_CHAIN_LINES} 行，未读取，请分开发送。"
+        if result.unread_lines
+        else ""
+    )
     named = f"「{title}」" if title else ""
     if not created and not updated:
         if repeated:
             return Reply(f"接龙{named}的 {repeated} 行都已登记过，无新增。" + unread)
         raise UserError(CHAIN_WITHOUT_LINES)
     label_set = labels(ctx)
-    shown = [f"#{r.id} {describe(r, label_set)}" + ("（缺" + "、".join(_missing_labels(r)) + "）" if r.status == "incomplete" else "")
-             for r in created]
+    shown = [
+        f"#{r.id} {describe(r, label_set)}"
+        + ("（缺" + "、".join(_missing_labels(r)) + "）" if r.status == "incomplete" else "")
+        for r in created
+    ]
     shown += [f"#{r.id} {describe(r, label_set)}（已更新）" for r in updated]
     head = f"已登记接龙{named} {len(created)} 条" if created else f"接龙{named}"
     if updated:
@@ -351,8 +388,11 @@ def chain_report(ctx: Ctx, result: ParseResult) -> Reply:
 def _same_household(earlier: Sequence[Report], line: ParseResult) -> Report | None:
     """The earlier line of this 接龙 for the same room (same building and unit, same category)."""
     for report in reversed(earlier):
-        if (report.unit == line.fields.unit and report.category == line.category
-                and (line.fields.building is None or report.building == line.fields.building)):
+        if (
+            report.unit == line.fields.unit
+            and report.category == line.category
+            and (line.fields.building is None or report.building == line.fields.building)
+        ):
             return report
     return None
 
@@ -396,7 +436,9 @@ def correct(ctx: Ctx, arguments: str) -> Reply:
         values["kind"] = kind
     if not values:
         raise UserError(f"没看懂要更正什么，例如：更正 {report.id} 302室 或 更正 {report.id} 3人")
-    return Reply(correct_report(ctx.session, ctx.config, labels(ctx), ctx.identity, number, values, ctx.now).text)
+    return Reply(
+        correct_report(ctx.session, ctx.config, labels(ctx), ctx.identity, number, values, ctx.now).text
+    )
 
 
 def withdraw(ctx: Ctx, arguments: str) -> Reply:

@@ -40,8 +40,15 @@ POINTER = "详细结果含个人信息，已私信发给您。"
 
 
 def log_query(ctx: Ctx, command: str, arguments: str) -> QueryLog:
-    return queries.log_query(ctx.session, ctx.message.sender_id, ctx.message.sender_name,
-                             ctx.room.id if ctx.room else None, command, arguments, ctx.now)
+    return queries.log_query(
+        ctx.session,
+        ctx.message.sender_id,
+        ctx.message.sender_name,
+        ctx.room.id if ctx.room else None,
+        command,
+        arguments,
+        ctx.now,
+    )
 
 
 def private_place(ctx: Ctx) -> bool:
@@ -93,16 +100,23 @@ def summary(ctx: Ctx, arguments: str) -> Reply:
 
     # one scan of the period, grouped three ways at once (bot/tally.py)
     counted = tally(ctx.session, conditions)
-    lines = [f"{scope_label} · {period.label}（{period.span()}）报告 {counted.total} 条", *tally_lines(ctx, counted)]
+    lines = [
+        f"{scope_label} · {period.label}（{period.span()}）报告 {counted.total} 条",
+        *tally_lines(ctx, counted),
+    ]
     return Reply("\n".join(lines))
 
 
 STREET_SCOPE = "全街道汇总按居民区列出，不分楼号、片区或支部；要看某楼请向该居民区社工了解。"
-STREET_NO_DETAILS = ("街道只看各居民区的汇总数字（发 /汇总 本周）；报告明细含居民的姓名、电话和门牌，"
-                     "只在各居民区的工作群里由社工查询。")
+STREET_NO_DETAILS = (
+    "街道只看各居民区的汇总数字（发 /汇总 本周）；报告明细含居民的姓名、电话和门牌，"
+    "只在各居民区的工作群里由社工查询。"
+)
 
 
-def street_summary(ctx: Ctx, arguments: str, period: Period, scope: Scope | None, categories: list[str]) -> Reply:
+def street_summary(
+    ctx: Ctx, arguments: str, period: Period, scope: Scope | None, categories: list[str]
+) -> Reply:
     """/汇总 of a street person: every area of the database, per area and in total — counts only."""
     if scope is not None:
         raise UserError(STREET_SCOPE)
@@ -114,7 +128,9 @@ def street_summary(ctx: Ctx, arguments: str, period: Period, scope: Scope | None
         conditions.append(Report.category.in_(categories))
         label += "·" + "、".join(labels(ctx).category(code) for code in dict.fromkeys(categories))
     street = street_tally(ctx.session, conditions)
-    lines = [f"{label} · {period.label}（{period.span()}）报告 {street.total.total} 条，{len(street.areas)} 个居民区"]
+    lines = [
+        f"{label} · {period.label}（{period.span()}）报告 {street.total.total} 条，{len(street.areas)} 个居民区"
+    ]
     for area, counted in street.areas:
         returned = f"，返沪登记 {counted.returned} 人" if counted.returned else ""
         lines.append(f"{area}：{counted.total} 条（待办 {counted.still_open}）{returned}")
@@ -130,9 +146,11 @@ def tally_lines(ctx: Ctx, counted: Tally) -> list[str]:
     if not counted.total:
         return []
     names = labels(ctx)
-    lines = ["类型：" + "，".join(f"{KIND_LABEL.get(k, k)} {c}" for k, c in _by_count(counted.by_kind)),
-             "类别：" + "，".join(f"{names.category(k)} {c}" for k, c in _by_count(counted.by_category)),
-             "状态：" + "，".join(f"{STATUS_LABEL.get(k, k)} {c}" for k, c in _by_count(counted.by_status))]
+    lines = [
+        "类型：" + "，".join(f"{KIND_LABEL.get(k, k)} {c}" for k, c in _by_count(counted.by_kind)),
+        "类别：" + "，".join(f"{names.category(k)} {c}" for k, c in _by_count(counted.by_category)),
+        "状态：" + "，".join(f"{STATUS_LABEL.get(k, k)} {c}" for k, c in _by_count(counted.by_status)),
+    ]
     if counted.returned:
         lines.append(f"返沪登记人数：{counted.returned} 人")
     return lines
@@ -179,7 +197,9 @@ def query(ctx: Ctx, arguments: str) -> list[Reply]:
         period = Period(ctx.now.date() - timedelta(days=29), ctx.now.date(), "近30天")
     # a report asked for by its number is shown whatever its age
     start, end = period.bounds(ctx.config.tzinfo) if not numbers else (None, None)
-    wanted = report_rows.ReportFilter(tuple(numbers), tuple(buildings), tuple(units), tuple(categories), start, end)
+    wanted = report_rows.ReportFilter(
+        tuple(numbers), tuple(buildings), tuple(units), tuple(categories), start, end
+    )
     rows = report_rows.newest(ctx.session, wanted, limit=20)
     if not rows:
         return [Reply(f"没有找到符合条件的报告（{period.label}）。")]
@@ -206,8 +226,15 @@ def resolve(ctx: Ctx, arguments: str) -> Reply:
     number = record_number(typed)
     if number is None:
         raise UserError(usage("/办结"))
-    done = resolve_report(ctx.session, labels(ctx), ctx.identity, number, ctx.as_typed(note.strip()), ctx.now,
-                          request_key=ctx.message.message_id)
+    done = resolve_report(
+        ctx.session,
+        labels(ctx),
+        ctx.identity,
+        number,
+        ctx.as_typed(note.strip()),
+        ctx.now,
+        request_key=ctx.message.message_id,
+    )
     for out in done.outgoing:
         ctx.send(out)
     return Reply(done.text)
@@ -221,7 +248,9 @@ def _saving(ctx: Ctx, what: str) -> Iterator[None]:
         yield
     except OSError as error:
         log.error("%s not written to %s: %s", what, ctx.config.exports_dir, error)
-        raise UserError(f"{what}没能保存到服务器的 {ctx.config.exports_dir} 目录（{error.strerror or error}），请管理员检查磁盘和目录权限。") from None
+        raise UserError(
+            f"{what}没能保存到服务器的 {ctx.config.exports_dir} 目录（{error.strerror or error}），请管理员检查磁盘和目录权限。"
+        ) from None
 
 
 def chart(ctx: Ctx, arguments: str) -> list[Reply]:
@@ -242,8 +271,11 @@ def export(ctx: Ctx, arguments: str) -> list[Reply]:
         path = queries.ledger_file(ctx.session, ctx.config, period, ctx.now)
     size = path.stat().st_size
     if size > ctx.config.wechaty.max_file_bytes:
-        return personal(ctx, f"台帐（{period.label}）已生成：{path.name}（{size / 1_000_000:.1f} MB），超过微信能发送的大小，"
-                             f"已保存在服务器 exports 目录。可以分段导出，例如 /导出 本周。")
+        return personal(
+            ctx,
+            f"台帐（{period.label}）已生成：{path.name}（{size / 1_000_000:.1f} MB），超过微信能发送的大小，"
+            f"已保存在服务器 exports 目录。可以分段导出，例如 /导出 本周。",
+        )
     return personal(ctx, f"台帐（{period.label}）已生成：{path.name}", file_path=str(path))
 
 

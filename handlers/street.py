@@ -35,7 +35,15 @@ def urgent_street_notice(ctx: Ctx, arguments: str) -> Reply:
 
 def register(router: Router) -> None:
     # ahead of #通知 (15): 全街道 is the street's word, an area's staff are told who may use it
-    router.pattern("#紧急通知 全街道", r"^[#＃]\s*紧急通知\s*[:：]?\s*全街道\s*[:：]?(?P<args>.*)$", allow=allow.street,
-                   priority=14)(urgent_street_notice)
-    router.pattern("#通知 全街道", r"^[#＃]\s*通知\s*[:：]?\s*全街道\s*[:：]?(?P<args>.*)$", allow=allow.street,
-                   priority=14)(street_notice)
+    router.pattern(
+        "#紧急通知 全街道",
+        r"^[#＃]\s*紧急通知\s*[:：]?\s*全街道\s*[:：]?(?P<args>.*)$",
+        allow=allow.street,
+        priority=14,
+    )(urgent_street_notice)
+    router.pattern(
+        "#通知 全街道",
+        r"^[#＃]\s*通知\s*[:：]?\s*全街道\s*[:：]?(?P<args>.*)$",
+        allow=allow.street,
+        priority=14,
+    )(street_notice)

@@ -79,7 +79,9 @@ def make_engine(url: str) -> Engine:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise DatabaseUnavailable(f"cannot create the folder {folder} for the SQLite file: {error.strerror or error}") from None
+                raise DatabaseUnavailable(
+                    f"cannot create the folder {folder} for the SQLite file: {error.strerror or error}"
+                ) from None
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         turns = _SQLiteTurns()
@@ -123,7 +125,9 @@ def check_migrated(engine: Engine) -> None:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     if current != head:
-        raise DatabaseNotMigrated(f"database is at {current or 'no revision'}, code expects {head}: run 'qinlin db upgrade'")
+        raise DatabaseNotMigrated(
+            f"database is at {current or 'no revision'}, code expects {head}: run 'qinlin db upgrade'"
+        )
 
 
 # SQLSTATEs that mean "the database is not usable right now" rather than "this statement is
@@ -134,8 +138,15 @@ _UNAVAILABLE_SQLSTATES = ("42501", "53", "57P", "08")
 def unavailable_reason(error: BaseException) -> str | None:
     """Why the database cannot be used right now (an outage: retry later), or None when the error
     is about the statement or the data (retrying would fail the same way)."""
-    if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)) or (isinstance(error, exc.DBAPIError) and (error.connection_invalidated or
-                                               str(getattr(error.orig, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES))):
+    if isinstance(
+        error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+    ) or (
+        isinstance(error, exc.DBAPIError)
+        and (
+            error.connection_invalidated
+            or str(getattr(error.orig, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES)
+        )
+    ):
         pass
     else:
         return None

@@ -204,7 +204,9 @@ class IncomingRecord(AreaScoped, Base):
     """Every incoming message the bot acts on, by WeChat message id: a redelivery is acted on once."""
 
     __tablename__ = "incoming_messages"
-    __table_args__ = (UniqueConstraint("community", "message_id", name="uq_incoming_messages_community_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("community", "message_id", name="uq_incoming_messages_community_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(128))
@@ -239,7 +241,8 @@ class Report(AreaScoped, Base):
     """A family, building or area report. ``id`` is the short number shown as #7."""
 
     __tablename__ = "reports"
-    __table_args__ = (UniqueConstraint("community", "dedupe_key", name="uq_reports_community_dedupe_key"),
+    __table_args__ = (
+        UniqueConstraint("community", "dedupe_key", name="uq_reports_community_dedupe_key"),
         # the status, category and building indexes lead with the area (migration 0014_area_query_indexes)
         Index("ix_reports_status_created", "community", "status", "created_at"),
         # the questions staff ask (migration 0007_speed): /汇总 counts a period from this index
@@ -250,13 +253,23 @@ class Report(AreaScoped, Base):
         # the workbench's board (migration 0008_web_board): open items and the oldest per building
         Index("ix_reports_status_building_created", "community", "status", "building", "created_at"),
         # many areas on one database (migration 0013_area_indexes): an area's /汇总 reads its own rows
-        Index("ix_reports_community_created_counts", "community", "created_at", "kind", "category", "status", "people"),
+        Index(
+            "ix_reports_community_created_counts",
+            "community",
+            "created_at",
+            "kind",
+            "category",
+            "status",
+            "people",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # family/building/area
     category: Mapped[str] = mapped_column(String(32), default="other")
-    status: Mapped[str] = mapped_column(String(16), default="open")  # pending/open/incomplete/withdrawn/resolved
+    status: Mapped[str] = mapped_column(
+        String(16), default="open"
+    )  # pending/open/incomplete/withdrawn/resolved
     building: Mapped[str | None] = mapped_column(String(16))
     unit: Mapped[str | None] = mapped_column(String(16))
     area: Mapped[str | None] = mapped_column(String(64))
@@ -305,7 +318,9 @@ class PendingQuestion(AreaScoped, Base):
     """Conversation state: the bot asked this person in this room for a missing field."""
 
     __tablename__ = "pending_questions"
-    __table_args__ = (UniqueConstraint("community", "room_key", "person_id", name="uq_pending_questions_room_person"),)
+    __table_args__ = (
+        UniqueConstraint("community", "room_key", "person_id", name="uq_pending_questions_room_person"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_key: Mapped[str] = mapped_column(String(128))  # room id, or "" for private chat
@@ -331,7 +346,9 @@ class Notice(AreaScoped, Base):
     sender_name: Mapped[str] = mapped_column(String(128))
     source_room_id: Mapped[str | None] = mapped_column(String(128))
     source_message_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="sent")  # scheduled/sent/cancelled/skipped/recalled/held/lapsed
+    status: Mapped[str] = mapped_column(
+        String(16), default="sent"
+    )  # scheduled/sent/cancelled/skipped/recalled/held/lapsed
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recurrence: Mapped[str | None] = mapped_column(String(64))  # e.g. "daily 07:00"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -389,10 +406,13 @@ class OutboxMessage(AreaScoped, Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("community", "dedupe_key", name="uq_outbox_community_dedupe_key"), Index("ix_outbox_state_due", "state", "next_attempt_at"),
+    __table_args__ = (
+        UniqueConstraint("community", "dedupe_key", name="uq_outbox_community_dedupe_key"),
+        Index("ix_outbox_state_due", "state", "next_attempt_at"),
         # an area's pacing inputs and queue from its own rows alone (migration 0013_area_indexes)
         Index("ix_outbox_community_sent_at", "community", "sent_at"),
-        Index("ix_outbox_community_state_due", "community", "state", "next_attempt_at"),)
+        Index("ix_outbox_community_state_due", "community", "state", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[str | None] = mapped_column(String(128))
@@ -472,7 +492,9 @@ class WebLoginLock(AreaScoped, Base):
     __tablename__ = "web_login_locks"
 
     community: Mapped[str] = mapped_column(String(64), primary_key=True, default="", server_default="")
-    subject: Mapped[str] = mapped_column(String(160), primary_key=True)  # the person's WeChat id, or the name typed
+    subject: Mapped[str] = mapped_column(
+        String(160), primary_key=True
+    )  # the person's WeChat id, or the name typed
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

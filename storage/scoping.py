@@ -40,7 +40,11 @@ def scope_to_area(factory: sessionmaker[Session], area: str) -> None:
         if done is None:
             if state.is_select or state.is_update or state.is_delete:
                 done = statement.options(this_area)
-            elif state.is_insert and state.bind_mapper is not None and issubclass(state.bind_mapper.class_, AreaScoped):
+            elif (
+                state.is_insert
+                and state.bind_mapper is not None
+                and issubclass(state.bind_mapper.class_, AreaScoped)
+            ):
                 # an INSERT written as a statement (an upsert) is stamped like a row added to the session
                 done = cast(Insert, statement).values(community=area)
             else:
@@ -64,8 +68,9 @@ def street_view(session: Session, area: str | None = None) -> Iterator[Session]:
     back with the unit of work it was opened in. Pending changes of ``session`` are flushed first
     so the view sees them."""
     session.flush()
-    factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
-                           expire_on_commit=False)
+    factory = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     if area is not None:
         scope_to_area(factory, area)
     view = factory()

@@ -35,9 +35,13 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     starting workers costs more than a few tests take. PYTEST_XDIST_AUTO_NUM_WORKERS sets the count.
     Each worker has its own session fixtures: its SQLite template, its PostgreSQL schema. A worker
     is handed the same arguments with ``-n`` cleared: it must not start workers of its own."""
-    if (config.args_source is pytest.Config.ArgsSource.TESTPATHS and not hasattr(config, "workerinput")
-            and "PYTEST_XDIST_WORKER" not in os.environ
-            and getattr(config.option, "numprocesses", "absent") is None and config.option.dist == "no"):
+    if (
+        config.args_source is pytest.Config.ArgsSource.TESTPATHS
+        and not hasattr(config, "workerinput")
+        and "PYTEST_XDIST_WORKER" not in os.environ
+        and getattr(config.option, "numprocesses", "absent") is None
+        and config.option.dist == "no"
+    ):
         config.option.numprocesses = "auto"
 
 
@@ -101,8 +105,11 @@ def _emptied(url: str) -> None:
         connection.execute(text("SET LOCAL lock_timeout = '20s'"))
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
-        sequences = connection.scalars(text(
-            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"))
+        sequences = connection.scalars(
+            text(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"
+            )
+        )
         for sequence in list(sequences):
             connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     engine.dispose()
@@ -144,8 +151,11 @@ def sender_id(name: str) -> str:
 
 # The staff and party rooms the tests talk in, by the id Simulation gives a topic: a topic alone
 # never makes such a room (anyone can name a group 工作群), a config entry naming the id does.
-TEST_ROOM_IDS = [RoomRule(id="room_居委工作群", role="staff"), RoomRule(id="room_第2党支部", role="branch", branch=2),
-                 RoomRule(id="room_江南新村党总支", role="general")]
+TEST_ROOM_IDS = [
+    RoomRule(id="room_居委工作群", role="staff"),
+    RoomRule(id="room_第2党支部", role="branch", branch=2),
+    RoomRule(id="room_江南新村党总支", role="general"),
+]
 
 
 def bind_privileged_people(config: Config) -> Config:
@@ -153,9 +163,12 @@ def bind_privileged_people(config: Config) -> Config:
     them by code and /绑定. Tests speak as ``wxid_<name>`` (Simulation's default), so each person
     above resident is bound to that id here, and the tests' staff and party rooms by their ids, as
     a site that knows the ids writes them into config.yaml."""
-    people = [person if person.role == "resident" or person.wechat_id
-              else person.model_copy(update={"wechat_id": sender_id(person.name)})
-              for person in config.people]
+    people = [
+        person
+        if person.role == "resident" or person.wechat_id
+        else person.model_copy(update={"wechat_id": sender_id(person.name)})
+        for person in config.people
+    ]
     return config.model_copy(update={"people": people, "rooms": [*TEST_ROOM_IDS, *config.rooms]})
 
 
@@ -165,7 +178,8 @@ def config(shipped_config: Config, tmp_path: Path) -> Config:
     into a temporary folder. Tests of binding itself start from ``shipped_config``."""
     database = shipped_config.database.model_copy(update={"spool": str(tmp_path / "spool.jsonl")})
     return bind_privileged_people(shipped_config).model_copy(
-        update={"exports_dir": str(tmp_path / "exports"), "database": database})
+        update={"exports_dir": str(tmp_path / "exports"), "database": database}
+    )
 
 
 @pytest.fixture
@@ -198,7 +212,9 @@ def issue_bind_code(chat: Simulation, name: str) -> str:
     from storage.db import unit_of_work
 
     with unit_of_work(chat.bot.services.factory) as session:
-        return issue_code(session, name, chat.clock.now(), actor_id="cli", actor_name="qinlin roster code").code
+        return issue_code(
+            session, name, chat.clock.now(), actor_id="cli", actor_name="qinlin roster code"
+        ).code
 
 
 def bind_by_code(chat: Simulation, name: str, contact_id: str | None = None) -> str:

@@ -24,13 +24,21 @@ from tests.conftest import bind_privileged_people
 @pytest.fixture
 def config(shipped_config, tmp_path):
     return bind_privileged_people(shipped_config).model_copy(
-        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")}
+    )
 
 
 def schedule(bot, text: str, at: datetime, sender_id: str = "wxid_王社工") -> int:
     with unit_of_work(bot.services.factory) as session:
-        row = Notice(text=text, targets="3号楼", sender_id=sender_id, sender_name="王社工", status="scheduled",
-                     scheduled_for=at, created_at=at - timedelta(days=1))
+        row = Notice(
+            text=text,
+            targets="3号楼",
+            sender_id=sender_id,
+            sender_name="王社工",
+            status="scheduled",
+            scheduled_for=at,
+            created_at=at - timedelta(days=1),
+        )
         session.add(row)
         session.flush()
         return row.id
@@ -66,8 +74,17 @@ async def until(condition, seconds: float = 10) -> bool:
 async def test_a_schedule_made_before_a_restart_rings_after_it(config, engine) -> None:
     clock = ahead()
     first = build_application(config, engine, clock)
-    first.handle(IncomingMessage(message_id="m1", sent_at=clock.now(), sender_id="wxid_张阿姨", sender_name="张阿姨",
-                                 text="大家好", room_id="room_3", room_topic="江南新村3号楼"))
+    first.handle(
+        IncomingMessage(
+            message_id="m1",
+            sent_at=clock.now(),
+            sender_id="wxid_张阿姨",
+            sender_name="张阿姨",
+            text="大家好",
+            room_id="room_3",
+            room_topic="江南新村3号楼",
+        )
+    )
     due = clock.now() + timedelta(seconds=1.5)
     number = schedule(first, "上午停水", due)
 
@@ -87,11 +104,22 @@ async def test_a_schedule_made_before_a_restart_rings_after_it(config, engine) -
         alarms.shutdown()
 
 
-async def test_at_start_a_send_missed_by_minutes_goes_out_and_one_missed_by_hours_is_reported(config, engine) -> None:
+async def test_at_start_a_send_missed_by_minutes_goes_out_and_one_missed_by_hours_is_reported(
+    config, engine
+) -> None:
     clock = ahead()
     bot = build_application(config, engine, clock)
-    bot.handle(IncomingMessage(message_id="m1", sent_at=clock.now(), sender_id="wxid_张阿姨", sender_name="张阿姨",
-                               text="大家好", room_id="room_3", room_topic="江南新村3号楼"))
+    bot.handle(
+        IncomingMessage(
+            message_id="m1",
+            sent_at=clock.now(),
+            sender_id="wxid_张阿姨",
+            sender_name="张阿姨",
+            text="大家好",
+            room_id="room_3",
+            room_topic="江南新村3号楼",
+        )
+    )
     late = schedule(bot, "十分钟前该发的", clock.now() - timedelta(minutes=10))
     stale = schedule(bot, "两小时前该发的", clock.now() - timedelta(hours=2))
     alarms = JobAlarms(bot)

@@ -35,16 +35,34 @@ def test_shipped_config_loads_and_describes_jiangnan(shipped_config) -> None:
         ({"timezone": "Mars/Olympus"}, "config: timezone: unknown time zone"),
         ({"people": [{"name": "x", "role": "mayor"}]}, "config: people[1].role:"),
         ({"people": [{"name": "x"}, "张阿姨"]}, "config: people[2]: Input should be a valid dictionary"),
-        ({"outbox": {"min_interval_seconds": 1e308}}, "config: outbox.min_interval_seconds: Input should be less than"),
+        (
+            {"outbox": {"min_interval_seconds": 1e308}},
+            "config: outbox.min_interval_seconds: Input should be less than",
+        ),
         ({"outbox": {"min_interval_seconds": float("inf")}}, "config: outbox.min_interval_seconds:"),
-        ({"notices": {"ack_window_hours": 99999999999}}, "config: notices.ack_window_hours: Input should be less than"),
+        (
+            {"notices": {"ack_window_hours": 99999999999}},
+            "config: notices.ack_window_hours: Input should be less than",
+        ),
         ({"categories": {"pets": 1}}, "config: categories.pets:"),
-        ({"categories": {"pets": {"label": "宠物", "colour": "red"}}}, "config: unknown key 'categories.pets.colour'"),
+        (
+            {"categories": {"pets": {"label": "宠物", "colour": "red"}}},
+            "config: unknown key 'categories.pets.colour'",
+        ),
         ({"digest": {"weekly_day": "funday"}}, "config: digest.weekly_day: 'funday' is not one of mon, tue"),
-        ({"rooms": [{"topic": "x", "role": "building", "buildings": "5-3"}]}, "config: rooms[1].buildings: range 5-3"),
-        ({"people": [{"name": "x", "building": "abc"}]}, "config: people[1].building: 'abc' is not a building"),
+        (
+            {"rooms": [{"topic": "x", "role": "building", "buildings": "5-3"}]},
+            "config: rooms[1].buildings: range 5-3",
+        ),
+        (
+            {"people": [{"name": "x", "building": "abc"}]},
+            "config: people[1].building: 'abc' is not a building",
+        ),
         ({"branches": {2: ""}}, "config: branches: 2: no buildings"),
-        ({"branches": {2: "99999999999999999999999"}}, "config: branches: 2: '99999999999999999999999' is not a building"),
+        (
+            {"branches": {2: "99999999999999999999999"}},
+            "config: branches: 2: '99999999999999999999999' is not a building",
+        ),
         ({"branches": {1: "1-6", 2: "6-12"}}, "config: branches: building 6 is in both 1 and 2"),
     ],
 )
@@ -77,7 +95,9 @@ def test_config_files_that_cannot_be_read_are_one_line(tmp_path: Path) -> None:
     deep = tmp_path / "deep.yaml"
     deep.write_text("a: " + "[" * 10000 + "]" * 10000 + "\n", encoding="utf-8")
     twice = tmp_path / "twice.yaml"
-    twice.write_text("outbox: {min_interval_seconds: 5}\ncommunity: x\noutbox: {quiet_hours: null}\n", encoding="utf-8")
+    twice.write_text(
+        "outbox: {min_interval_seconds: 5}\ncommunity: x\noutbox: {quiet_hours: null}\n", encoding="utf-8"
+    )
     cases = [
         (folder, f"config: cannot read {folder}: Is a directory"),
         (gbk, f"config: {gbk} is not UTF-8 text (save it as UTF-8)"),
@@ -95,7 +115,10 @@ def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad.write_text("community: x\nrooms:\n  - {topic: '(', role: building}\n", encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "bot", "parse", "登记 3号楼201", "--config", str(bad)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
@@ -106,7 +129,13 @@ def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_categories_from_config_reach_the_parser() -> None:
     from bot.parsing import load_vocabulary
 
-    config = config_from_dict({"categories": {"pets": {"label": "宠物", "words": ["遛狗"]}, "repair": {"label": "维修"}}})
-    by_code = {category.code: category for category in load_vocabulary(overrides=config.categories).categories}
+    config = config_from_dict(
+        {"categories": {"pets": {"label": "宠物", "words": ["遛狗"]}, "repair": {"label": "维修"}}}
+    )
+    by_code = {
+        category.code: category for category in load_vocabulary(overrides=config.categories).categories
+    }
     assert (by_code["pets"].label, by_code["pets"].words) == ("宠物", ("遛狗",))
-    assert by_code["repair"].label == "维修" and "漏水" in by_code["repair"].words  # words kept when not given
+    assert (
+        by_code["repair"].label == "维修" and "漏水" in by_code["repair"].words
+    )  # words kept when not given

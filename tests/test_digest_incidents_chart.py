@@ -27,7 +27,10 @@ def test_same_problem_from_several_residents_is_one_incident(chat: Simulation) -
     replies = chat.say(STAFF, "王社工", "/办结 1 已换新灯泡")
     assert replies[0].text == "已办结 #1（同一问题的 2 条报告一并办结），已告知报告人。"
     told = sorted(d.text for d in replies if d.room_topic == "江南新村3号楼")
-    assert told == ["@冯阿姨 您反映的#2（设施报修）已处理：已换新灯泡", "@郑老伯 您反映的#1（设施报修）已处理：已换新灯泡"]
+    assert told == [
+        "@冯阿姨 您反映的#2（设施报修）已处理：已换新灯泡",
+        "@郑老伯 您反映的#1（设施报修）已处理：已换新灯泡",
+    ]
 
 
 def test_chart_is_a_png_with_cjk_text(chat: Simulation) -> None:
@@ -60,13 +63,17 @@ def test_daily_digest_goes_to_staff_rooms_at_digest_time(chat: Simulation) -> No
     # Monday is the weekly digest: the chart comes along, announced by a line of its own
     staff = [d for d in day if d.room_topic == STAFF]
     picture = next(index for index, d in enumerate(staff) if d.file_path and d.file_path.endswith(".png"))
-    assert staff[picture - 1].text == "上周各楼报告分布图（11-16至11-22）：" and not staff[picture - 1].file_path
+    assert (
+        staff[picture - 1].text == "上周各楼报告分布图（11-16至11-22）：" and not staff[picture - 1].file_path
+    )
     tuesday = [d for d in chat.wait(hours=24) if d.room_topic == STAFF]
     digest = [d for d in tuesday if d.text.startswith("【日报】")]
     assert len(digest) == 1 and not any(d.file_path for d in tuesday)
 
 
-def test_an_unwritable_exports_folder_costs_the_picture_not_the_digest(config, engine, clock, tmp_path) -> None:
+def test_an_unwritable_exports_folder_costs_the_picture_not_the_digest(
+    config, engine, clock, tmp_path
+) -> None:
     from handlers import build_application
 
     blocker = tmp_path / "not-a-folder"
@@ -77,7 +84,8 @@ def test_an_unwritable_exports_folder_costs_the_picture_not_the_digest(config, e
     chat.say("江南新村3号楼", "郑老伯", "报修 3号楼楼道灯坏了")
     export = chat.say(STAFF, "王社工", "/导出")
     assert [d.text for d in export] == [
-        f"台帐没能保存到服务器的 {blocker / 'exports'} 目录（Not a directory），请管理员检查磁盘和目录权限。"]
+        f"台帐没能保存到服务器的 {blocker / 'exports'} 目录（Not a directory），请管理员检查磁盘和目录权限。"
+    ]
     assert chat.say(STAFF, "王社工", "/图表")[0].text.startswith("图表没能保存到服务器的")
     day = chat.wait(hours=12)  # Monday: the weekly digest would carry the chart
     digests = [d for d in day if d.text.startswith("【日报】")]

@@ -19,7 +19,8 @@ from tests.conftest import bind_privileged_people
 @pytest.fixture
 def config(shipped_config, tmp_path):
     return bind_privileged_people(shipped_config).model_copy(
-        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")}
+    )
 
 
 def test_each_change_moves_what_is_due_and_a_restart_rebuilds_it(chat, config, engine, clock) -> None:
@@ -48,7 +49,9 @@ def test_rows_another_process_queued_are_seen_after_a_recheck(chat, config, engi
 
     other = make_engine(db_url)  # the web workbench: its own engine and sessions
     with unit_of_work(session_factory(other, area=config.area_id)) as session:
-        enqueue(session, Outgoing(text="来自工作台的提醒", room_id="room_江南新村3号楼", urgent=True), clock.now())
+        enqueue(
+            session, Outgoing(text="来自工作台的提醒", room_id="room_江南新村3号楼", urgent=True), clock.now()
+        )
     other.dispose()
 
     assert chat.bot.outbox.next_send(clock.now()) is None  # this process cannot know without asking
@@ -77,7 +80,11 @@ async def test_qinlin_run_sends_a_row_another_process_queued_within_five_seconds
         await asyncio.sleep(0.3)  # the pump has looked once and found nothing
         other = make_engine(db_url)
         with unit_of_work(session_factory(other, area=bot.services.config.area_id)) as session:
-            enqueue(session, Outgoing(text="来自工作台的通知", room_id="room_江南新村3号楼", urgent=True), clock.now())
+            enqueue(
+                session,
+                Outgoing(text="来自工作台的通知", room_id="room_江南新村3号楼", urgent=True),
+                clock.now(),
+            )
         other.dispose()
         deadline = time.monotonic() + 8  # RECHECK_SECONDS is 5: a margin for a loaded machine
         while not sent and time.monotonic() < deadline:  # noqa: ASYNC110 - the send happens in the transport's own task

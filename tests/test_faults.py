@@ -78,8 +78,10 @@ def _postgres_outage(migrate: bool = True) -> Iterator[Outage]:
     def down() -> None:
         with admin.connect() as connection:
             connection.execute(text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                               {"name": name})
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": name},
+            )
 
     def up() -> None:
         with admin.connect() as connection:
@@ -115,16 +117,22 @@ def meet(chat: Simulation) -> None:
 
 def outbox_states(chat: Simulation) -> dict[str, int]:
     with chat.bot.services.factory() as session:
-        return dict(session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+        return dict(
+            session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
+        )
 
 
 def database_warnings(caplog: pytest.LogCaptureFixture, where: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.levelno >= logging.WARNING and r.getMessage().startswith(f"{where}: database")]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.getMessage().startswith(f"{where}: database")
+    ]
 
 
-def test_database_away_mid_fan_out_resumes_every_room_once(chat: Simulation, outage: Outage,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_database_away_mid_fan_out_resumes_every_room_once(
+    chat: Simulation, outage: Outage, caplog: pytest.LogCaptureFixture
+) -> None:
     meet(chat)
     relayed: list[str] = []
 
@@ -147,8 +155,9 @@ def test_database_away_mid_fan_out_resumes_every_room_once(chat: Simulation, out
     assert len(database_warnings(caplog, "outbox")) == 2  # "unavailable" once, "back" once
 
 
-def test_messages_during_an_outage_are_spooled_and_answered_after(chat: Simulation, outage: Outage,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_messages_during_an_outage_are_spooled_and_answered_after(
+    chat: Simulation, outage: Outage, caplog: pytest.LogCaptureFixture
+) -> None:
     meet(chat)
     outage.down()
     for n in range(1, 6):
@@ -165,8 +174,9 @@ def test_messages_during_an_outage_are_spooled_and_answered_after(chat: Simulati
     assert len(database_warnings(caplog, "intake")) == 2
 
 
-def test_a_followup_answered_during_an_outage_is_judged_by_when_it_was_written(chat: Simulation,
-                                                                                outage: Outage) -> None:
+def test_a_followup_answered_during_an_outage_is_judged_by_when_it_was_written(
+    chat: Simulation, outage: Outage
+) -> None:
     meet(chat)
     asked = chat.say(B3, "孙师傅", "登记 新搬来租户 一家三口")
     assert "请补充室号" in asked[0].text
@@ -181,8 +191,9 @@ def test_a_followup_answered_during_an_outage_is_judged_by_when_it_was_written(c
         assert session.execute(select(Report.status, Report.unit)).one() == ("open", "302")
 
 
-def test_the_spool_survives_a_restart_and_is_replayed_at_start(chat: Simulation, outage: Outage,
-                                                               quiet_config: Config) -> None:
+def test_the_spool_survives_a_restart_and_is_replayed_at_start(
+    chat: Simulation, outage: Outage, quiet_config: Config
+) -> None:
     meet(chat)
     outage.down()
     chat.say(B3, "孙师傅", "#家庭报告 3号楼201 返沪2人")
@@ -248,8 +259,9 @@ async def until(condition: Callable[[], bool], seconds: float = 15) -> bool:
     return False
 
 
-async def test_the_wechat_pump_and_alarms_outlive_an_outage(quiet_config: Config, outage: Outage,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_wechat_pump_and_alarms_outlive_an_outage(
+    quiet_config: Config, outage: Outage, caplog: pytest.LogCaptureFixture
+) -> None:
     from bot.transports.wechaty_transport import WechatyTransport
 
     bot = build_application(quiet_config, outage.engine, SystemClock(SHANGHAI))
@@ -257,9 +269,15 @@ async def test_the_wechat_pump_and_alarms_outlive_an_outage(quiet_config: Config
     said: list[str] = []
     transport.sdk = SimpleNamespace(Room=SimpleNamespace(load=lambda room_id: FakeRoom(said)))
     transport.logged_in.set()
-    hello = IncomingMessage(message_id="m1", sent_at=bot.services.clock.now(), sender_id="wxid_孙师傅",
-                            sender_name="孙师傅", text="#家庭报告 3号楼201 返沪2人", room_id="room_3",
-                            room_topic="江南新村3号楼")
+    hello = IncomingMessage(
+        message_id="m1",
+        sent_at=bot.services.clock.now(),
+        sender_id="wxid_孙师傅",
+        sender_name="孙师傅",
+        text="#家庭报告 3号楼201 返沪2人",
+        room_id="room_3",
+        room_topic="江南新村3号楼",
+    )
     outage.down()
     await asyncio.to_thread(bot.handle, hello)  # kept in the spool
     pump = asyncio.create_task(transport.pump())
@@ -285,7 +303,9 @@ async def test_the_wechat_pump_and_alarms_outlive_an_outage(quiet_config: Config
 
 
 def chain_text(count: int) -> str:
-    return "#接龙 返沪登记\n" + "\n".join(f"{n}. {1 + n % 40}号楼{100 + n} 住户 {1 + n % 3}人" for n in range(1, count + 1))
+    return "#接龙 返沪登记\n" + "\n".join(
+        f"{n}. {1 + n % 40}号楼{100 + n} 住户 {1 + n % 3}人" for n in range(1, count + 1)
+    )
 
 
 def test_a_300_line_chain_is_recorded_whole(chat: Simulation) -> None:
@@ -299,7 +319,9 @@ def test_a_300_line_chain_is_recorded_whole(chat: Simulation) -> None:
     assert again[0].text.startswith("已登记接龙「返沪登记」 1 条；已登记过的 300 行未重复记录")
 
 
-def test_lines_beyond_the_limit_are_counted_in_the_reply(chat: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lines_beyond_the_limit_are_counted_in_the_reply(
+    chat: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import bot.parsing.parser
     import handlers.reports
 
@@ -313,7 +335,19 @@ def test_lines_beyond_the_limit_are_counted_in_the_reply(chat: Simulation, monke
 
 # ---------------------------------------------------------------- text cleaned at the edge
 
-CONTROL_CHARACTERS = ["\x0b", "\x0c", "\x1b", "\uffff", "\ufffe", "\x00", "\ud800", "\x07", "\x85", "\u2028", "\x7f"]
+CONTROL_CHARACTERS = [
+    "\x0b",
+    "\x0c",
+    "\x1b",
+    "\uffff",
+    "\ufffe",
+    "\x00",
+    "\ud800",
+    "\x07",
+    "\x85",
+    "\u2028",
+    "\x7f",
+]
 
 
 def test_the_ledger_takes_every_control_character(chat: Simulation, tmp_path: Path) -> None:
@@ -337,7 +371,9 @@ def test_the_ledger_takes_every_control_character(chat: Simulation, tmp_path: Pa
 def test_postgresql_takes_what_sqlite_takes(chat: Simulation) -> None:
     meet(chat)
     long_topic = "江南新村3号楼" + "长" * 400
-    assert chat.say(long_topic, "孙" * 300, "#家庭报告 3号楼201 返沪2人\x00")[0].text.startswith("已登记 家庭报告 #1")
+    assert chat.say(long_topic, "孙" * 300, "#家庭报告 3号楼201 返沪2人\x00")[0].text.startswith(
+        "已登记 家庭报告 #1"
+    )
     bound = chat.say("江南新村大群", "李书记", "/绑定 1-300号楼")
     assert bound and "抱歉" not in bound[0].text, bound[0].text
     targets = "、".join(f"{n}号楼" for n in range(1, 49)) * 2
@@ -348,19 +384,31 @@ def test_postgresql_takes_what_sqlite_takes(chat: Simulation) -> None:
 # ---------------------------------------------------------------- exactly once, as far as WeChat allows
 
 
-def crash_mid_send(chat: Simulation, quiet_config: Config, outage: Outage, pick: Callable[[OutboxMessage], bool],
-                   echoed: bool) -> tuple[Simulation, int]:
+def crash_mid_send(
+    chat: Simulation,
+    quiet_config: Config,
+    outage: Outage,
+    pick: Callable[[OutboxMessage], bool],
+    echoed: bool,
+) -> tuple[Simulation, int]:
     """Claim the first queued row ``pick`` accepts, as a sender does before calling WeChat, then
     die: the claim is never confirmed. Returns a new process on the same database, after the
     claim expired, and the row's id."""
     now = chat.clock.now()
     with chat.bot.services.factory() as session:
-        row = next(r for r in session.scalars(select(OutboxMessage).where(OutboxMessage.state == "queued")
-                                              .order_by(OutboxMessage.id)) if pick(r))
+        row = next(
+            r
+            for r in session.scalars(
+                select(OutboxMessage).where(OutboxMessage.state == "queued").order_by(OutboxMessage.id)
+            )
+            if pick(r)
+        )
     claimed = chat.bot.outbox.claim(row.id, now)
     assert claimed is not None
     if echoed:  # the service echoed the message before the process died
-        assert chat.bot.outbox.note_echo(row.room_id, row.person_id, f"@someone\u2005{row.text}", "wx-echo-1", now)
+        assert chat.bot.outbox.note_echo(
+            row.room_id, row.person_id, f"@someone\u2005{row.text}", "wx-echo-1", now
+        )
     clock = VirtualClock(now + timedelta(seconds=quiet_config.outbox.claim_seconds + 1))
     again = Simulation(build_application(quiet_config, outage.engine, clock), clock)
     again.bot.outbox.recover(clock.now())
@@ -371,10 +419,14 @@ def relays_to(chat: Simulation) -> list[str]:
     return [d.room_topic or "" for d in chat.delivered if d.text.startswith("【通知】")]
 
 
-def test_a_send_echoed_before_a_crash_is_not_sent_again(chat: Simulation, quiet_config: Config, outage: Outage) -> None:
+def test_a_send_echoed_before_a_crash_is_not_sent_again(
+    chat: Simulation, quiet_config: Config, outage: Outage
+) -> None:
     meet(chat)
     chat.feed(chat.message("#通知 全体 今晚8点消毒", "王社工", STAFF))
-    again, row_id = crash_mid_send(chat, quiet_config, outage, lambda r: r.text.startswith("【通知】"), echoed=True)
+    again, row_id = crash_mid_send(
+        chat, quiet_config, outage, lambda r: r.text.startswith("【通知】"), echoed=True
+    )
     again.drain()
     with again.bot.services.factory() as session:
         echoed = session.get(OutboxMessage, row_id)
@@ -384,11 +436,16 @@ def test_a_send_echoed_before_a_crash_is_not_sent_again(chat: Simulation, quiet_
 
 
 def test_an_unconfirmed_notice_is_sent_again_in_its_place_and_an_unconfirmed_reply_is_dropped(
-        chat: Simulation, quiet_config: Config, outage: Outage) -> None:
+    chat: Simulation, quiet_config: Config, outage: Outage
+) -> None:
     meet(chat)
     chat.feed(chat.message("#通知 全体 今晚8点消毒", "王社工", STAFF))
-    again, reply_id = crash_mid_send(chat, quiet_config, outage, lambda r: r.text.startswith("已排队发送"), echoed=False)
-    again, relay_id = crash_mid_send(again, quiet_config, outage, lambda r: r.text.startswith("【通知】"), echoed=False)
+    again, reply_id = crash_mid_send(
+        chat, quiet_config, outage, lambda r: r.text.startswith("已排队发送"), echoed=False
+    )
+    again, relay_id = crash_mid_send(
+        again, quiet_config, outage, lambda r: r.text.startswith("【通知】"), echoed=False
+    )
     again.drain()
     with again.bot.services.factory() as session:
         reply = session.get(OutboxMessage, reply_id)
@@ -406,7 +463,9 @@ def test_a_skipped_config_reminder_is_reported_to_the_staff_room(config: Config,
     upgrade(engine)
     clock = VirtualClock(MORNING)
     fire_drill = RecurringReminder(name="消防演练", times=["18:00"], text="今晚消防演练，请配合", ack=True)
-    chat = Simulation(build_application(config.model_copy(update={"reminders": [fire_drill]}), engine, clock), clock)
+    chat = Simulation(
+        build_application(config.model_copy(update={"reminders": [fire_drill]}), engine, clock), clock
+    )
     meet(chat)
     clock.set(MORNING.replace(hour=21))  # down from 09:00 to 21:00: the 18:00 reminder is hours late
     told = [d for d in chat.wait(minutes=1) if "已跳过" in d.text]

@@ -36,7 +36,9 @@ def test_every_step_of_the_follow_up_dialog(chat: Simulation) -> None:
     # chatter answers nothing and is left alone; the question stays open
     assert chat.say(B5, "孙师傅", "今天菜场几点开门？") == []
     # voice is asked to write
-    assert texts(chat.say(B5, "孙师傅", "", type=MessageType.VOICE)) == ["抱歉，语音无法登记，请用文字回复，例如 201。"]
+    assert texts(chat.say(B5, "孙师傅", "", type=MessageType.VOICE)) == [
+        "抱歉，语音无法登记，请用文字回复，例如 201。"
+    ]
     # another person's answer is not an answer
     assert chat.say(B5, "周老师", "302") == []
     # the answer completes the report and closes the question
@@ -70,7 +72,10 @@ def test_when_routes_hand_their_handler_a_typed_match() -> None:
         assert len(found) == 1, (route.name, matcher_hints["return"])
         match_type = found[0]
         pattern = route.matcher.__module__ == "bot.router"
-        assert (match_type is str) if pattern else (dataclasses.is_dataclass(match_type)
-                                     and match_type.__dataclass_params__.frozen), (route.name, match_type)  # type: ignore[attr-defined]
+        assert (
+            (match_type is str)
+            if pattern
+            else (dataclasses.is_dataclass(match_type) and match_type.__dataclass_params__.frozen)
+        ), (route.name, match_type)  # type: ignore[attr-defined]
         handler_takes = [t for name, t in handler_hints.items() if name != "return"][-1]
         assert handler_takes is match_type, (route.name, handler_takes, match_type)

@@ -29,7 +29,13 @@ def test_family_report_is_confirmed_with_number_and_fields(chat: Simulation) -> 
     assert replies[0].room_topic == B3
     (report,) = reports(chat)
     assert (report.kind, report.category, report.building, report.unit, report.people, report.origin) == (
-        "family", "return", "3", "201", 2, "武汉")
+        "family",
+        "return",
+        "3",
+        "201",
+        2,
+        "武汉",
+    )
     assert report.status == "open"
     assert report.reporter_name == "孙师傅"
 
@@ -102,14 +108,24 @@ def test_cancel_withdraws_the_pending_report(chat: Simulation) -> None:
 def test_building_report_in_building_room(chat: Simulation) -> None:
     replies = chat.say("江南新村48号楼", "周老师", "【楼组报告】48号楼门牌太不显眼")
     (report,) = reports(chat)
-    assert (report.kind, report.category, report.building, report.status) == ("building", "repair", "48", "open")
+    assert (report.kind, report.category, report.building, report.status) == (
+        "building",
+        "repair",
+        "48",
+        "open",
+    )
     assert replies[0].text.startswith("已登记 楼组报告 #1：48号楼｜设施报修")
 
 
 def test_area_report_in_area_room(chat: Simulation) -> None:
     chat.say("二片区群", "吴阿姨", "反映 垃圾厢房旁边堆了建筑垃圾")
     (report,) = reports(chat)
-    assert (report.kind, report.category, report.area, report.status) == ("area", "environment", "二片区", "open")
+    assert (report.kind, report.category, report.area, report.status) == (
+        "area",
+        "environment",
+        "二片区",
+        "open",
+    )
 
 
 def test_correction_by_reporter_changes_fields_and_is_audited(chat: Simulation) -> None:
@@ -136,7 +152,9 @@ def test_malformed_corrections_get_an_example(chat: Simulation) -> None:
     assert texts(chat.say(B3, "郑老伯", "更正")) == ["格式：更正 <编号> <内容>，例如：更正 7 302室"]
     assert texts(chat.say(B3, "郑老伯", "更正 abc")) == ["格式：更正 <编号> <内容>，例如：更正 7 302室"]
     assert texts(chat.say(B3, "郑老伯", "更正 99 302室")) == ["没有找到 #99，请核对编号。"]
-    assert texts(chat.say(B3, "郑老伯", "更正 1 哈哈")) == ["没看懂要更正什么，例如：更正 1 302室 或 更正 1 3人"]
+    assert texts(chat.say(B3, "郑老伯", "更正 1 哈哈")) == [
+        "没看懂要更正什么，例如：更正 1 302室 或 更正 1 3人"
+    ]
     assert reports(chat)[0].unit == "301"
 
 
@@ -148,15 +166,22 @@ def test_withdraw_own_report(chat: Simulation) -> None:
 
 
 def test_chain_lines_are_recorded_once_across_reposts(chat: Simulation) -> None:
-    first = chat.say(B3, "钱组长", "#接龙 返沪登记\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3号楼402 林女士 2人 从湖北回来")
+    first = chat.say(
+        B3, "钱组长", "#接龙 返沪登记\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3号楼402 林女士 2人 从湖北回来"
+    )
     assert first[0].text.startswith("已登记接龙「返沪登记」 2 条")
     second = chat.say(
-        B3, "冯阿姨",
+        B3,
+        "冯阿姨",
         "#接龙 返沪登记\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3号楼402 林女士 2人 从湖北回来\n3. 3号楼502 冯阿姨 3人 来自江西",
     )
     assert second[0].text.startswith("已登记接龙「返沪登记」 1 条；已登记过的 2 行未重复记录")
     units = [(r.building, r.unit, r.people, r.origin, r.category) for r in reports(chat)]
-    assert units == [("3", "101", 1, "安徽", "return"), ("3", "402", 2, "湖北", "return"), ("3", "502", 3, "江西", "return")]
+    assert units == [
+        ("3", "101", 1, "安徽", "return"),
+        ("3", "402", 2, "湖北", "return"),
+        ("3", "502", 3, "江西", "return"),
+    ]
     # personal names from the list are not echoed into the group
     assert "陈先生" not in first[0].text and "林女士" not in first[0].text
     again = chat.say(B3, "陈先生", "#接龙 返沪登记\n1. 3号楼101 陈先生 1人 来自安徽")
@@ -164,7 +189,14 @@ def test_chain_lines_are_recorded_once_across_reposts(chat: Simulation) -> None:
 
 
 def test_chatter_is_silent_and_not_stored(chat: Simulation) -> None:
-    for text in ["收到", "谢谢居委会！", "3号楼今天停水吗？", "好的", "我要报告一下吗？", "3号楼的张阿姨来了吗"]:
+    for text in [
+        "收到",
+        "谢谢居委会！",
+        "3号楼今天停水吗？",
+        "好的",
+        "我要报告一下吗？",
+        "3号楼的张阿姨来了吗",
+    ]:
         assert chat.say(B3, "冯阿姨", text) == [], text
     assert reports(chat) == []
     with chat.bot.services.factory() as session:
@@ -185,8 +217,21 @@ def test_bots_own_messages_are_ignored(chat: Simulation) -> None:
 
 def test_bad_input_never_crashes_or_loses_a_record(chat: Simulation) -> None:
     huge = "登记 3号楼201 " + "很长的描述" * 10_000  # ~50 KB
-    bad_inputs = ["", "   \n\t ", "😀😀😀", "[图片]", "\x00\x07\x1b[31m登记\x00", "'; DROP TABLE reports; --",
-                  "登记 3号楼201'; DROP TABLE reports; --", huge, "更正 7 7 7 7", "撤回 -1", "/", "#", "【】"]
+    bad_inputs = [
+        "",
+        "   \n\t ",
+        "😀😀😀",
+        "[图片]",
+        "\x00\x07\x1b[31m登记\x00",
+        "'; DROP TABLE reports; --",
+        "登记 3号楼201'; DROP TABLE reports; --",
+        huge,
+        "更正 7 7 7 7",
+        "撤回 -1",
+        "/",
+        "#",
+        "【】",
+    ]
     for text in bad_inputs:
         replies = chat.say(B3, "冯阿姨", text)
         assert len(replies) <= 1, text

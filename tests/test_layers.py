@@ -97,9 +97,21 @@ def test_the_check_sees_a_leak(tmp_path: Path) -> None:
 # index) nobody finds when the table changes. The domain modules and services whose queries
 # live there are held to it as well.
 QUERY_BUILDERS = {"select", "update", "insert", "delete", "func"}
-NO_QUERIES = ("handlers", "web", "bot/cli.py", "bot/demo.py", "bot/transports",
-              "bot/services", "bot/notices.py", "bot/roster.py", "bot/binding.py", "bot/identity.py",
-              "bot/rooms.py", "bot/privacy.py", "bot/incidents.py")
+NO_QUERIES = (
+    "handlers",
+    "web",
+    "bot/cli.py",
+    "bot/demo.py",
+    "bot/transports",
+    "bot/services",
+    "bot/notices.py",
+    "bot/roster.py",
+    "bot/binding.py",
+    "bot/identity.py",
+    "bot/rooms.py",
+    "bot/privacy.py",
+    "bot/incidents.py",
+)
 
 
 def queries_in(path: Path) -> list[str]:
@@ -107,8 +119,11 @@ def queries_in(path: Path) -> list[str]:
     found = []
     for node in runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
-            found += [f"{path.name}:{node.lineno} imports {alias.name}" for alias in node.names
-                      if alias.name in QUERY_BUILDERS]
+            found += [
+                f"{path.name}:{node.lineno} imports {alias.name}"
+                for alias in node.names
+                if alias.name in QUERY_BUILDERS
+            ]
         elif isinstance(node, ast.Call):
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             if name == "select":
@@ -117,14 +132,18 @@ def queries_in(path: Path) -> list[str]:
 
 
 def test_faces_ask_repositories_instead_of_writing_queries() -> None:
-    files = [path for place in NO_QUERIES for path in
-             ((ROOT / place).rglob("*.py") if (ROOT / place).is_dir() else [ROOT / place])]
+    files = [
+        path
+        for place in NO_QUERIES
+        for path in ((ROOT / place).rglob("*.py") if (ROOT / place).is_dir() else [ROOT / place])
+    ]
     assert len(files) > 10 and all(path.exists() for path in files)
     assert sorted(leak for path in files for leak in queries_in(path)) == []
 
 
 def test_the_query_check_sees_one(tmp_path: Path) -> None:
     leaky = tmp_path / "leaky.py"
-    leaky.write_text("def rows(session):\n    from sqlalchemy import select\n"
-                     "    return session.scalars(select(Person))\n")
+    leaky.write_text(
+        "def rows(session):\n    from sqlalchemy import select\n    return session.scalars(select(Person))\n"
+    )
     assert sorted(queries_in(leaky)) == ["leaky.py:2 imports select", "leaky.py:3 calls select("]

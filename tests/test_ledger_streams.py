@@ -22,11 +22,24 @@ START = datetime(2026, 11, 1, 8, 0, tzinfo=SHANGHAI)
 def add_reports(engine, area: str, first: int, count: int) -> None:
     """Reports written straight to the table, as the area's own rows (a row without its area is
     no row of this area's ledger)."""
-    rows = [{"community": area, "kind": ("family", "building", "area")[n % 3], "category": "return", "status": "open",
-             "building": str(n % 48 + 1), "unit": "201", "people": 2, "reporter_id": f"wxid_{n}",
-             "reporter_name": f"居民{n}", "phone": "13812345678", "raw_text": "登记 返沪 " + "很长的原文" * 20,
-             "created_at": START + timedelta(seconds=n), "updated_at": START + timedelta(seconds=n)}
-            for n in range(first, first + count)]
+    rows = [
+        {
+            "community": area,
+            "kind": ("family", "building", "area")[n % 3],
+            "category": "return",
+            "status": "open",
+            "building": str(n % 48 + 1),
+            "unit": "201",
+            "people": 2,
+            "reporter_id": f"wxid_{n}",
+            "reporter_name": f"居民{n}",
+            "phone": "13812345678",
+            "raw_text": "登记 返沪 " + "很长的原文" * 20,
+            "created_at": START + timedelta(seconds=n),
+            "updated_at": START + timedelta(seconds=n),
+        }
+        for n in range(first, first + count)
+    ]
     with engine.begin() as connection:
         connection.execute(insert(Report), rows)
 
@@ -57,4 +70,6 @@ def test_two_thousand_more_reports_cost_less_than_a_kilobyte_each(bot, engine, t
 
     workbook = load_workbook(tmp_path / "large.xlsx", read_only=True)
     assert sum(1 for sheet in workbook.worksheets[1:] for _ in sheet.iter_rows(min_row=2)) == SMALL + MORE
-    assert list(next(workbook["汇总"].iter_rows(min_row=2, max_row=2, values_only=True))) == [f"报告共 {SMALL + MORE} 条"]
+    assert list(next(workbook["汇总"].iter_rows(min_row=2, max_row=2, values_only=True))) == [
+        f"报告共 {SMALL + MORE} 条"
+    ]

@@ -32,16 +32,30 @@ def test_a_flood_of_500_from_one_contact_never_delays_another_resident(chat: Sim
             chat.feed(chat.message("#家庭报告 5号楼302 返沪2人 来自安徽", "张阿姨", "江南新村5号楼", at=at))
     chat.drain()
     assert reported_at is not None
-    confirmation = next(d for d in chat.delivered if d.room_topic == "江南新村5号楼" and d.text.startswith("已登记"))
+    confirmation = next(
+        d for d in chat.delivered if d.room_topic == "江南新村5号楼" and d.text.startswith("已登记")
+    )
     # promptly: within a few sends of the outbox's pace, not behind the flood's answers
     assert confirmation.at - reported_at < timedelta(seconds=10)
     flooder = [d for d in chat.delivered if "wxid_刷屏者" in d.mention_ids or d.room_topic == "江南新村3号楼"]
     assert slow_downs(chat, "wxid_刷屏者") == [SLOW_DOWN.format(limit=limit)]
     assert len(flooder) == limit + 1  # the answers it earned and one slow-down: no queue of hundreds
     with chat.bot.services.factory() as session:
-        assert session.scalar(select(func.count()).select_from(Report).where(Report.reporter_id == "wxid_张阿姨")) == 1
-        assert session.scalar(select(func.count()).select_from(Report).where(Report.reporter_id == "wxid_刷屏者")) == limit
-        kept = session.scalars(select(IncomingRecord.text).where(IncomingRecord.sender_id == "wxid_刷屏者")).all()
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Report).where(Report.reporter_id == "wxid_张阿姨")
+            )
+            == 1
+        )
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Report).where(Report.reporter_id == "wxid_刷屏者")
+            )
+            == limit
+        )
+        kept = session.scalars(
+            select(IncomingRecord.text).where(IncomingRecord.sender_id == "wxid_刷屏者")
+        ).all()
     assert kept == [FLOOD] * 500  # nothing lost from the record
     again = chat.message(FLOOD, "刷屏者", "江南新村3号楼", message_id="flood-400")  # WeChat delivers it twice
     assert chat.bot.handle(again) == []
@@ -74,12 +88,16 @@ def test_chatter_and_acknowledgements_do_not_count(chat: Simulation) -> None:
     assert not slow_downs(chat, "wxid_张阿姨")
 
 
-def test_wechat_delivering_each_message_three_times_does_not_count_against_the_limit(chat: Simulation) -> None:
+def test_wechat_delivering_each_message_three_times_does_not_count_against_the_limit(
+    chat: Simulation,
+) -> None:
     """The SDK says a message may arrive two or three times: a repeat is not acted on again, so it
     neither counts towards the sender's minute nor runs a command's handler a second time."""
     limit = chat.bot.services.config.limits.per_contact_per_minute
     for n in range(limit):
-        message = chat.message(f"#家庭报告 3号楼{201 + n} 返沪1人", "张阿姨", "江南新村3号楼", message_id=f"m-{n}")
+        message = chat.message(
+            f"#家庭报告 3号楼{201 + n} 返沪1人", "张阿姨", "江南新村3号楼", message_id=f"m-{n}"
+        )
         for _ in range(3):
             chat.feed(message)
     chat.drain()

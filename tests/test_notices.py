@@ -25,7 +25,8 @@ BUILDINGS = ["江南新村3号楼", "江南新村5号楼", "江南新村8号楼"
 def config(shipped_config, tmp_path):
     """Without the config.yaml reminders, so notice numbers and reminders are this test's own."""
     return bind_privileged_people(shipped_config).model_copy(
-        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")}
+    )
 
 
 def meet_rooms(chat: Simulation) -> None:
@@ -45,7 +46,10 @@ def test_notice_goes_to_named_buildings_with_number_and_receipt(chat: Simulation
     assert receipt[0].text.startswith("已排队发送 N1 至 2 个楼组群（3号楼、5号楼）")
     assert to_rooms(out) == ["江南新村3号楼", "江南新村5号楼"]
     relay = next(d for d in out if d.room_topic == "江南新村3号楼")
-    assert relay.text == "【通知】江南新村居民区 N1｜赵党员（党员）\n明天上午9点停水，请提前储水。\n——请回复“收到”确认"
+    assert (
+        relay.text
+        == "【通知】江南新村居民区 N1｜赵党员（党员）\n明天上午9点停水，请提前储水。\n——请回复“收到”确认"
+    )
 
 
 def header(delivered) -> str:
@@ -56,14 +60,24 @@ def test_the_header_names_who_sent_it_by_roster_name_and_role(chat: Simulation) 
     """Residents see who is speaking: the roster name and role of the contact proven to be that
     person, not a display name (anyone can rename themselves 李书记 in a group)."""
     meet_rooms(chat)
-    staff = next(d for d in chat.say(STAFF, "王社工", "#紧急通知 3号楼 今晚停电") if d.room_topic == "江南新村3号楼")
+    staff = next(
+        d for d in chat.say(STAFF, "王社工", "#紧急通知 3号楼 今晚停电") if d.room_topic == "江南新村3号楼"
+    )
     assert header(staff) == "【紧急通知】江南新村居民区 N1｜王社工（社工）"
-    renamed = chat.say(BRANCH, "李书记", "#通知 5号楼 明天停水", sender_id="wxid_赵党员")  # 赵党员 renamed themself
-    assert header(next(d for d in renamed if d.room_topic == "江南新村5号楼")) == "【通知】江南新村居民区 N2｜赵党员（党员）"
+    renamed = chat.say(
+        BRANCH, "李书记", "#通知 5号楼 明天停水", sender_id="wxid_赵党员"
+    )  # 赵党员 renamed themself
+    assert (
+        header(next(d for d in renamed if d.room_topic == "江南新村5号楼"))
+        == "【通知】江南新村居民区 N2｜赵党员（党员）"
+    )
     chat.say("江南新村3号楼", "张阿姨", "大家好")
     chat.say(None, "李书记", "/授权 @张阿姨 今天", mentions=("wxid_张阿姨",))
     delegated = chat.say(None, "张阿姨", "#通知 8号楼 今晚消毒")
-    assert header(next(d for d in delegated if d.room_topic == "江南新村8号楼")) == "【通知】江南新村居民区 N3｜张阿姨（临时授权）"
+    assert (
+        header(next(d for d in delegated if d.room_topic == "江南新村8号楼"))
+        == "【通知】江南新村居民区 N3｜张阿姨（临时授权）"
+    )
 
 
 def test_a_scheduled_notice_is_signed_when_it_goes_out(chat: Simulation) -> None:
@@ -76,8 +90,15 @@ def test_a_scheduled_notice_is_signed_when_it_goes_out(chat: Simulation) -> None
 def test_targets_all_ranges_branches_and_areas(chat: Simulation) -> None:
     meet_rooms(chat)
     assert to_rooms(chat.say(STAFF, "王社工", "#通知 今晚消毒")) == sorted(BUILDINGS)
-    assert to_rooms(chat.say(STAFF, "王社工", "#通知 3-8号楼 今晚消毒")) == ["江南新村3号楼", "江南新村5号楼", "江南新村8号楼"]
-    assert to_rooms(chat.say(STAFF, "王社工", "#通知 3、30号楼 今晚消毒")) == ["江南新村30号楼", "江南新村3号楼"]
+    assert to_rooms(chat.say(STAFF, "王社工", "#通知 3-8号楼 今晚消毒")) == [
+        "江南新村3号楼",
+        "江南新村5号楼",
+        "江南新村8号楼",
+    ]
+    assert to_rooms(chat.say(STAFF, "王社工", "#通知 3、30号楼 今晚消毒")) == [
+        "江南新村30号楼",
+        "江南新村3号楼",
+    ]
     assert to_rooms(chat.say(STAFF, "王社工", "#通知 第2支部 今晚消毒")) == ["江南新村8号楼"]
     assert to_rooms(chat.say(STAFF, "王社工", "#通知 二片区 今晚消毒")) == ["江南新村30号楼"]
     party = chat.say(STAFF, "王社工", "#通知 各支部 党员先学习")
@@ -89,7 +110,8 @@ def test_only_party_staff_admin_may_post(chat: Simulation) -> None:
     refused = chat.say(BRANCH, "张阿姨", "#通知 明天停水")
     assert [d.text for d in refused] == ["抱歉，#通知 仅限党员、社工使用。"]
     assert [d.text for d in chat.say("江南新村3号楼", "赵党员", "#通知 明天停水")] == [
-        "通知请在党总支群、党支部群、工作群或私聊中发布。"]
+        "通知请在党总支群、党支部群、工作群或私聊中发布。"
+    ]
     assert to_rooms(chat.say(None, "李书记", "#通知 3号楼 明天停水")) == ["江南新村3号楼"]
 
 
@@ -106,8 +128,10 @@ def test_fan_out_is_paced_and_quiet_hours_hold_ordinary_notices(chat: Simulation
     assert relay.at < datetime(2026, 11, 23, 23, 1, tzinfo=SHANGHAI)  # urgent: not held until morning
     assert "静默" not in urgent[0].text
     night = chat.say(STAFF, "王社工", "#通知 3号楼 明早检修")
-    assert night[0].text == ("已排队发送 N3 至 1 个楼组群（3号楼）（现在是夜间静默时段 22:00-07:00，将于 07:00 起发出）。"
-                             "用 /回执 N3 查看确认情况。")
+    assert night[0].text == (
+        "已排队发送 N3 至 1 个楼组群（3号楼）（现在是夜间静默时段 22:00-07:00，将于 07:00 起发出）。"
+        "用 /回执 N3 查看确认情况。"
+    )
     relay = next(d for d in night if d.text.startswith("【通知】"))
     assert relay.at == datetime(2026, 11, 24, 7, 0, tzinfo=SHANGHAI)
 
@@ -155,10 +179,14 @@ def test_scheduled_notice_fires_after_a_restart(chat: Simulation, config, engine
     restarted = Simulation(build_application(config, engine, clock), clock)
     restarted.advance_to(datetime(2026, 11, 24, 8, 1, tzinfo=SHANGHAI))
     sent = [d for d in restarted.delivered if d.text.startswith("【通知】")]
-    assert [(d.room_topic, d.at.astimezone(SHANGHAI).strftime("%H:%M")) for d in sent] == [("江南新村3号楼", "08:00")]
+    assert [(d.room_topic, d.at.astimezone(SHANGHAI).strftime("%H:%M")) for d in sent] == [
+        ("江南新村3号楼", "08:00")
+    ]
 
 
-def test_a_send_missed_by_more_than_an_hour_is_skipped_and_the_sender_told(chat: Simulation, config, engine, clock) -> None:
+def test_a_send_missed_by_more_than_an_hour_is_skipped_and_the_sender_told(
+    chat: Simulation, config, engine, clock
+) -> None:
     meet_rooms(chat)
     chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")
     clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI))  # the bot was down from before 8:00 until 10:00
@@ -170,27 +198,46 @@ def test_a_send_missed_by_more_than_an_hour_is_skipped_and_the_sender_told(chat:
 
 
 def test_cancel_and_recurring_reminders(shipped_config, engine, clock) -> None:
-    chat = Simulation(build_application(bind_privileged_people(shipped_config), engine, clock), clock)  # with the 垃圾分类 reminders
+    chat = Simulation(
+        build_application(bind_privileged_people(shipped_config), engine, clock), clock
+    )  # with the 垃圾分类 reminders
     meet_rooms(chat)
-    number = chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")[0].text.split("：")[0].split()[-1]
+    number = (
+        chat.say(STAFF, "王社工", "#定时通知 明天 8:00 3号楼 上午停水")[0].text.split("：")[0].split()[-1]
+    )
     assert chat.say(STAFF, "王社工", f"/取消 {number}")[0].text == f"已取消 {number}。"
     chat.say(STAFF, "王社工", "#定时通知 每天 6:30 3号楼 早锻炼注意安全")
     days = chat.wait(hours=48)
     exercise = [d for d in days if "早锻炼" in d.text and d.text.startswith("【通知】")]
-    assert [d.at.astimezone(SHANGHAI).strftime("%d %H:%M") for d in exercise] == ["24 07:00", "25 07:00"]  # quiet until 7
-    garbage = [d for d in days if d.text.startswith("【提示】") and "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
+    assert [d.at.astimezone(SHANGHAI).strftime("%d %H:%M") for d in exercise] == [
+        "24 07:00",
+        "25 07:00",
+    ]  # quiet until 7
+    garbage = [
+        d
+        for d in days
+        if d.text.startswith("【提示】") and "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"
+    ]
     assert [d.at.astimezone(SHANGHAI).strftime("%H:%M") for d in garbage][:3] == ["18:00", "07:00", "18:00"]
     assert not [d for d in days if "上午停水" in d.text]
 
 
 def test_a_config_reminder_on_weekdays_skips_the_weekend(shipped_config, engine, clock) -> None:
-    duty = RecurringReminder(name="值班", times=["8:30"], days="mon-fri", targets="3号楼", text="今日值班：请到岗")
+    duty = RecurringReminder(
+        name="值班", times=["8:30"], days="mon-fri", targets="3号楼", text="今日值班：请到岗"
+    )
     config = bind_privileged_people(shipped_config).model_copy(update={"reminders": [duty]})
-    chat = Simulation(build_application(config, engine, clock), clock)  # Monday 09:00: the first is Tuesday 08:30
+    chat = Simulation(
+        build_application(config, engine, clock), clock
+    )  # Monday 09:00: the first is Tuesday 08:30
     meet_rooms(chat)
     assert "周一至周五 11-24 08:30 3号楼：今日值班" in chat.say(STAFF, "王社工", "/定时")[0].text
     week = chat.wait(days=7)
-    sent = [d.at.astimezone(SHANGHAI).strftime("%a %H:%M") for d in week if d.text.startswith("【提示】") and "今日值班" in d.text]
+    sent = [
+        d.at.astimezone(SHANGHAI).strftime("%a %H:%M")
+        for d in week
+        if d.text.startswith("【提示】") and "今日值班" in d.text
+    ]
     assert sent == ["Tue 08:30", "Wed 08:30", "Thu 08:30", "Fri 08:30", "Mon 08:30"]
 
 
@@ -207,7 +254,9 @@ def test_recall_takes_the_notice_back_from_every_room_within_two_minutes(chat: S
     relays = [d for d in out if d.text.startswith("【通知】")]
     assert len(relays) == 3
     chat.wait(seconds=30)
-    assert chat.say("江南新村3号楼", "张阿姨", "/撤回通知 N1")[0].text == "抱歉，/撤回通知 仅限党员、社工使用。"
+    assert (
+        chat.say("江南新村3号楼", "张阿姨", "/撤回通知 N1")[0].text == "抱歉，/撤回通知 仅限党员、社工使用。"
+    )
     assert chat.say(BRANCH, "赵党员", "/撤回通知 N1")[0].text == "抱歉，只有发布人或社工可以撤回 N1。"
     answer = chat.say(STAFF, "王社工", "/撤回通知 N1")
     recalls = [d for d in answer if d.recalls is not None]
@@ -218,7 +267,11 @@ def test_recall_takes_the_notice_back_from_every_room_within_two_minutes(chat: S
     assert all(d.recalled for d in chat.delivered if d.text.startswith("【通知】"))
     report = [d for d in answer if d.text.startswith("N1 撤回结果")]
     assert [(d.room_topic, d.text) for d in report] == [
-        (STAFF, "N1 撤回结果：所有群都已撤回或未发出。\n· 已撤回：江南新村3号楼、江南新村5号楼、江南新村8号楼")]
+        (
+            STAFF,
+            "N1 撤回结果：所有群都已撤回或未发出。\n· 已撤回：江南新村3号楼、江南新村5号楼、江南新村8号楼",
+        )
+    ]
     assert recalls[-1].as_json()["recall"] is True
     # a recalled notice collects no 收到 and earns no reminders
     chat.say("江南新村3号楼", "张阿姨", "收到")
@@ -256,8 +309,10 @@ def test_a_recall_the_transport_refuses_is_reported_with_the_room(chat: Simulati
 
     chat.send_hook = refuse_in_5
     answer = chat.say(STAFF, "王社工", "/撤回通知 N1")
-    assert answer[-1].text == ("N1 撤回结果：仍显示在 江南新村5号楼，请在这些群里另发更正。\n"
-                               "· 已撤回：江南新村3号楼\n· 微信未能撤回：江南新村5号楼")
+    assert answer[-1].text == (
+        "N1 撤回结果：仍显示在 江南新村5号楼，请在这些群里另发更正。\n"
+        "· 已撤回：江南新村3号楼\n· 微信未能撤回：江南新村5号楼"
+    )
     assert chat.say(STAFF, "王社工", "/撤回通知 N7")[0].text.startswith("没有找到已发出的通知 N7")
     assert chat.say(STAFF, "王社工", "/撤回通知")[0].text == "格式：/撤回通知 <通知编号>，例如：/撤回通知 N12"
 
@@ -286,24 +341,33 @@ def at_once(chat: Simulation, room: str, sender: str, text: str) -> list:
 
 def shipped_chat(shipped_config, engine, clock, tmp_path) -> Simulation:
     """The repository's own config.yaml, 垃圾分类 reminders included, as a new user runs it."""
-    config = bind_privileged_people(shipped_config).model_copy(update={"exports_dir": str(tmp_path / "exports")})
+    config = bind_privileged_people(shipped_config).model_copy(
+        update={"exports_dir": str(tmp_path / "exports")}
+    )
     chat = Simulation(build_application(config, engine, clock), clock)
     for topic in [BRANCH, GENERAL, STAFF, *BUILDINGS]:
         chat.say(topic, "某居民", "大家好")
     return chat
 
 
-def test_a_routine_reminder_takes_no_number_and_steals_no_acknowledgement(shipped_config, engine, clock, tmp_path) -> None:
+def test_a_routine_reminder_takes_no_number_and_steals_no_acknowledgement(
+    shipped_config, engine, clock, tmp_path
+) -> None:
     chat = shipped_chat(shipped_config, engine, clock, tmp_path)
     chat.advance_to(datetime(2026, 11, 23, 17, 50, tzinfo=AT))
     posted = chat.say(STAFF, "王社工", "#通知 3号楼 今晚8点停电检修")
     assert posted[0].text.startswith("已排队发送 N1 至 1 个楼组群")  # the reminders took no numbers
     chat.advance_to(datetime(2026, 11, 23, 18, 5, tzinfo=AT))
     reminder = [d for d in chat.delivered if "垃圾分类" in d.text and d.room_topic == "江南新村3号楼"]
-    assert len(reminder) == 1 and "收到" not in reminder[0].text and "N" not in reminder[0].text.split("\n")[0]
+    assert (
+        len(reminder) == 1 and "收到" not in reminder[0].text and "N" not in reminder[0].text.split("\n")[0]
+    )
     chat.say("江南新村3号楼", "张阿姨", "收到")
     chat.say("江南新村3号楼", "郑老伯", "收到", at=datetime(2026, 11, 23, 18, 6, tzinfo=AT))
-    assert chat.say(STAFF, "王社工", "/回执 N1")[0].text == "N1 回执（共 1 个群，2 人确认）：\n· 江南新村3号楼：2 人"
+    assert (
+        chat.say(STAFF, "王社工", "/回执 N1")[0].text
+        == "N1 回执（共 1 个群，2 人确认）：\n· 江南新村3号楼：2 人"
+    )
     days = chat.wait(days=2)
     # two routine reminders a day per building room, and no "还没有人确认" about them
     per_room = [d for d in days if d.room_topic == "江南新村5号楼"]
@@ -313,9 +377,13 @@ def test_a_routine_reminder_takes_no_number_and_steals_no_acknowledgement(shippe
     assert digest and not [d for d in digest if "未确认的通知" in d.text]
 
 
-def test_a_reminder_that_asks_for_acknowledgement_is_a_numbered_notice(shipped_config, engine, clock, tmp_path) -> None:
+def test_a_reminder_that_asks_for_acknowledgement_is_a_numbered_notice(
+    shipped_config, engine, clock, tmp_path
+) -> None:
     duty = RecurringReminder(name="值班", times=["8:30"], targets="3号楼", text="今日值班：请到岗", ack=True)
-    config = bind_privileged_people(shipped_config).model_copy(update={"reminders": [duty], "exports_dir": str(tmp_path / "exports")})
+    config = bind_privileged_people(shipped_config).model_copy(
+        update={"reminders": [duty], "exports_dir": str(tmp_path / "exports")}
+    )
     chat = Simulation(build_application(config, engine, clock), clock)
     for topic in [STAFF, *BUILDINGS]:
         chat.say(topic, "某居民", "大家好")
@@ -345,7 +413,9 @@ def test_recalled_and_withdrawn_notices_are_not_chased(chat: Simulation) -> None
     chat.say(STAFF, "王社工", "/撤回通知 N1")
     chat.advance_to(datetime(2026, 11, 23, 23, 0, tzinfo=AT))
     at_once(chat, STAFF, "王社工", "#通知 8号楼 明早检修")  # held by quiet hours ...
-    assert at_once(chat, STAFF, "王社工", "/撤回通知 N2")[0].text.startswith("N2 撤回：1 个群尚未发出，已取消")  # ... never sent
+    assert at_once(chat, STAFF, "王社工", "/撤回通知 N2")[0].text.startswith(
+        "N2 撤回：1 个群尚未发出，已取消"
+    )  # ... never sent
     for number in ("N1", "N2"):
         receipt = chat.say(STAFF, "王社工", f"/回执 {number}")[0].text
         assert "无人确认" not in receipt and "已撤回" in receipt
@@ -366,16 +436,22 @@ def test_a_notice_still_held_by_quiet_hours_is_not_yet_unconfirmed(chat: Simulat
     assert "0 人确认" in text and "无人确认" not in text and "尚未发出：江南新村3号楼" in text
 
 
-def test_a_notice_posted_just_before_quiet_hours_is_not_split(shipped_config, engine, clock, tmp_path) -> None:
-    config = bind_privileged_people(shipped_config).model_copy(update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+def test_a_notice_posted_just_before_quiet_hours_is_not_split(
+    shipped_config, engine, clock, tmp_path
+) -> None:
+    config = bind_privileged_people(shipped_config).model_copy(
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")}
+    )
     chat = Simulation(build_application(config, engine, clock), clock)
     rooms = [f"江南新村{n}号楼" for n in range(1, 49)]
     for topic in [STAFF, *rooms]:
         chat.feed(chat.message("大家好", "某居民", topic))
     chat.advance_to(datetime(2026, 11, 23, 21, 58, tzinfo=AT))
     out = chat.say(STAFF, "王社工", "#通知 全体 明天上午电梯检修")
-    assert out[0].text == ("已排队发送 N1 至 48 个楼组群（全体楼组）（22:00 前发不完，为免一半群今晚收到、一半明早收到，"
-                           "将于 07:00 起统一发出）。用 /回执 N1 查看确认情况。")
+    assert out[0].text == (
+        "已排队发送 N1 至 48 个楼组群（全体楼组）（22:00 前发不完，为免一半群今晚收到、一半明早收到，"
+        "将于 07:00 起统一发出）。用 /回执 N1 查看确认情况。"
+    )
     relays = [d for d in out if d.text.startswith("【通知】")]
     assert len(relays) == 48 and {d.at.astimezone(AT).strftime("%d %H") for d in relays} == {"24 07"}
 

@@ -35,7 +35,19 @@ BUILDINGS = ["3", "5", "8", "30", "47"]
 RESIDENTS = ["郑老伯", "冯阿姨", "孙师傅", "周老师", "吴阿姨", "陈先生", "林女士", "何阿婆"]
 CITIES = ["武汉", "安徽", "江西", "湖北", "南京"]
 ACKS = ["收到", "好的收到", "收到👌", "已阅", "收到了"]
-SCOPES = ["", "3号楼", "5号楼", "8号楼", "30号楼", "47号楼", "一片区", "二片区", "第1支部", "第2支部", "第8支部"]
+SCOPES = [
+    "",
+    "3号楼",
+    "5号楼",
+    "8号楼",
+    "30号楼",
+    "47号楼",
+    "一片区",
+    "二片区",
+    "第1支部",
+    "第2支部",
+    "第8支部",
+]
 OPEN = ("open", "incomplete", "pending")
 DAYS = 3
 FIRST_DAY = date(2026, 11, 23)
@@ -78,17 +90,42 @@ class Day:
         rng, building = self.rng, self.rng.choice(BUILDINGS)
         unit = f"{rng.randint(1, 6)}0{rng.randint(1, 4)}"
         who = rng.choice(RESIDENTS)
-        kind = rng.choices(["return", "elderly", "building", "area", "area-words", "area-branch", "chain",
-                            "correct", "withdraw", "resolve", "notice", "ack", "ack", "ack", "recall"],
-                           weights=[4, 2, 3, 2, 1, 1, 2, 2, 1, 2, 3, 3, 3, 3, 1])[0]
+        kind = rng.choices(
+            [
+                "return",
+                "elderly",
+                "building",
+                "area",
+                "area-words",
+                "area-branch",
+                "chain",
+                "correct",
+                "withdraw",
+                "resolve",
+                "notice",
+                "ack",
+                "ack",
+                "ack",
+                "recall",
+            ],
+            weights=[4, 2, 3, 2, 1, 1, 2, 2, 1, 2, 3, 3, 3, 3, 1],
+        )[0]
         if kind == "return":
-            self.feed(at, building_room(building), who,
-                      f"#家庭报告 {building}号楼{unit} 返沪{rng.randint(1, 4)}人 来自{rng.choice(CITIES)}")
+            self.feed(
+                at,
+                building_room(building),
+                who,
+                f"#家庭报告 {building}号楼{unit} 返沪{rng.randint(1, 4)}人 来自{rng.choice(CITIES)}",
+            )
         elif kind == "elderly":
             self.feed(at, building_room(building), who, f"求助 我家老人独居 需要配药 {building}号楼{unit}室")
         elif kind == "building":
-            self.feed(at, building_room(building), who, rng.choice([f"报修 {building}号楼楼道灯坏了",
-                                                                   f"楼组报告 {building}号楼门牌太不显眼"]))
+            self.feed(
+                at,
+                building_room(building),
+                who,
+                rng.choice([f"报修 {building}号楼楼道灯坏了", f"楼组报告 {building}号楼门牌太不显眼"]),
+            )
         elif kind == "area":
             self.feed(at, AREA_ROOM, who, "反映 垃圾厢房旁边堆了建筑垃圾，好几天没人清")
         elif kind == "area-words":
@@ -170,7 +207,7 @@ def ask(chat: Simulation, text: str, sender: str = "王社工") -> list[Delivere
 
 
 def pairs(line: str) -> dict[str, int]:
-    """"家庭报告 2，片区报告 1" → {"家庭报告": 2, "片区报告": 1}."""
+    """ "家庭报告 2，片区报告 1" → {"家庭报告": 2, "片区报告": 1}."""
     found = {}
     for part in line.split("，"):
         name, count = part.rsplit(" ", 1)
@@ -182,7 +219,9 @@ def pairs(line: str) -> dict[str, int]:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    return datetime.combine(day, time(0), SHANGHAI), datetime.combine(day + timedelta(days=1), time(0), SHANGHAI)
+    return datetime.combine(day, time(0), SHANGHAI), datetime.combine(
+        day + timedelta(days=1), time(0), SHANGHAI
+    )
 
 
 def scope_clause(config: Config, scope: str) -> ColumnElement[bool] | None:
@@ -198,31 +237,50 @@ def scope_clause(config: Config, scope: str) -> ColumnElement[bool] | None:
     return or_(reports.c.building.in_(config.branch_buildings(number)), reports.c.room_id.in_(party_rooms))
 
 
-def recount_reports(session: Session, start: datetime, end: datetime, where: ColumnElement[bool] | None) -> dict:
+def recount_reports(
+    session: Session, start: datetime, end: datetime, where: ColumnElement[bool] | None
+) -> dict:
     conditions = [reports.c.created_at >= start, reports.c.created_at < end]
     if where is not None:
         conditions.append(where)
 
     def grouped(column) -> Counter:
-        return Counter(dict(session.execute(select(column, func.count()).where(*conditions).group_by(column)).all()))
+        return Counter(
+            dict(session.execute(select(column, func.count()).where(*conditions).group_by(column)).all())
+        )
 
-    returned = session.scalar(select(func.coalesce(func.sum(reports.c.people), 0)).where(
-        *conditions, reports.c.category == "return", reports.c.status != "withdrawn"))
-    return {"kind": grouped(reports.c.kind), "category": grouped(reports.c.category),
-            "status": grouped(reports.c.status), "building": grouped(reports.c.building), "returned": int(returned)}
+    returned = session.scalar(
+        select(func.coalesce(func.sum(reports.c.people), 0)).where(
+            *conditions, reports.c.category == "return", reports.c.status != "withdrawn"
+        )
+    )
+    return {
+        "kind": grouped(reports.c.kind),
+        "category": grouped(reports.c.category),
+        "status": grouped(reports.c.status),
+        "building": grouped(reports.c.building),
+        "returned": int(returned),
+    }
 
 
 def relay_states(session: Session, notice_id: int) -> dict[str, tuple[str, datetime | None]]:
     """room → (state, sent_at) of the notice's relay there, by its outbox key."""
     found = {}
-    for (room_id,) in session.execute(select(deliveries.c.room_id).where(deliveries.c.notice_id == notice_id)):
-        row = session.execute(select(outbox.c.state, outbox.c.sent_at).where(
-            outbox.c.dedupe_key == f"notice:{notice_id}:{room_id}")).first()
+    for (room_id,) in session.execute(
+        select(deliveries.c.room_id).where(deliveries.c.notice_id == notice_id)
+    ):
+        row = session.execute(
+            select(outbox.c.state, outbox.c.sent_at).where(
+                outbox.c.dedupe_key == f"notice:{notice_id}:{room_id}"
+            )
+        ).first()
         found[room_id] = (row.state, row.sent_at) if row is not None else ("none", None)
     return found
 
 
-def expected_acks(session: Session, said: list[Said], recalled_at: dict[int, datetime], window: timedelta) -> set:
+def expected_acks(
+    session: Session, said: list[Said], recalled_at: dict[int, datetime], window: timedelta
+) -> set:
     """Each 收到 typed, attributed by the rule: the notice most recently delivered to that room,
     within the window, not recalled by then; once per person per notice."""
     relays = []
@@ -232,9 +290,14 @@ def expected_acks(session: Session, said: list[Said], recalled_at: dict[int, dat
                 relays.append((notice_id, room_id, sent_at))
     expected: set[tuple[int, str, str]] = set()
     for ack in said:
-        live = [(at, notice_id) for notice_id, room_id, at in relays
-                if room_id == ack.room_id and at <= ack.at and ack.at - at <= window
-                and not (notice_id in recalled_at and recalled_at[notice_id] <= ack.at)]
+        live = [
+            (at, notice_id)
+            for notice_id, room_id, at in relays
+            if room_id == ack.room_id
+            and at <= ack.at
+            and ack.at - at <= window
+            and not (notice_id in recalled_at and recalled_at[notice_id] <= ack.at)
+        ]
         if not live:
             continue
         notice_id = max(live)[1]
@@ -265,7 +328,10 @@ def check_summaries(chat: Simulation, config: Config, day: date, labels: dict[st
         assert printed["total"] == total, (scope, text)
         if total:
             assert printed["类型"] == {KIND_LABEL[k]: c for k, c in truth["kind"].items()}, (scope, text)
-            assert printed["类别"] == {labels.get(k, k): c for k, c in truth["category"].items()}, (scope, text)
+            assert printed["类别"] == {labels.get(k, k): c for k, c in truth["category"].items()}, (
+                scope,
+                text,
+            )
             assert printed["状态"] == {STATUS_LABEL[k]: c for k, c in truth["status"].items()}, (scope, text)
         assert printed["returned"] == truth["returned"], (scope, text)
 
@@ -274,14 +340,27 @@ def check_receipts(chat: Simulation) -> None:
     """Every notice that can still change: posted within the acknowledgement window."""
     window = timedelta(hours=chat.bot.services.config.notices.ack_window_hours)
     with chat.bot.services.factory() as session:
-        numbers = list(session.scalars(select(notices.c.id).where(
-            notices.c.status.in_(("sent", "recalled")), notices.c.created_at >= chat.clock.now() - window)))
+        numbers = list(
+            session.scalars(
+                select(notices.c.id).where(
+                    notices.c.status.in_(("sent", "recalled")),
+                    notices.c.created_at >= chat.clock.now() - window,
+                )
+            )
+        )
     for number in numbers:
         text = ask(chat, f"/回执 N{number}")[0].text
         with chat.bot.services.factory() as session:
             status = session.scalar(select(notices.c.status).where(notices.c.id == number))
-            per_room = Counter(dict(session.execute(select(acks.c.room_id, func.count()).where(
-                acks.c.notice_id == number).group_by(acks.c.room_id)).all()))
+            per_room = Counter(
+                dict(
+                    session.execute(
+                        select(acks.c.room_id, func.count())
+                        .where(acks.c.notice_id == number)
+                        .group_by(acks.c.room_id)
+                    ).all()
+                )
+            )
             relays = relay_states(session, number)
             topics = dict(session.execute(select(rooms.c.id, rooms.c.topic)).all())
         if status == "recalled":
@@ -291,31 +370,52 @@ def check_receipts(chat: Simulation) -> None:
         confirmed = sum(count for room, count in per_room.items() if relays.get(room, ("",))[0] == "sent")
         head, *lines = text.split("\n")
         assert head == f"N{number} 回执（共 {len(shown)} 个群，{confirmed} 人确认）：", text
-        listed = {line[2:].rsplit("：", 1)[0]: int(line.rsplit("：", 1)[1].removesuffix(" 人"))
-                  for line in lines if line.startswith("· ")}
-        assert listed == {topics[room]: count for room, count in per_room.items()
-                          if relays.get(room, ("",))[0] == "sent"}, text
-        silent = next((line.removeprefix("无人确认：").split("、") for line in lines if line.startswith("无人确认：")), [])
+        listed = {
+            line[2:].rsplit("：", 1)[0]: int(line.rsplit("：", 1)[1].removesuffix(" 人"))
+            for line in lines
+            if line.startswith("· ")
+        }
+        assert listed == {
+            topics[room]: count for room, count in per_room.items() if relays.get(room, ("",))[0] == "sent"
+        }, text
+        silent = next(
+            (line.removeprefix("无人确认：").split("、") for line in lines if line.startswith("无人确认：")),
+            [],
+        )
         assert sorted(silent) == sorted(t for t in shown if t not in listed), text
-        waiting = next((line.removeprefix("尚未发出：").split("（")[0].split("、")
-                        for line in lines if line.startswith("尚未发出：")), [])
-        assert sorted(waiting) == sorted(topics[room] for room, (state, _) in relays.items()
-                                         if state in ("queued", "sending")), text
+        waiting = next(
+            (
+                line.removeprefix("尚未发出：").split("（")[0].split("、")
+                for line in lines
+                if line.startswith("尚未发出：")
+            ),
+            [],
+        )
+        assert sorted(waiting) == sorted(
+            topics[room] for room, (state, _) in relays.items() if state in ("queued", "sending")
+        ), text
         assert sum(per_room.values()) >= confirmed  # a 收到 is only ever in a room that saw the notice
 
 
 def check_acknowledgements(chat: Simulation, driver: Day) -> None:
     window = timedelta(hours=chat.bot.services.config.notices.ack_window_hours)
     with chat.bot.services.factory() as session:
-        stored = {tuple(row) for row in session.execute(select(acks.c.notice_id, acks.c.room_id, acks.c.person_id))}
+        stored = {
+            tuple(row) for row in session.execute(select(acks.c.notice_id, acks.c.room_id, acks.c.person_id))
+        }
         assert stored == expected_acks(session, driver.acks, driver.recalled_at, window)
 
 
 def check_open_items(chat: Simulation) -> None:
     text = ask(chat, "/待办")[0].text
     with chat.bot.services.factory() as session:
-        open_ids = list(session.scalars(select(reports.c.id).where(reports.c.status.in_(OPEN))
-                                        .order_by(reports.c.created_at, reports.c.id)))
+        open_ids = list(
+            session.scalars(
+                select(reports.c.id)
+                .where(reports.c.status.in_(OPEN))
+                .order_by(reports.c.created_at, reports.c.id)
+            )
+        )
     if not open_ids:
         assert text == "没有待办，辛苦了！"
         return
@@ -324,23 +424,35 @@ def check_open_items(chat: Simulation) -> None:
 
 
 def check_digest(chat: Simulation, day: date, labels: dict[str, str]) -> None:
-    digest = [d for d in chat.delivered if d.room_topic == STAFF and d.text.startswith(f"【日报】{chat.bot.services.config.community} {day:%m月%d日}")]
+    digest = [
+        d
+        for d in chat.delivered
+        if d.room_topic == STAFF
+        and d.text.startswith(f"【日报】{chat.bot.services.config.community} {day:%m月%d日}")
+    ]
     assert len(digest) == 1
     lines = digest[0].text.split("\n")
     at = digest[0].at
     start, end = day_bounds(day)
     with chat.bot.services.factory() as session:
         truth = recount_reports(session, start, end, None)
-        new_open = session.scalar(select(func.count()).where(reports.c.created_at >= start, reports.c.created_at < end,
-                                                             reports.c.status.in_(OPEN)))
+        new_open = session.scalar(
+            select(func.count()).where(
+                reports.c.created_at >= start, reports.c.created_at < end, reports.c.status.in_(OPEN)
+            )
+        )
         all_open = session.scalar(select(func.count()).where(reports.c.status.in_(OPEN)))
         window = timedelta(hours=chat.bot.services.config.notices.ack_window_hours)
         unconfirmed = {}
-        for (number,) in session.execute(select(notices.c.id).where(notices.c.status == "sent").order_by(notices.c.id)):
+        for (number,) in session.execute(
+            select(notices.c.id).where(notices.c.status == "sent").order_by(notices.c.id)
+        ):
             silent = 0
             for room, (state, sent) in relay_states(session, number).items():
                 if state == "sent" and sent is not None and at - window <= sent <= at:
-                    if not session.scalar(select(func.count()).where(acks.c.notice_id == number, acks.c.room_id == room)):
+                    if not session.scalar(
+                        select(func.count()).where(acks.c.notice_id == number, acks.c.room_id == room)
+                    ):
                         silent += 1
             if silent:
                 unconfirmed[number] = silent
@@ -350,9 +462,14 @@ def check_digest(chat: Simulation, day: date, labels: dict[str, str]) -> None:
     if total:
         assert pairs(match.group(2)) == {KIND_LABEL[k]: c for k, c in truth["kind"].items()}, lines
     category = next((line.removeprefix("类别：") for line in lines if line.startswith("类别：")), None)
-    assert (pairs(category) if category else {}) == {labels.get(k, k): c for k, c in truth["category"].items()}, lines
+    assert (pairs(category) if category else {}) == {
+        labels.get(k, k): c for k, c in truth["category"].items()
+    }, lines
     waiting = next(line for line in lines if line.startswith("今日新增待办"))
-    assert re.match(r"今日新增待办 (\d+) 条，全部待办 (\d+) 条", waiting).groups() == (str(new_open), str(all_open)), lines
+    assert re.match(r"今日新增待办 (\d+) 条，全部待办 (\d+) 条", waiting).groups() == (
+        str(new_open),
+        str(all_open),
+    ), lines
     line = next((line for line in lines if line.startswith("未确认的通知：")), "")
     printed = {int(n): int(c) for n, c in re.findall(r"N(\d+)（(\d+) 个群无人回复）", line)}
     assert printed == unconfirmed, lines
@@ -378,7 +495,9 @@ def check_ledger(chat: Simulation, day: date, labels: dict[str, str]) -> None:
     assert total == sum(truth["kind"].values())
     assert groups["按报告类型"] == {KIND_LABEL[k]: c for k, c in truth["kind"].items()}
     assert groups["按类别"] == {labels.get(k, k): c for k, c in truth["category"].items()}
-    assert groups["按楼号"] == {(f"{b}号楼" if b else "（未填楼号）"): c for b, c in truth["building"].items()}
+    assert groups["按楼号"] == {
+        (f"{b}号楼" if b else "（未填楼号）"): c for b, c in truth["building"].items()
+    }
     assert groups["按状态"] == {STATUS_LABEL[k]: c for k, c in truth["status"].items()}
 
 

@@ -14,16 +14,26 @@ import pytest
 from bot.clock import SHANGHAI
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = sorted(path for folder in ("bot", "handlers", "storage", "web") for path in (ROOT / folder).rglob("*.py")
-              if "migrations" not in path.parts)
+CODE = sorted(
+    path
+    for folder in ("bot", "handlers", "storage", "web")
+    for path in (ROOT / folder).rglob("*.py")
+    if "migrations" not in path.parts
+)
 
 # fact → (where it lives, a pattern that finds a copy of it written out)
 FACTS = {
     "largest building number": ("bot/bounds.py", r"\b999\b"),
     "role words": ("bot/identity.py", r"[\"']党小组长[\"']|[\"']业主代表[\"']"),
     "weekday names": ("bot/clock.py", r"[\"']mon[\"'],\s*[\"']tue[\"']|[\"']周一[\"']"),
-    "open statuses": ("bot/reports.py", r"[\"']open[\"'],\s*[\"']incomplete[\"']|[\"']incomplete[\"'],\s*[\"']pending[\"']"),
-    "closed statuses": ("bot/reports.py", r"[\"']resolved[\"'],\s*[\"']withdrawn[\"']|[\"']withdrawn[\"'],\s*[\"']resolved[\"']"),
+    "open statuses": (
+        "bot/reports.py",
+        r"[\"']open[\"'],\s*[\"']incomplete[\"']|[\"']incomplete[\"'],\s*[\"']pending[\"']",
+    ),
+    "closed statuses": (
+        "bot/reports.py",
+        r"[\"']resolved[\"'],\s*[\"']withdrawn[\"']|[\"']withdrawn[\"'],\s*[\"']resolved[\"']",
+    ),
     "trigger words": ("bot/data/vocabulary.yaml", r"报修\||求助\||\|报修|\|求助"),
     "category labels": ("bot/parsing/vocabulary.py", r"c\.code:\s*c\.label"),
 }
@@ -32,8 +42,11 @@ FACTS = {
 @pytest.mark.parametrize("fact", sorted(FACTS))
 def test_each_fact_is_written_once(fact: str) -> None:
     home, pattern = FACTS[fact]
-    copies = [str(path.relative_to(ROOT)) for path in CODE
-              if re.search(pattern, path.read_text(encoding="utf-8")) and str(path.relative_to(ROOT)) != home]
+    copies = [
+        str(path.relative_to(ROOT))
+        for path in CODE
+        if re.search(pattern, path.read_text(encoding="utf-8")) and str(path.relative_to(ROOT)) != home
+    ]
     assert copies == [], f"{fact} is written out again in {copies}; import it from {home}"
 
 
@@ -41,7 +54,9 @@ def test_the_homes_hold_the_facts() -> None:
     """The scan above looks for the right thing: each home has the fact it is the home of."""
     for fact, (home, pattern) in FACTS.items():
         if home.endswith(".py"):
-            assert re.search(pattern, (ROOT / home).read_text(encoding="utf-8")), f"{fact} not found in {home}"
+            assert re.search(pattern, (ROOT / home).read_text(encoding="utf-8")), (
+                f"{fact} not found in {home}"
+            )
 
 
 def test_a_building_number_is_one_number_everywhere() -> None:

@@ -25,7 +25,8 @@ BUILDINGS = [f"江南新村{n}号楼" for n in range(1, 6)]
 @pytest.fixture
 def config(shipped_config, tmp_path):
     return bind_privileged_people(shipped_config).model_copy(
-        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")}
+    )
 
 
 def meet(chat: Simulation) -> None:
@@ -89,7 +90,9 @@ def test_the_daily_cap_holds_the_rest_until_tomorrow_morning(shipped_config, eng
     meet(chat)  # 6 greetings, no answers; nothing sent yet
     chat.say(STAFF, "王社工", "#通知 全体 今晚消毒")  # receipt + 5 relays = 6
     chat.say(STAFF, "王社工", "#通知 全体 明早停水")  # receipt + 3 relays reach the cap of 10 ...
-    days = sorted({d.at.astimezone(SHANGHAI).strftime("%m-%d %H:%M") for d in chat.delivered if d.at.day == 24})
+    days = sorted(
+        {d.at.astimezone(SHANGHAI).strftime("%m-%d %H:%M") for d in chat.delivered if d.at.day == 24}
+    )
     assert len([d for d in chat.delivered if d.at.day == 23]) == 10
     assert days and days[0] == "11-24 07:00"  # ... the last 2 wait past midnight and the quiet hours
     assert len(relays(chat)) == 10
@@ -122,12 +125,20 @@ class FakeRoom:
         raise self.error
 
 
-@pytest.mark.parametrize(("error", "file_path", "expected", "retry_after"), [
-    (Exception("操作过于频繁"), None, RateLimited, 60),
-    (Exception("StatusCode.RESOURCE_EXHAUSTED"), None, RateLimited, 60),
-    (Exception("StatusCode.RESOURCE_EXHAUSTED: message larger than max"), "台帐.xlsx", TransportError, None),
-    (ConnectionResetError(), None, TransportError, 30),
-])
+@pytest.mark.parametrize(
+    ("error", "file_path", "expected", "retry_after"),
+    [
+        (Exception("操作过于频繁"), None, RateLimited, 60),
+        (Exception("StatusCode.RESOURCE_EXHAUSTED"), None, RateLimited, 60),
+        (
+            Exception("StatusCode.RESOURCE_EXHAUSTED: message larger than max"),
+            "台帐.xlsx",
+            TransportError,
+            None,
+        ),
+        (ConnectionResetError(), None, TransportError, 30),
+    ],
+)
 def test_sdk_errors_become_outbox_decisions(bot, error, file_path, expected, retry_after, tmp_path) -> None:
     from bot.transports.wechaty_transport import WechatyTransport
 
@@ -166,8 +177,12 @@ def test_the_kept_queue_view_is_what_the_table_says(chat: Simulation, engine) ->
     def same(now) -> None:
         kept = worker._view(now)
         read = fresh(now)
-        assert (kept.last_sent_at, kept.sent_today, kept.held_until, kept.candidates) == \
-               (read.last_sent_at, read.sent_today, read.held_until, read.candidates)
+        assert (kept.last_sent_at, kept.sent_today, kept.held_until, kept.candidates) == (
+            read.last_sent_at,
+            read.sent_today,
+            read.held_until,
+            read.candidates,
+        )
         assert (kept.in_flight_until() or now) <= now and (read.in_flight_until() or now) <= now
 
     meet(chat)

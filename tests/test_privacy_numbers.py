@@ -23,17 +23,37 @@ PHONE = "13812345678"
 ID_CARD = "31010119900307123X"
 
 PHONE_FORMS = [
-    "13812345678", "+8613812345678", "008613812345678", "+86 138 1234 5678", "１３８１２３４５６７８",
-    "138.1234.5678", "(138)1234-5678", "（138）1234－5678", "138-1234-5678", "138  1234  5678",
-    "138\n1234\n5678", "138\t1234\t5678", "138\u00a01234\u00a05678", "١٣٨١٢٣٤٥٦٧٨", "۱۳۸۱۲۳۴۵۶۷۸",
+    "13812345678",
+    "+8613812345678",
+    "008613812345678",
+    "+86 138 1234 5678",
+    "１３８１２３４５６７８",
+    "138.1234.5678",
+    "(138)1234-5678",
+    "（138）1234－5678",
+    "138-1234-5678",
+    "138  1234  5678",
+    "138\n1234\n5678",
+    "138\t1234\t5678",
+    "138\u00a01234\u00a05678",
+    "١٣٨١٢٣٤٥٦٧٨",
+    "۱۳۸۱۲۳۴۵۶۷۸",
 ]
-ID_FORMS = ["31010119900307123X", "31010119900307123x", "310101 19900307 123X", "３１０１０１１９９００３０７１２３Ｘ"]
+ID_FORMS = [
+    "31010119900307123X",
+    "31010119900307123x",
+    "310101 19900307 123X",
+    "３１０１０１１９９００３０７１２３Ｘ",
+]
 
 
 def whole_numbers_in(text: str) -> list[str]:
     """The planted numbers still readable in ``text``, whatever separators are left between digits."""
-    digits = "".join(str(unicodedata.decimal(c)) if unicodedata.decimal(c, None) is not None else c.upper()
-                     for c in text if unicodedata.decimal(c, None) is not None or c in "xXｘＸ")
+    digits = "".join(
+        str(unicodedata.decimal(c)) if unicodedata.decimal(c, None) is not None else c.upper()
+        for c in text
+        if unicodedata.decimal(c, None) is not None or c in "xXｘＸ"
+    )
     return [number for number in (PHONE, ID_CARD) if number in digits]
 
 

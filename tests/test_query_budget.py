@@ -39,7 +39,8 @@ def counted(engine) -> Iterator[list[str]]:
 @pytest.fixture
 def config(shipped_config, tmp_path):
     return bind_privileged_people(shipped_config).model_copy(
-        update={"reminders": [], "exports_dir": str(tmp_path / "exports")})
+        update={"reminders": [], "exports_dir": str(tmp_path / "exports")}
+    )
 
 
 @pytest.fixture
@@ -77,8 +78,10 @@ def test_an_acknowledgement_costs_at_most_its_budget(estate, engine) -> None:
 
 
 def test_a_report_with_its_confirmation_sent_costs_at_most_its_budget(estate, engine) -> None:
-    lines = [(n % 10 + 1, f"居民{n}", f"#家庭报告 {n % 10 + 1}号楼{n % 6 + 1}0{n % 4 + 1}室 返沪2人 来自武汉")
-             for n in range(20)]
+    lines = [
+        (n % 10 + 1, f"居民{n}", f"#家庭报告 {n % 10 + 1}号楼{n % 6 + 1}0{n % 4 + 1}室 返沪2人 来自武汉")
+        for n in range(20)
+    ]
     before = len(estate.delivered)
     cost = per_message(engine, estate, lines)
     assert len(estate.delivered) - before == len(lines)  # each report was confirmed: the sends are counted

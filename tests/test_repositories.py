@@ -28,7 +28,11 @@ def test_each_delivery_points_at_the_outbox_row_of_its_relay(chat: Simulation) -
         for delivery, relay in zip(deliveries, relays, strict=True):
             assert relay is not None, delivery.room_id
             assert (relay.notice_id, relay.room_id, relay.action, relay.state) == (
-                delivery.notice_id, delivery.room_id, "say", "sent")
+                delivery.notice_id,
+                delivery.room_id,
+                "say",
+                "sent",
+            )
     # the link is what 收到 follows: a confirmation in a delivered room counts
     assert chat.say("江南新村3号楼", "孙师傅", "收到") == []
     receipt = chat.say(BRANCH, "赵党员", "/回执 N1")[0].text
@@ -40,18 +44,44 @@ def test_migrating_links_the_deliveries_made_before(empty_db_url: str) -> None:
     command.upgrade(alembic_config(engine), "0011_area_roles")
     now = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
     with Session(engine) as session:
-        notice = Notice(text="停水", sender_id="wxid_赵党员", sender_name="赵党员", created_at=now, sent_at=now,
-                        community="江南新村")
+        notice = Notice(
+            text="停水",
+            sender_id="wxid_赵党员",
+            sender_name="赵党员",
+            created_at=now,
+            sent_at=now,
+            community="江南新村",
+        )
         session.add(notice)
         session.flush()
-        relay = OutboxMessage(room_id="room-3", text="停水", next_attempt_at=now, created_at=now, state="sent",
-                              sent_at=now, dedupe_key=f"notice:{notice.id}:room-3", notice_id=notice.id,
-                              community="江南新村")
-        other_area = OutboxMessage(room_id="room-5", text="停水", next_attempt_at=now, created_at=now,
-                                   dedupe_key=f"notice:{notice.id}:room-5", notice_id=notice.id, community="东风新村")
-        session.add_all([relay, other_area,
-                         NoticeDelivery(notice_id=notice.id, room_id="room-3", community="江南新村"),
-                         NoticeDelivery(notice_id=notice.id, room_id="room-5", community="江南新村")])
+        relay = OutboxMessage(
+            room_id="room-3",
+            text="停水",
+            next_attempt_at=now,
+            created_at=now,
+            state="sent",
+            sent_at=now,
+            dedupe_key=f"notice:{notice.id}:room-3",
+            notice_id=notice.id,
+            community="江南新村",
+        )
+        other_area = OutboxMessage(
+            room_id="room-5",
+            text="停水",
+            next_attempt_at=now,
+            created_at=now,
+            dedupe_key=f"notice:{notice.id}:room-5",
+            notice_id=notice.id,
+            community="东风新村",
+        )
+        session.add_all(
+            [
+                relay,
+                other_area,
+                NoticeDelivery(notice_id=notice.id, room_id="room-3", community="江南新村"),
+                NoticeDelivery(notice_id=notice.id, room_id="room-5", community="江南新村"),
+            ]
+        )
         session.commit()
         relay_id = relay.id
     upgrade(engine)

@@ -35,7 +35,10 @@ def test_a_day_of_return_is_a_date_and_never_an_origin(chat: Simulation) -> None
     tomorrow, today, next_week = reports(chat)
     assert [r.origin for r in (tomorrow, today, next_week)] == [None, None, None]
     assert (str(tomorrow.event_date), str(today.event_date), str(next_week.event_date)) == (
-        "2026-11-24", "2026-11-23", "2026-11-30")
+        "2026-11-24",
+        "2026-11-23",
+        "2026-11-30",
+    )
     assert {r.category for r in (tomorrow, today, next_week)} == {"return"}
 
 
@@ -63,7 +66,9 @@ def test_a_late_answer_is_told_the_report_was_kept_incomplete_and_how_to_send_it
     chat.say(B5, "孙师傅", "登记 新搬来租户 一家三口")
     chat.wait(minutes=11)
     late = texts(chat.say(B5, "孙师傅", "302"))
-    assert late == ["#1 的补充已超过10分钟，报告已按“信息不全”保存。请回复“更正 1 201”补上，或重新发送完整的报告。"]
+    assert late == [
+        "#1 的补充已超过10分钟，报告已按“信息不全”保存。请回复“更正 1 201”补上，或重新发送完整的报告。"
+    ]
     (report,) = reports(chat)
     assert (report.status, report.unit) == ("incomplete", None)
     assert chat.say(B5, "孙师傅", "302") == []  # told once; after that a number is just a number
@@ -80,7 +85,9 @@ def test_a_late_answer_before_the_expiry_job_ran_is_answered_too(chat: Simulatio
     assert reports(chat)[0].status == "incomplete"
 
 
-def test_the_minutes_in_the_question_come_from_config(config: Config, engine: Engine, clock: VirtualClock) -> None:
+def test_the_minutes_in_the_question_come_from_config(
+    config: Config, engine: Engine, clock: VirtualClock
+) -> None:
     slow = config.model_copy(update={"intake": config.intake.model_copy(update={"followup_minutes": 30})})
     chat = Simulation(build_application(slow, engine, clock), clock)
     asked = texts(chat.say(B5, "孙师傅", "登记 新搬来租户"))
@@ -120,7 +127,9 @@ CHAIN = "#接龙 返沪登记\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3�
 
 def test_an_edited_chain_line_updates_its_report(chat: Simulation) -> None:
     chat.say(B3, "钱组长", CHAIN)
-    edited = chat.say(B3, "林女士", "#接龙 返沪登记\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3号楼402 林女士 3人 从湖北回来")
+    edited = chat.say(
+        B3, "林女士", "#接龙 返沪登记\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3号楼402 林女士 3人 从湖北回来"
+    )
     assert edited[0].text.startswith("接龙「返沪登记」更新 1 条；已登记过的 1 行未重复记录")
     assert "#2 3号楼402室｜返沪登记｜3人｜来自湖北（已更新）" in edited[0].text
     assert [(r.unit, r.people) for r in reports(chat)] == [("101", 1), ("402", 3)]
@@ -130,9 +139,17 @@ def test_an_edited_chain_line_updates_its_report(chat: Simulation) -> None:
 
 def test_a_repost_without_its_title_is_matched_by_its_lines(chat: Simulation) -> None:
     chat.say(B3, "钱组长", CHAIN)
-    untitled = chat.say(B3, "冯阿姨", "#接龙\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3号楼402 林女士 2人 从湖北回来\n3. 3号楼502 冯阿姨 3人")
+    untitled = chat.say(
+        B3,
+        "冯阿姨",
+        "#接龙\n1. 3号楼101 陈先生 1人 来自安徽\n2. 3号楼402 林女士 2人 从湖北回来\n3. 3号楼502 冯阿姨 3人",
+    )
     assert untitled[0].text.startswith("已登记接龙 1 条；已登记过的 2 行未重复记录")
-    assert [(r.unit, r.category) for r in reports(chat)] == [("101", "return"), ("402", "return"), ("502", "return")]
+    assert [(r.unit, r.category) for r in reports(chat)] == [
+        ("101", "return"),
+        ("402", "return"),
+        ("502", "return"),
+    ]
     again = chat.say(B3, "钱组长", CHAIN + "\n3. 3号楼502 冯阿姨 3人")
     assert texts(again) == ["接龙「返沪登记」的 3 行都已登记过，无新增。"]
     summary = chat.say(STAFF, "王社工", "/汇总")[0].text

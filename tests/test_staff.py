@@ -125,7 +125,9 @@ def test_every_query_is_logged(chat: Simulation) -> None:
     chat.say(STAFF, "王社工", "/汇总 本周")
     chat.say(B3, "王社工", "/查询 3号楼")
     with chat.bot.services.factory() as session:
-        logged = session.execute(select(QueryLog.person_name, QueryLog.command, QueryLog.arguments).order_by(QueryLog.id)).all()
+        logged = session.execute(
+            select(QueryLog.person_name, QueryLog.command, QueryLog.arguments).order_by(QueryLog.id)
+        ).all()
     assert [tuple(row) for row in logged] == [("王社工", "/汇总", "本周"), ("王社工", "/查询", "3号楼")]
 
 
@@ -149,8 +151,18 @@ def test_a_ledger_too_large_for_wechat_is_kept_and_staff_told(config, engine, cl
     assert load_workbook(f"{small.exports_dir}/{name}").sheetnames[0] == "汇总"
 
 
-STAFF_COMMANDS = ["/汇总", "/查询 返沪", "/待办", "/办结 1 已处理", "/导出", "/图表", "/回执 N1", "/定时", "/取消 N1",
-                  "/撤回通知 N1"]
+STAFF_COMMANDS = [
+    "/汇总",
+    "/查询 返沪",
+    "/待办",
+    "/办结 1 已处理",
+    "/导出",
+    "/图表",
+    "/回执 N1",
+    "/定时",
+    "/取消 N1",
+    "/撤回通知 N1",
+]
 ADMIN_COMMANDS = ["/绑定 3号楼", "/设为 @孙师傅 楼组长 3号楼", "/授权 @孙师傅 今天", "/撤销授权 @孙师傅"]
 
 
@@ -160,13 +172,17 @@ def test_every_staff_command_refuses_a_resident_in_one_line_and_answers_staff(ch
     for command in STAFF_COMMANDS + ADMIN_COMMANDS:
         name = command.split()[0]
         refused = chat.say(B3, "张阿姨", command)
-        assert [d.text for d in refused] == [refused[0].text] and refused[0].text.startswith(f"抱歉，{name} 仅限"), command
+        assert [d.text for d in refused] == [refused[0].text] and refused[0].text.startswith(
+            f"抱歉，{name} 仅限"
+        ), command
         assert refused[0].room_topic == B3
     for command in STAFF_COMMANDS:
         answered = chat.say(STAFF, "王社工", command)
         assert answered and not answered[0].text.startswith("抱歉，"), (command, answered[0].text)
     for command in ADMIN_COMMANDS:
-        assert chat.say(STAFF, "王社工", command)[0].text.startswith(f"抱歉，{command.split()[0]} 仅限"), command
+        assert chat.say(STAFF, "王社工", command)[0].text.startswith(f"抱歉，{command.split()[0]} 仅限"), (
+            command
+        )
         answered = chat.say(STAFF, "李书记", command)
         assert answered and not answered[0].text.startswith("抱歉，"), (command, answered[0].text)
     never_a_full_phone_in_a_group(chat)
@@ -178,7 +194,10 @@ def test_resolve_note_loses_phones_rooms_and_other_residents_names_in_the_group(
     done = chat.say(STAFF, "王社工", "/办结 1 已联系电工王师傅13912345678，张阿姨3号楼201室家里也修了")
     assert done[0].text == "已办结 #1，已告知报告人（说明里的电话、室号和其他居民姓名在群里已隐去）。"
     told = next(d for d in done if d.room_topic == B3)
-    assert told.text == "@孙师傅 您反映的#1（设施报修）已处理：已联系电工某师傅139****5678，某居民3号楼***室家里也修了"
+    assert (
+        told.text
+        == "@孙师傅 您反映的#1（设施报修）已处理：已联系电工某师傅139****5678，某居民3号楼***室家里也修了"
+    )
     with chat.bot.services.factory() as session:
         kept = session.scalar(select(Report.resolution).where(Report.id == 1))
     assert kept == "已联系电工王师傅13912345678，张阿姨3号楼201室家里也修了"  # the record keeps it whole
@@ -194,9 +213,15 @@ def test_summary_scopes_cover_area_reports_in_any_order_with_chinese_numerals(ch
     chat.say(STAFF, "王社工", "片区报告 二片区 车棚电瓶车乱停")  # the area is named in the words
     chat.say("第2党支部", "赵党员", "片区报告 车棚顶漏雨")  # made in the branch's own room
     for asked in ("/汇总 本月 二片区", "/汇总 二片区 本月", "/汇总 本月二片区"):
-        assert chat.say(STAFF, "王社工", asked)[0].text.startswith("二片区 · 2026年11月（11-01至11-30）报告 2 条"), asked
-    assert chat.say(STAFF, "王社工", "/汇总 三号楼 11月")[0].text.startswith("3号楼 · 2026年11月（11-01至11-30）报告 2 条")
+        assert chat.say(STAFF, "王社工", asked)[0].text.startswith(
+            "二片区 · 2026年11月（11-01至11-30）报告 2 条"
+        ), asked
+    assert chat.say(STAFF, "王社工", "/汇总 三号楼 11月")[0].text.startswith(
+        "3号楼 · 2026年11月（11-01至11-30）报告 2 条"
+    )
     assert chat.say(STAFF, "王社工", "/汇总 十一月 3号楼")[0].text.startswith("3号楼 · 2026年11月")
-    assert chat.say(STAFF, "王社工", "/汇总 第二支部")[0].text.startswith("第2支部 · 今天（11-23至11-23）报告 1 条")
+    assert chat.say(STAFF, "王社工", "/汇总 第二支部")[0].text.startswith(
+        "第2支部 · 今天（11-23至11-23）报告 1 条"
+    )
     assert chat.say(STAFF, "王社工", "/汇总 第9支部")[0].text == "没有第9支部：本居民区有第1至第8支部。"
     assert chat.say(STAFF, "王社工", "/汇总 三片区 本月")[0].text == "没有三片区：本居民区有一片区、二片区。"

@@ -42,7 +42,9 @@ def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path) -> None:
 
 
 def test_a_message_delivered_twice_is_acted_on_once(chat: Simulation) -> None:
-    message = chat.message("#家庭报告 3号楼201 返沪2人 来自武汉", "张阿姨", "江南新村3号楼", message_id="wx-1")
+    message = chat.message(
+        "#家庭报告 3号楼201 返沪2人 来自武汉", "张阿姨", "江南新村3号楼", message_id="wx-1"
+    )
     chat.feed(message)
     chat.feed(message)
     chat.drain()
@@ -58,9 +60,18 @@ def test_a_burst_on_worker_threads_stores_every_report_once(config, engine) -> N
     Nothing is lost to lock waits and nobody gets the generic failure line."""
     bot = build_application(config.model_copy(update={"reminders": []}), engine, SystemClock(SHANGHAI))
     now = SystemClock(SHANGHAI).now()
-    messages = [IncomingMessage(message_id=f"b{n}", sent_at=now, sender_id=f"wxid_{n}", sender_name=f"居民{n}",
-                                text=f"#家庭报告 {n % 20 + 1}号楼{n % 6 + 1}01 返沪{n % 3 + 1}人",
-                                room_id=f"room_{n % 20 + 1}", room_topic=f"江南新村{n % 20 + 1}号楼") for n in range(300)]
+    messages = [
+        IncomingMessage(
+            message_id=f"b{n}",
+            sent_at=now,
+            sender_id=f"wxid_{n}",
+            sender_name=f"居民{n}",
+            text=f"#家庭报告 {n % 20 + 1}号楼{n % 6 + 1}01 返沪{n % 3 + 1}人",
+            room_id=f"room_{n % 20 + 1}",
+            room_topic=f"江南新村{n % 20 + 1}号楼",
+        )
+        for n in range(300)
+    ]
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(bot.handle, messages + messages[:50]))  # the first 50 delivered twice
     with bot.services.factory() as session:
@@ -77,8 +88,18 @@ def test_a_handlers_own_constraint_error_keeps_the_message_and_apologises(config
     @router.command("登记门牌", priority=10)
     def clashing(ctx: Ctx, _: str) -> str:
         for _ in range(2):  # the same key twice: the handler's own unique constraint fails at flush
-            ctx.session.add(IncomingRecord(message_id="clash", room_id=None, sender_id="x", sender_name="x",
-                                           type="text", text="", sent_at=ctx.now, received_at=ctx.now))
+            ctx.session.add(
+                IncomingRecord(
+                    message_id="clash",
+                    room_id=None,
+                    sender_id="x",
+                    sender_name="x",
+                    type="text",
+                    text="",
+                    sent_at=ctx.now,
+                    received_at=ctx.now,
+                )
+            )
         ctx.session.flush()
         return "不会到这里"
 

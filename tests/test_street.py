@@ -40,12 +40,22 @@ def queue_rows(engine: Engine, count: int) -> None:
     factory = session_factory(engine)
     with unit_of_work(factory) as session:
         for n in range(count):
-            enqueue(session, Outgoing(text=f"第{n}条", room_id=f"room-{n % 12}"), wall_now() - timedelta(seconds=1))
+            enqueue(
+                session,
+                Outgoing(text=f"第{n}条", room_id=f"room-{n % 12}"),
+                wall_now() - timedelta(seconds=1),
+            )
 
 
 def outbox_config(config: Config, interval: float) -> object:
-    return config.outbox.model_copy(update={"min_interval_seconds": interval, "jitter_seconds": 0,
-                                            "quiet_hours": None, "max_per_day": 100_000})
+    return config.outbox.model_copy(
+        update={
+            "min_interval_seconds": interval,
+            "jitter_seconds": 0,
+            "quiet_hours": None,
+            "max_per_day": 100_000,
+        }
+    )
 
 
 class Sends:
@@ -60,6 +70,7 @@ class Sends:
             with self.lock:
                 self.log.append((row.id, name, time.monotonic()))
             return f"wx-{row.id}-{name}"
+
         return send
 
 
@@ -87,8 +98,10 @@ def race(engine: Engine, config: Config, interval: float, senders: int, timeout:
     factory = session_factory(engine)
     workers = [OutboxWorker(factory, outbox_config(config, interval), config.tzinfo) for _ in range(senders)]
     deadline = time.monotonic() + timeout
-    threads = [threading.Thread(target=drain, args=(worker, sends.sender(f"p{n}"), deadline))
-               for n, worker in enumerate(workers)]
+    threads = [
+        threading.Thread(target=drain, args=(worker, sends.sender(f"p{n}"), deadline))
+        for n, worker in enumerate(workers)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -235,9 +248,13 @@ def two_areas(config: Config, engine: Engine, tmp_path: Path) -> tuple[Simulatio
     quiet = {"reminders": [], "street": STREET}
     street_person = PersonEntry(name=STREET_PERSON, role="street", wechat_id=f"wxid_{STREET_PERSON}")
     jiangnan = config.model_copy(update={**quiet, "people": [*config.people, street_person]})
-    rooms = [RoomRule(id=f"room_{B_STAFF}", role="staff"), *config.rooms]  # its staff room, by id as a site writes it
-    dongfeng = config.model_copy(update={**quiet, "community": DONGFENG, "rooms": rooms,
-                                         "exports_dir": str(tmp_path / "dongfeng")})
+    rooms = [
+        RoomRule(id=f"room_{B_STAFF}", role="staff"),
+        *config.rooms,
+    ]  # its staff room, by id as a site writes it
+    dongfeng = config.model_copy(
+        update={**quiet, "community": DONGFENG, "rooms": rooms, "exports_dir": str(tmp_path / "dongfeng")}
+    )
     a = Simulation(build_application(jiangnan, engine, VirtualClock(MORNING)), VirtualClock(MORNING))
     b = Simulation(build_application(dongfeng, engine, VirtualClock(MORNING)), VirtualClock(MORNING))
     a.bot.services.clock = a.clock
@@ -270,8 +287,13 @@ def test_two_areas_on_one_database_never_cross(two_areas: tuple[Simulation, Simu
         assert session.get(Report, a_report).status == "open"
 
     ledger = next(d for d in b.say(B_STAFF, "王社工", "/导出") if d.file_path)
-    cells = " ".join(str(cell.value) for sheet in load_workbook(ledger.file_path) for row in sheet.iter_rows()
-                     for cell in row if cell.value is not None)
+    cells = " ".join(
+        str(cell.value)
+        for sheet in load_workbook(ledger.file_path)
+        for row in sheet.iter_rows()
+        for cell in row
+        if cell.value is not None
+    )
     assert "楼道灯" in cells and "武汉" not in cells
 
     # every message went out through its own area's worker, to its own area's rooms
@@ -294,7 +316,9 @@ def test_rows_from_before_areas_are_adopted_by_the_first_area(config: Config, en
         assert session.scalars(select(OutboxMessage.community)).all() == [config.area_id]
 
 
-def test_codes_contacts_locks_and_the_role_trail_stay_in_their_area(two_areas: tuple[Simulation, Simulation]) -> None:
+def test_codes_contacts_locks_and_the_role_trail_stay_in_their_area(
+    two_areas: tuple[Simulation, Simulation],
+) -> None:
     """The same people (王社工, 李书记) and the same WeChat ids in both areas: what one area's
     account learnt or issued proves nothing to the other."""
     from bot.services.login import LOCKED, WRONG, check_login
@@ -308,13 +332,17 @@ def test_codes_contacts_locks_and_the_role_trail_stay_in_their_area(two_areas: t
     # five wrong codes lock a contact in 东风新村 only
     for _ in range(5):
         assert b.say(None, "某人", "/绑定 00000000", sender_id="wxid_guess")[0].text.startswith("绑定码不对")
-    assert b.say(None, "某人", "/绑定 00000000", sender_id="wxid_guess")[0].text.startswith("绑定码错误次数太多")
+    assert b.say(None, "某人", "/绑定 00000000", sender_id="wxid_guess")[0].text.startswith(
+        "绑定码错误次数太多"
+    )
     assert a.say(None, "某人", "/绑定 00000000", sender_id="wxid_guess")[0].text.startswith("绑定码不对")
     # a contact only 东风新村's account has seen cannot be picked by 江南新村's admin
     b.say(B_ROOMS[0], "孙师傅", "早")
     picked = a.say(None, "李书记", "/设为 @孙师傅 楼组长 3号楼", mentions=("wxid_孙师傅",))[0].text
     assert picked.startswith("还没见过 孙师傅 发言")
-    assert b.say(None, "李书记", "/设为 @孙师傅 楼组长 3号楼", mentions=("wxid_孙师傅",))[0].text.startswith("已将 孙师傅 设为")
+    assert b.say(None, "李书记", "/设为 @孙师傅 楼组长 3号楼", mentions=("wxid_孙师傅",))[0].text.startswith(
+        "已将 孙师傅 设为"
+    )
     # wrong web login codes lock a name in one area's workbench only
     for _ in range(5):
         with unit_of_work(b.bot.services.factory) as session, pytest.raises(UserError, match=WRONG):
@@ -327,7 +355,11 @@ def test_codes_contacts_locks_and_the_role_trail_stay_in_their_area(two_areas: t
     with session_factory(a.bot.services.factory.kw["bind"])() as everyone:
         trail = everyone.execute(select(RoleEvent.community, RoleEvent.person_name, RoleEvent.action)).all()
         assert ("江南新村居民区", "赵党员", "bind") in trail and (DONGFENG, "赵党员", "bind") not in trail
-        assert (DONGFENG, "孙师傅", "set_role") in trail and ("江南新村居民区", "孙师傅", "set_role") not in trail
+        assert (DONGFENG, "孙师傅", "set_role") in trail and (
+            "江南新村居民区",
+            "孙师傅",
+            "set_role",
+        ) not in trail
         assert set(everyone.scalars(select(BindFailure.community))) == {"江南新村居民区", DONGFENG}
         assert set(everyone.scalars(select(WebLoginLock.community))) == {"江南新村居民区", DONGFENG}
         contacts = everyone.execute(select(Contact.community, Contact.wechat_id)).all()
@@ -368,7 +400,8 @@ def test_a_street_person_sees_every_area_in_numbers_only(two_areas: tuple[Simula
 
 
 def test_a_street_notice_reaches_every_areas_rooms_from_each_areas_own_account(
-        two_areas: tuple[Simulation, Simulation]) -> None:
+    two_areas: tuple[Simulation, Simulation],
+) -> None:
     a, b = two_areas
     told = a.say(None, STREET_PERSON, "#通知 全街道 周六上午消防演练，请各楼组长提醒")[0].text
     assert told.startswith("已排队发送全街道通知至 2 个居民区共 4 个楼组群")
@@ -381,7 +414,9 @@ def test_a_street_notice_reaches_every_areas_rooms_from_each_areas_own_account(
     assert all(d.text.startswith(f"【通知】{STREET} N") and "消防演练" in d.text for d in a_relays + b_relays)
     # each area's notice is its own: its staff see its receipts
     # signed by the street's person in every area, though only one area's roster knows them
-    assert {d.text.splitlines()[0].split("｜")[1] for d in a_relays + b_relays} == {f"{STREET_PERSON}（街道）"}
+    assert {d.text.splitlines()[0].split("｜")[1] for d in a_relays + b_relays} == {
+        f"{STREET_PERSON}（街道）"
+    }
     b_number = b_relays[0].text.split(" N")[1].split("｜")[0]
     receipts = b.say(B_STAFF, "王社工", f"/回执 N{b_number}")[0].text
     assert "2" in receipts and "江南" not in receipts
@@ -397,7 +432,8 @@ def test_a_street_notice_reaches_every_areas_rooms_from_each_areas_own_account(
 
 
 def test_the_street_ledger_has_a_summary_across_areas_and_a_sheet_per_area(
-        two_areas: tuple[Simulation, Simulation], db_url: str, tmp_path: Path) -> None:
+    two_areas: tuple[Simulation, Simulation], db_url: str, tmp_path: Path
+) -> None:
     from tests.test_cli import qinlin
 
     a, b = two_areas
@@ -411,17 +447,49 @@ def test_the_street_ledger_has_a_summary_across_areas_and_a_sheet_per_area(
     assert workbook.sheetnames == ["街道汇总", DONGFENG, "江南新村居民区"]
     summary = [[cell.value for cell in row] for row in workbook["街道汇总"].iter_rows()]
     assert summary[1] == ["2 个居民区，报告共 3 条", *[None] * 7]
-    assert summary[3] == ["居民区", "报告", "家庭报告", "楼组报告", "片区报告", "待办", "已办结", "返沪登记人数"]
+    assert summary[3] == [
+        "居民区",
+        "报告",
+        "家庭报告",
+        "楼组报告",
+        "片区报告",
+        "待办",
+        "已办结",
+        "返沪登记人数",
+    ]
     assert summary[4] == [DONGFENG, 2, 1, 1, 0, 2, 0, 0]
     assert summary[5] == ["江南新村居民区", 1, 1, 0, 0, 1, 0, 2]
     assert summary[6] == ["合计", 3, 2, 1, 0, 3, 0, 2]
     assert summary[8][:4] == ["按类别", DONGFENG, "江南新村居民区", "合计"]
     jiangnan = [[cell.value for cell in row] for row in workbook["江南新村居民区"].iter_rows()]
-    assert jiangnan[0] == ["编号", "登记时间", "类型", "类别", "状态", "楼号", "片区", "人数", "户数", "来源地", "日期", "办结时间"]
-    assert jiangnan[1][0] == "#1" and jiangnan[1][2:6] == ["家庭报告", "返沪登记", "待处理", "3"] and len(jiangnan) == 2
+    assert jiangnan[0] == [
+        "编号",
+        "登记时间",
+        "类型",
+        "类别",
+        "状态",
+        "楼号",
+        "片区",
+        "人数",
+        "户数",
+        "来源地",
+        "日期",
+        "办结时间",
+    ]
+    assert (
+        jiangnan[1][0] == "#1"
+        and jiangnan[1][2:6] == ["家庭报告", "返沪登记", "待处理", "3"]
+        and len(jiangnan) == 2
+    )
     dongfeng = [[cell.value for cell in row] for row in workbook[DONGFENG].iter_rows()]
     assert [row[0] for row in dongfeng[1:]] == ["#2", "#3"]
-    cells = " ".join(cell for sheet in (summary, jiangnan, dongfeng) for row in sheet for cell in row if isinstance(cell, str))
+    cells = " ".join(
+        cell
+        for sheet in (summary, jiangnan, dongfeng)
+        for row in sheet
+        for cell in row
+        if isinstance(cell, str)
+    )
     for personal in ("张阿姨", "孙师傅", "周老师", "201", "302", "138", "楼道灯", "武汉新"):
         assert personal not in cells
     assert "武汉" in cells  # where people came from is a count the street needs, not a person

@@ -47,14 +47,18 @@ def test_code_from_private_chat_logs_in_once(chat: Simulation, client: TestClien
         stored = session.scalars(select(WebLoginCode.code_hash)).all()
     assert code not in stored  # kept hashed
     other = TestClient(client.app, follow_redirects=True)
-    again = other.post("/login", data={"name": "王社工", "code": code, "csrf": csrf_of(other.get("/login").text)})
+    again = other.post(
+        "/login", data={"name": "王社工", "code": code, "csrf": csrf_of(other.get("/login").text)}
+    )
     assert again.status_code == 400 and "登录码不对或已过期" in again.text
 
 
 def test_code_expires_after_five_minutes(chat: Simulation, client: TestClient) -> None:
     code = code_from_bot(chat, "王社工")
     chat.wait(minutes=5, seconds=1)
-    page = client.post("/login", data={"name": "王社工", "code": code, "csrf": csrf_of(client.get("/login").text)})
+    page = client.post(
+        "/login", data={"name": "王社工", "code": code, "csrf": csrf_of(client.get("/login").text)}
+    )
     assert page.status_code == 400 and "登录码不对或已过期" in page.text
 
 
@@ -62,9 +66,13 @@ def test_five_wrong_codes_lock_that_person_for_fifteen_minutes(chat: Simulation,
     code = code_from_bot(chat, "王社工")
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
-        page = client.post("/login", data={"name": "王社工", "code": wrong, "csrf": csrf_of(client.get("/login").text)})
+        page = client.post(
+            "/login", data={"name": "王社工", "code": wrong, "csrf": csrf_of(client.get("/login").text)}
+        )
         assert page.status_code == 400
-    locked = client.post("/login", data={"name": "王社工", "code": code, "csrf": csrf_of(client.get("/login").text)})
+    locked = client.post(
+        "/login", data={"name": "王社工", "code": code, "csrf": csrf_of(client.get("/login").text)}
+    )
     assert "15 分钟后再试" in locked.text
     chat.wait(minutes=15, seconds=1)
     log_in(client, chat, "王社工")  # a fresh code works once the lock is over
@@ -73,7 +81,9 @@ def test_five_wrong_codes_lock_that_person_for_fifteen_minutes(chat: Simulation,
 def test_residents_and_party_members_cannot_log_in(chat: Simulation, client: TestClient) -> None:
     assert chat.say(None, "张阿姨", "/登录")[0].text == "抱歉，/登录 仅限社工、管理员、楼组长使用。"
     assert "抱歉" in chat.say(None, "赵党员", "/登录")[0].text
-    page = client.post("/login", data={"name": "张阿姨", "code": "123456", "csrf": csrf_of(client.get("/login").text)})
+    page = client.post(
+        "/login", data={"name": "张阿姨", "code": "123456", "csrf": csrf_of(client.get("/login").text)}
+    )
     assert page.status_code == 400
 
 
@@ -130,12 +140,16 @@ def test_report_list_filters_are_not_in_the_url(chat: Simulation, client: TestCl
     log_in(client, chat, "王社工")
     page = client.get("/reports")
     assert "共 3 条" in page.text and page.text.index("#3") < page.text.index("#1")
-    filtered = client.post("/reports/filter", data={"text": "孙师傅", "building": "3号楼", "csrf": csrf_of(page.text)})
+    filtered = client.post(
+        "/reports/filter", data={"text": "孙师傅", "building": "3号楼", "csrf": csrf_of(page.text)}
+    )
     assert filtered.url.path == "/reports" and not filtered.url.query
     assert "共 0 条" in filtered.text  # the name is the reporter's, not in the words
     filtered = client.post("/reports/filter", data={"text": "楼道灯", "csrf": csrf_of(page.text)})
     assert "共 1 条" in filtered.text and 'href="/reports/3"' in filtered.text
-    filtered = client.post("/reports/filter", data={"category": "repair", "building": "3", "csrf": csrf_of(page.text)})
+    filtered = client.post(
+        "/reports/filter", data={"category": "repair", "building": "3", "csrf": csrf_of(page.text)}
+    )
     assert "共 1 条" in filtered.text and 'href="/reports/3"' in filtered.text
     filtered = client.post("/reports/filter", data={"status": "resolved", "csrf": csrf_of(page.text)})
     assert "共 0 条" in filtered.text
@@ -151,7 +165,9 @@ def test_report_page_writes_the_query_log_as_chat_query_does(chat: Simulation, c
     chat.say(None, "王社工", "/查询 #1")
     with chat.bot.services.factory() as session:
         rows = session.scalars(select(QueryLog).where(QueryLog.arguments == "#1")).all()
-    assert [(r.command, r.person_id, r.person_name, r.room_id) for r in rows] == [("/查询", "wxid_王社工", "王社工", None)] * 2
+    assert [(r.command, r.person_id, r.person_name, r.room_id) for r in rows] == [
+        ("/查询", "wxid_王社工", "王社工", None)
+    ] * 2
 
 
 def test_post_without_csrf_token_is_refused(chat: Simulation, client: TestClient) -> None:
@@ -165,11 +181,17 @@ def test_post_without_csrf_token_is_refused(chat: Simulation, client: TestClient
         assert session.get(Report, 3).status == "open"
 
 
-def test_correct_link_and_unlink_are_audited_with_the_staff_name(chat: Simulation, client: TestClient) -> None:
+def test_correct_link_and_unlink_are_audited_with_the_staff_name(
+    chat: Simulation, client: TestClient
+) -> None:
     morning(chat)
     log_in(client, chat, "王社工")
-    page = post(client, "/reports/1/correct", {"kind": "family", "category": "visitor", "building": "3", "unit": "302"},
-                "/reports/1")
+    page = post(
+        client,
+        "/reports/1/correct",
+        {"kind": "family", "category": "visitor", "building": "3", "unit": "302"},
+        "/reports/1",
+    )
     assert "已更正 #1：3号楼302室｜外来人员登记" in page.text
     page = post(client, "/reports/3/link", {"other": "2"}, "/reports/3")
     assert "已将 #3 与 #2 关联为同一问题" in page.text and 'href="/reports/2"' in page.text
@@ -178,9 +200,17 @@ def test_correct_link_and_unlink_are_audited_with_the_staff_name(chat: Simulatio
     bad = post(client, "/reports/3/correct", {"kind": "family", "building": "三"}, "/reports/3")
     assert "楼号只写数字" in bad.text
     with chat.bot.services.factory() as session:
-        events = session.execute(select(ReportEvent.report_id, ReportEvent.action, ReportEvent.actor_name)
-                                 .where(ReportEvent.action != "create").order_by(ReportEvent.id)).all()
-    assert events == [(1, "correct", "王社工"), (3, "link", "王社工"), (2, "link", "王社工"), (3, "unlink", "王社工")]
+        events = session.execute(
+            select(ReportEvent.report_id, ReportEvent.action, ReportEvent.actor_name)
+            .where(ReportEvent.action != "create")
+            .order_by(ReportEvent.id)
+        ).all()
+    assert events == [
+        (1, "correct", "王社工"),
+        (3, "link", "王社工"),
+        (2, "link", "王社工"),
+        (3, "unlink", "王社工"),
+    ]
 
 
 # ------------------------------------------------------------------ one service under both faces
@@ -198,12 +228,19 @@ def _world(config: Config, tmp_path: Path, name: str) -> tuple[Simulation, TestC
 
 def _records(chat: Simulation) -> list[tuple[object, ...]]:
     with chat.bot.services.factory() as session:
-        reports = [(r.id, r.status, r.resolution, r.resolved_by, str(r.resolved_at)) for r in session.scalars(select(Report))]
-        events = [(e.report_id, e.action, e.actor_name, e.changes) for e in session.scalars(select(ReportEvent))]
+        reports = [
+            (r.id, r.status, r.resolution, r.resolved_by, str(r.resolved_at))
+            for r in session.scalars(select(Report))
+        ]
+        events = [
+            (e.report_id, e.action, e.actor_name, e.changes) for e in session.scalars(select(ReportEvent))
+        ]
     return reports + events
 
 
-def test_resolve_on_the_page_and_in_chat_make_the_same_records_and_messages(config: Config, tmp_path: Path) -> None:
+def test_resolve_on_the_page_and_in_chat_make_the_same_records_and_messages(
+    config: Config, tmp_path: Path
+) -> None:
     worlds = {}
     for face in ("chat", "web"):
         chat, client = _world(config, tmp_path, face)
@@ -221,7 +258,11 @@ def test_resolve_on_the_page_and_in_chat_make_the_same_records_and_messages(conf
         worlds[face] = (told, _records(chat))
     assert worlds["web"] == worlds["chat"]
     told = worlds["web"][0]
-    assert (B3, "@郑老伯 您反映的#3（设施报修）已处理：已换灯泡，某师傅电话139****5678", ("wxid_郑老伯",)) in told
+    assert (
+        B3,
+        "@郑老伯 您反映的#3（设施报修）已处理：已换灯泡，某师傅电话139****5678",
+        ("wxid_郑老伯",),
+    ) in told
     assert len(told) == 2  # both reporters of the incident, each once
 
 
@@ -238,7 +279,9 @@ def test_notice_from_the_page_reaches_the_same_rooms_as_from_chat(config: Config
         if face == "chat":
             chat.say(None, "王社工", "#通知 3号楼、5号楼 明天上午9点停水，请提前储水。")
         else:
-            page = post(client, "/notices/send", {"text": "3号楼、5号楼 明天上午9点停水，请提前储水。"}, "/notices")
+            page = post(
+                client, "/notices/send", {"text": "3号楼、5号楼 明天上午9点停水，请提前储水。"}, "/notices"
+            )
             assert "已排队发送 N1 至 2 个楼组群（3号楼、5号楼）" in page.text
             chat.bot.outbox.due.recheck()
             chat.drain()
@@ -248,7 +291,9 @@ def test_notice_from_the_page_reaches_the_same_rooms_as_from_chat(config: Config
     assert sent["web"][0][1].endswith("N1｜王社工（社工）\n明天上午9点停水，请提前储水。\n——请回复“收到”确认")
 
 
-def test_notice_page_shows_who_confirmed_and_recall_takes_it_back(chat: Simulation, client: TestClient) -> None:
+def test_notice_page_shows_who_confirmed_and_recall_takes_it_back(
+    chat: Simulation, client: TestClient
+) -> None:
     morning(chat)
     log_in(client, chat, "王社工")
     post(client, "/notices/send", {"text": "3号楼 今晚电梯检修"}, "/notices")
@@ -258,7 +303,9 @@ def test_notice_page_shows_who_confirmed_and_recall_takes_it_back(chat: Simulati
     page = client.get("/notices/1")
     assert "孙师傅" in page.text and "已送达" in page.text and 'id="recall"' in page.text
     with chat.bot.services.factory() as session:
-        assert set(session.scalars(select(QueryLog.command).where(QueryLog.arguments == "N1")).all()) == {"/回执"}
+        assert set(session.scalars(select(QueryLog.command).where(QueryLog.arguments == "N1")).all()) == {
+            "/回执"
+        }
     listing = client.get("/notices")
     assert "1/1 个群确认" in listing.text and "1 人" in listing.text
     page = post(client, "/notices/1/recall", {}, "/notices/1")
@@ -272,7 +319,9 @@ def test_notice_page_shows_who_confirmed_and_recall_takes_it_back(chat: Simulati
 def test_scheduled_notice_from_the_page_and_its_cancel(chat: Simulation, client: TestClient) -> None:
     morning(chat)
     log_in(client, chat, "王社工")
-    page = post(client, "/notices/schedule", {"when": "明天 8:00", "text": "全体 周六上午社区义诊"}, "/notices")
+    page = post(
+        client, "/notices/schedule", {"when": "明天 8:00", "text": "全体 周六上午社区义诊"}, "/notices"
+    )
     assert "已定时 N1：11月24日 08:00发送至全体楼组" in page.text and "周六上午社区义诊" in page.text
     page = post(client, "/notices/1/cancel", {}, "/notices")
     assert "已取消 N1。" in page.text
@@ -291,16 +340,25 @@ def test_people_page_lists_roles_and_rooms_and_imports_a_roster(chat: Simulation
     assert "王社工" in page.text and "社工" in page.text and "钱组长" in page.text
     assert B3 in page.text and "新建群聊" in page.text and "未绑定" in page.text
     roster = "姓名,角色,楼号,室号\n陈阿婆,居民,7,101\n,居民,7,102\n"
-    answer = client.post("/people/import", data={"csrf": csrf_of(page.text)},
-                         files={"roster": ("名单.csv", roster.encode("utf-8"), "text/csv")})
+    answer = client.post(
+        "/people/import",
+        data={"csrf": csrf_of(page.text)},
+        files={"roster": ("名单.csv", roster.encode("utf-8"), "text/csv")},
+    )
     assert "已导入 1 人，1 行有问题" in answer.text and "第3行" in answer.text
     assert "陈阿婆" in answer.text
-    wrong = client.post("/people/import", data={"csrf": csrf_of(page.text)},
-                        files={"roster": ("名单.txt", b"x", "text/plain")})
+    wrong = client.post(
+        "/people/import",
+        data={"csrf": csrf_of(page.text)},
+        files={"roster": ("名单.txt", b"x", "text/plain")},
+    )
     assert "名单只能是 CSV 或 XLSX 文件" in wrong.text
     # a file the reader refuses as a whole is said in the page's language too
-    headless = client.post("/people/import", data={"csrf": csrf_of(page.text)},
-                           files={"roster": ("名单.csv", "楼号,室号\n7,101\n".encode(), "text/csv")})
+    headless = client.post(
+        "/people/import",
+        data={"csrf": csrf_of(page.text)},
+        files={"roster": ("名单.csv", "楼号,室号\n7,101\n".encode(), "text/csv")},
+    )
     assert "名单没有导入：roster.csv 的第一行没有“姓名”一列" in headless.text
 
 
@@ -320,7 +378,9 @@ def test_charts_for_a_period_and_scope_and_the_ledger_download(chat: Simulation,
     assert book.sheetnames == ["汇总", "家庭报告", "楼组报告", "片区报告"]
     assert book["家庭报告"].max_row > 1  # the morning's family reports are in it
     with chat.bot.services.factory() as session:
-        logged = session.execute(select(QueryLog.command, QueryLog.arguments).where(QueryLog.command.in_(("/图表", "/导出")))).all()
+        logged = session.execute(
+            select(QueryLog.command, QueryLog.arguments).where(QueryLog.command.in_(("/图表", "/导出")))
+        ).all()
     assert ("/导出", "本月") in logged and ("/图表", "本周 一片区") in logged
 
 
@@ -330,8 +390,9 @@ def test_leaders_see_no_notices_people_or_charts(chat: Simulation, client: TestC
         assert client.get(path).status_code == 403
 
 
-def test_report_list_counts_a_busy_period_only_up_to_its_cap(chat: Simulation, client: TestClient,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_list_counts_a_busy_period_only_up_to_its_cap(
+    chat: Simulation, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import web.reports
 
     monkeypatch.setattr(web.reports, "COUNT_CAP", 2)
@@ -350,24 +411,33 @@ def test_correct_on_the_page_and_in_chat_make_the_same_records(config: Config, t
         if face == "chat":
             reply = chat.say(None, "王社工", "更正 1 302室")[0].text
         else:
-            reply = post(client, "/reports/1/correct", {"kind": "family", "category": "return", "building": "3",
-                                                         "unit": "302"}, "/reports/1").text
+            reply = post(
+                client,
+                "/reports/1/correct",
+                {"kind": "family", "category": "return", "building": "3", "unit": "302"},
+                "/reports/1",
+            ).text
         assert "已更正 #1：3号楼302室｜返沪登记｜2人｜来自武汉" in reply
         records[face] = _records(chat)
     assert records["web"] == records["chat"]
 
 
-def test_only_a_bound_staff_member_gets_a_login_code(shipped_config: Config, engine: Engine, clock: VirtualClock,
-                                                      tmp_path: Path) -> None:
+def test_only_a_bound_staff_member_gets_a_login_code(
+    shipped_config: Config, engine: Engine, clock: VirtualClock, tmp_path: Path
+) -> None:
     from tests.conftest import bind_by_code
 
     database = shipped_config.database.model_copy(update={"spool": str(tmp_path / "spool.jsonl")})
-    unbound = shipped_config.model_copy(update={"database": database, "exports_dir": str(tmp_path / "exports")})
+    unbound = shipped_config.model_copy(
+        update={"database": database, "exports_dir": str(tmp_path / "exports")}
+    )
     chat = Simulation(build_application(unbound, engine, clock), clock)
     client = TestClient(create_app(unbound, engine, clock), follow_redirects=True)
     refused = chat.say(None, "王社工", "/登录")[0].text
     assert "登录码" not in refused  # a display name alone proves nothing
-    page = client.post("/login", data={"name": "王社工", "code": "123456", "csrf": csrf_of(client.get("/login").text)})
+    page = client.post(
+        "/login", data={"name": "王社工", "code": "123456", "csrf": csrf_of(client.get("/login").text)}
+    )
     assert page.status_code == 400
     bind_by_code(chat, "王社工")
     log_in(client, chat, "王社工")

@@ -24,8 +24,16 @@ from web.serve import bind, serve_in_thread, server_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "web"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 B3 = "江南新村3号楼"
 
 
@@ -34,8 +42,11 @@ def _browser_or_skip() -> object:
         from playwright.sync_api import sync_playwright
     except ImportError:
         sync_playwright = None
-    missing = "playwright is not installed" if sync_playwright is None else (
-        f"{CHROMIUM} is missing (apt-get install chromium)" if not CHROMIUM.exists() else "")
+    missing = (
+        "playwright is not installed"
+        if sync_playwright is None
+        else (f"{CHROMIUM} is missing (apt-get install chromium)" if not CHROMIUM.exists() else "")
+    )
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser test must run in CI: {missing}")
@@ -72,8 +83,14 @@ def test_staff_day_in_the_browser(chat: Simulation, served: str, tmp_path: Path)
 
     with sync_playwright() as playwright:  # type: ignore[operator]
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1366, "height": 768}, accept_downloads=True, locale="zh-CN")
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1366, "height": 768},
+            accept_downloads=True,
+            locale="zh-CN",
+        )
         try:
             page = context.new_page()
             page.on("dialog", lambda dialog: dialog.accept())

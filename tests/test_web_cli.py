@@ -14,11 +14,16 @@ from tests.test_cli import ROOT
 
 def _config(tmp_path: Path) -> Path:
     text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace('sqlite:///data/qinlin.db', f"sqlite:///{tmp_path / 'q.db'}")
+    text = text.replace("sqlite:///data/qinlin.db", f"sqlite:///{tmp_path / 'q.db'}")
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
-    upgraded = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade", "--config", str(path)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade", "--config", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert upgraded.returncode == 0, upgraded.stderr
     return path
 
@@ -30,8 +35,14 @@ def _free_port() -> int:
 
 
 def _qinlin(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
@@ -74,10 +85,28 @@ def test_run_with_web_on_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None
         taken.listen(1)
         port = taken.getsockname()[1]
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--web", "--port", str(port), "--config", str(_config(tmp_path))],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**__import__("os").environ, "PYTHONPATH": str(ROOT), "WECHATY_PUPPET_SERVICE_ENDPOINT": "127.0.0.1:9",
-                 "WECHATY_PUPPET_SERVICE_TOKEN": "test"})
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--web",
+                "--port",
+                str(port),
+                "--config",
+                str(_config(tmp_path)),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={
+                **__import__("os").environ,
+                "PYTHONPATH": str(ROOT),
+                "WECHATY_PUPPET_SERVICE_ENDPOINT": "127.0.0.1:9",
+                "WECHATY_PUPPET_SERVICE_TOKEN": "test",
+            },
+        )
         _, err = process.communicate(timeout=120)
     assert process.returncode == 1
     assert err.strip().splitlines()[-1].startswith(f"qinlin: port {port} on 127.0.0.1 is already in use")

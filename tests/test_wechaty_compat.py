@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_sdk_imports_after_the_compat_module() -> None:
     code = "import bot.wechaty_compat; import wechaty; print(wechaty.Wechaty.__name__)"
-    result = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "Wechaty"
 

@@ -13,12 +13,16 @@ from bot.app import Bot
 from bot.config import Config
 
 
-def test_connecting_writes_nothing_into_the_environment(bot: Bot, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connecting_writes_nothing_into_the_environment(
+    bot: Bot, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot.transports.wechaty_transport import WechatyTransport
 
     monkeypatch.delenv("WECHATY_PUPPET_SERVICE_ENDPOINT", raising=False)
     monkeypatch.delenv("WECHATY_PUPPET_SERVICE_TOKEN", raising=False)
-    wechaty = config.wechaty.model_copy(update={"endpoint": "127.0.0.1:8788", "token": "puppet_service_token"})
+    wechaty = config.wechaty.model_copy(
+        update={"endpoint": "127.0.0.1:8788", "token": "puppet_service_token"}
+    )
     before = dict(os.environ)
     transport = WechatyTransport(bot, config.model_copy(update={"wechaty": wechaty}))
     sdk = transport._new_sdk()

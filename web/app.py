@@ -39,8 +39,10 @@ class SafetyHeaders:
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
-        (b"content-security-policy",
-         b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        ),
     ]
 
     def __init__(self, app: ASGIApp) -> None:
@@ -69,15 +71,28 @@ def _cookie_seconds(desk: Desk, now: datetime) -> int:
 
 def _login_page(desk: Desk, request: Request, error: str = "", status_code: int = 200) -> Response:
     nonce = secrets.token_urlsafe(24)
-    response = desk.templates.TemplateResponse(request, "login.html", {
-        "community": desk.config.community, "csrf": nonce, "error": error, "minutes": desk.config.web.code_minutes,
-    }, status_code=status_code)
+    response = desk.templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "community": desk.config.community,
+            "csrf": nonce,
+            "error": error,
+            "minutes": desk.config.web.code_minutes,
+        },
+        status_code=status_code,
+    )
     response.set_cookie(LOGIN_COOKIE, desk.sign(nonce), max_age=3600, httponly=True, samesite="strict")
     return response
 
 
-def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable[[], None] | None = None,
-               factory: sessionmaker[Session] | None = None) -> Starlette:
+def create_app(
+    config: Config,
+    engine: Engine,
+    clock: Clock,
+    on_queued: Callable[[], None] | None = None,
+    factory: sessionmaker[Session] | None = None,
+) -> Starlette:
     """The workbench on the bot's database; ``on_queued`` is called after a page queues messages.
     Beside the bot in one process, pass the bot's ``factory``: its outbox then sees the rows a page
     queues at once (bot/due.py listens to that factory's sessions)."""
@@ -86,8 +101,14 @@ def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable
     with unit_of_work(factory) as session:
         secret = signing_secret(session)
     labels = Labels(category_labels(config.categories))
-    desk = Desk(config=config, factory=factory, clock=clock, labels=labels, signer=Signer(secret, salt="qinlin-web"),
-                on_queued=on_queued)
+    desk = Desk(
+        config=config,
+        factory=factory,
+        clock=clock,
+        labels=labels,
+        signer=Signer(secret, salt="qinlin-web"),
+        on_queued=on_queued,
+    )
 
     def desk_of(request: Request) -> Desk:
         return desk
@@ -115,8 +136,13 @@ def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable
         if token is None:
             return _login_page(desk, request, error, 400)
         response = see_other("/")
-        response.set_cookie(SESSION_COOKIE, desk.sign(token), max_age=_cookie_seconds(desk, clock.now()),
-                            httponly=True, samesite="lax")
+        response.set_cookie(
+            SESSION_COOKIE,
+            desk.sign(token),
+            max_age=_cookie_seconds(desk, clock.now()),
+            httponly=True,
+            samesite="lax",
+        )
         response.delete_cookie(LOGIN_COOKIE)
         return response
 
@@ -138,7 +164,9 @@ def create_app(config: Config, engine: Engine, clock: Clock, on_queued: Callable
     async def cjk_font(request: Request) -> Response:
         # A machine without Chinese fonts (a fresh Linux) would show boxes: the charts' own font
         # (Noto Sans CJK SC from mplfonts) is served too, and the browser fetches it only then.
-        return FileResponse(cjk_font_path(), media_type="font/otf", headers={"Cache-Control": "max-age=2592000"})
+        return FileResponse(
+            cjk_font_path(), media_type="font/otf", headers={"Cache-Control": "max-age=2592000"}
+        )
 
     routes: list[Route | Mount] = [
         Route("/login", login, methods=["GET", "POST"]),

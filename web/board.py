@@ -66,7 +66,9 @@ def show_board(page: Page) -> Response:
     config = page.config
     buildings = estate_buildings(config)
     if not page.is_staff:  # a leader: own buildings, aggregates only
-        buildings = [b for b in buildings if b in page.viewer.led_buildings] or list(page.viewer.led_buildings)
+        buildings = [b for b in buildings if b in page.viewer.led_buildings] or list(
+            page.viewer.led_buildings
+        )
     cells = building_cells(page, buildings)
     today = day_start(config, page.now)
     cutoff = page.now - timedelta(days=config.web.overdue_days)
@@ -74,8 +76,12 @@ def show_board(page: Page) -> Response:
     new_today = report_rows.count_since(page.session, today, scope)
     overdue_count = report_rows.count_in_before(page.session, OPEN_STATUSES, cutoff, scope)
     values: dict[str, Any] = {
-        "cells": cells, "new_today": new_today, "overdue_count": overdue_count, "overdue_days": config.web.overdue_days,
-        "open_total": sum(cell.open for cell in cells), "kind_label": KIND_LABEL,
+        "cells": cells,
+        "new_today": new_today,
+        "overdue_count": overdue_count,
+        "overdue_days": config.web.overdue_days,
+        "open_total": sum(cell.open for cell in cells),
+        "kind_label": KIND_LABEL,
     }
     if page.is_staff:
         page.log_query("/待办", "")

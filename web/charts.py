@@ -45,15 +45,26 @@ def show_charts(page: Page) -> Response:
             label, buildings = f"{building}号楼", [building]
         page.log_query("/图表", f"{period_text} {label}".strip())
         try:
-            path = chart_file(page.session, page.config, period, page.now, buildings, "" if buildings is None else label)
+            path = chart_file(
+                page.session, page.config, period, page.now, buildings, "" if buildings is None else label
+            )
         except OSError as error:
-            raise UserError(f"图表没能保存到服务器的 {page.config.exports_dir} 目录（{error.strerror or error}），"
-                            "请管理员检查磁盘和目录权限。") from None
+            raise UserError(
+                f"图表没能保存到服务器的 {page.config.exports_dir} 目录（{error.strerror or error}），"
+                "请管理员检查磁盘和目录权限。"
+            ) from None
         image = base64.b64encode(path.read_bytes()).decode()
     except UserError as mistake:
         problem = str(mistake)
-    return page.render("charts.html", scopes=scopes, scope_key=scope_key, period_text=period_text, building=building,
-                       image=image, problem=problem)
+    return page.render(
+        "charts.html",
+        scopes=scopes,
+        scope_key=scope_key,
+        period_text=period_text,
+        building=building,
+        image=image,
+        problem=problem,
+    )
 
 
 def download_ledger(page: Page) -> Response:
@@ -63,13 +74,19 @@ def download_ledger(page: Page) -> Response:
     try:
         path = ledger_file(page.session, page.config, period, page.now)
     except OSError as error:
-        raise UserError(f"台帐没能保存到服务器的 {page.config.exports_dir} 目录（{error.strerror or error}），"
-                        "请管理员检查磁盘和目录权限。") from None
+        raise UserError(
+            f"台帐没能保存到服务器的 {page.config.exports_dir} 目录（{error.strerror or error}），"
+            "请管理员检查磁盘和目录权限。"
+        ) from None
     content = path.read_bytes()
-    return Response(content, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={
-        "Content-Disposition": f"attachment; filename=\"ledger.xlsx\"; filename*=UTF-8''{quote(path.name)}",
-        "Cache-Control": "no-store",
-    })
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f"attachment; filename=\"ledger.xlsx\"; filename*=UTF-8''{quote(path.name)}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def routes(desk_of: Callable[[Request], Desk]) -> list[Route]:

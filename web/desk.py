@@ -54,7 +54,9 @@ class Desk:
     labels: Labels
     signer: Signer
     on_queued: Callable[[], None] | None = None  # wakes the bot's outbox when it runs in this process
-    templates: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(directory=str(HERE / "templates")))
+    templates: Jinja2Templates = field(
+        default_factory=lambda: Jinja2Templates(directory=str(HERE / "templates"))
+    )
 
     def sign(self, value: str) -> str:
         return self.signer.sign(value).decode()
@@ -112,11 +114,23 @@ class Page:
         return (shown[0], bool(shown[1])) if shown else None
 
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-        return self.desk.templates.TemplateResponse(self.request, template, {
-            "viewer": self.viewer, "role_label": ROLE_LABEL.get(self.viewer.role, ""), "is_staff": self.is_staff,
-            "csrf": self.web_session.csrf_token, "community": self.config.community, "flash": self.take_flash(),
-            "tz": self.config.tzinfo, "labels": self.desk.labels, "now": self.now, **values,
-        }, status_code=status_code)
+        return self.desk.templates.TemplateResponse(
+            self.request,
+            template,
+            {
+                "viewer": self.viewer,
+                "role_label": ROLE_LABEL.get(self.viewer.role, ""),
+                "is_staff": self.is_staff,
+                "csrf": self.web_session.csrf_token,
+                "community": self.config.community,
+                "flash": self.take_flash(),
+                "tz": self.config.tzinfo,
+                "labels": self.desk.labels,
+                "now": self.now,
+                **values,
+            },
+            status_code=status_code,
+        )
 
     def refuse(self, text: str, status_code: int = 403) -> HTMLResponse:
         return self.render("refused.html", status_code=status_code, reason=text)
@@ -129,8 +143,15 @@ def see_other(path: str) -> RedirectResponse:
 PageHandler = Callable[[Page], Response]
 
 
-def page(desk_of: Callable[[Request], Desk], path: str, handler: PageHandler, *, methods: tuple[str, ...] = ("GET",),
-         who: tuple[str, ...] = STAFF, done: str | None = None) -> Route:
+def page(
+    desk_of: Callable[[Request], Desk],
+    path: str,
+    handler: PageHandler,
+    *,
+    methods: tuple[str, ...] = ("GET",),
+    who: tuple[str, ...] = STAFF,
+    done: str | None = None,
+) -> Route:
     """A route that needs a logged-in person with one of the roles ``who``. POSTs must carry the
     session's CSRF token. A UserError from an action is shown on ``done`` (or as a page)."""
 
@@ -145,8 +166,14 @@ def page(desk_of: Callable[[Request], Desk], path: str, handler: PageHandler, *,
     return Route(path, endpoint, methods=list(methods), name=handler.__name__)
 
 
-def _serve(desk: Desk, request: Request, form: FormData | None, handler: PageHandler, who: tuple[str, ...],
-           done: str | None) -> Response:
+def _serve(
+    desk: Desk,
+    request: Request,
+    form: FormData | None,
+    handler: PageHandler,
+    who: tuple[str, ...],
+    done: str | None,
+) -> Response:
     queued = 0
     with unit_of_work(desk.factory) as session:
         now = desk.clock.now()

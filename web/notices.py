@@ -19,11 +19,29 @@ from storage.models import Notice
 from storage.repositories import notices as notice_rows
 from web.desk import Desk, Page, page, see_other
 
-STATUS_LABEL = {"sent": "已发送", "recalled": "已撤回", "scheduled": "待发送", "cancelled": "已取消", "skipped": "已跳过",
-                "held": "待发布人确认", "lapsed": "未确认，已作废"}
-RECALL_LABEL = {"withdrawn": "未发出，已取消", "too_late": "已超时，未能撤回", "requested": "撤回中", "recalled": "已撤回",
-                "refused": "微信未能撤回"}
-RELAY_LABEL = {"queued": "排队中", "sending": "发送中", "sent": "已送达", "failed": "发送失败", "withdrawn": "未发出"}
+STATUS_LABEL = {
+    "sent": "已发送",
+    "recalled": "已撤回",
+    "scheduled": "待发送",
+    "cancelled": "已取消",
+    "skipped": "已跳过",
+    "held": "待发布人确认",
+    "lapsed": "未确认，已作废",
+}
+RECALL_LABEL = {
+    "withdrawn": "未发出，已取消",
+    "too_late": "已超时，未能撤回",
+    "requested": "撤回中",
+    "recalled": "已撤回",
+    "refused": "微信未能撤回",
+}
+RELAY_LABEL = {
+    "queued": "排队中",
+    "sending": "发送中",
+    "sent": "已送达",
+    "failed": "发送失败",
+    "withdrawn": "未发出",
+}
 
 
 def _origin(raw: str) -> tuple[str, notices.Origin]:
@@ -31,7 +49,7 @@ def _origin(raw: str) -> tuple[str, notices.Origin]:
     text, display = normalise_text(raw), display_text(raw)
 
     def as_typed(tail: str) -> str:
-        return display[-len(tail):] if tail and len(display) == len(text) else tail
+        return display[-len(tail) :] if tail and len(display) == len(text) else tail
 
     return text, notices.Origin(None, f"web-{secrets.token_hex(8)}", as_typed)
 
@@ -40,8 +58,16 @@ def list_notices(page: Page) -> Response:
     rows = notice_rows.posted_by_people(page.session, ("sent", "recalled"), 30)
     rooms, acks, confirmed_rooms = notice_rows.counts_per_notice(page.session, [row.id for row in rows])
     scheduled = notice_rows.scheduled_by_people(page.session)
-    return page.render("notices.html", rows=rows, rooms=rooms, acks=acks, confirmed_rooms=confirmed_rooms,
-                       scheduled=scheduled, statuses=STATUS_LABEL, recurrence_label=recurrence_label)
+    return page.render(
+        "notices.html",
+        rows=rows,
+        rooms=rooms,
+        acks=acks,
+        confirmed_rooms=confirmed_rooms,
+        scheduled=scheduled,
+        statuses=STATUS_LABEL,
+        recurrence_label=recurrence_label,
+    )
 
 
 def show_notice(page: Page) -> Response:
@@ -55,18 +81,34 @@ def show_notice(page: Page) -> Response:
     reminders = notice_rows.reminders_by_room(page.session, notice.id)
     names = notice_rows.ack_names_by_room(page.session, notice.id)
     window = timedelta(minutes=page.config.notices.recall_window_minutes)
-    recallable = notice.status == "sent" and notice.recall_requested_by is None and any(
-        state in ("queued", "sending") or (sent_at is not None and page.now - sent_at <= window)
-        for state, sent_at in relays.values())
-    return page.render("notice.html", notice=notice, deliveries=deliveries, relays=relays, names=names,
-                       statuses=STATUS_LABEL, relay_label=RELAY_LABEL, recallable=recallable, reminders=reminders,
-                       recall_label=RECALL_LABEL,
-                       recall_minutes=f"{page.config.notices.recall_window_minutes:g}")
+    recallable = (
+        notice.status == "sent"
+        and notice.recall_requested_by is None
+        and any(
+            state in ("queued", "sending") or (sent_at is not None and page.now - sent_at <= window)
+            for state, sent_at in relays.values()
+        )
+    )
+    return page.render(
+        "notice.html",
+        notice=notice,
+        deliveries=deliveries,
+        relays=relays,
+        names=names,
+        statuses=STATUS_LABEL,
+        relay_label=RELAY_LABEL,
+        recallable=recallable,
+        reminders=reminders,
+        recall_label=RECALL_LABEL,
+        recall_minutes=f"{page.config.notices.recall_window_minutes:g}",
+    )
 
 
 def send_notice(page: Page) -> Response:
     text, origin = _origin(page.field("text")[:2000])
-    done = notices.post_notice(page.session, page.config, page.viewer, text, bool(page.field("urgent")), page.now, origin)
+    done = notices.post_notice(
+        page.session, page.config, page.viewer, text, bool(page.field("urgent")), page.now, origin
+    )
     page.outgoing.extend(done.outgoing)
     page.flash(done.text)
     return see_other(f"/notices/{done.notes['notice_id']}")
@@ -79,15 +121,23 @@ def schedule_notice(page: Page) -> Response:
 
 
 def recall(page: Page) -> Response:
-    done = notices.recall_notice(page.session, page.config, page.viewer, int(page.request.path_params["number"]),
-                                 page.now, reply_room_id=None)
+    done = notices.recall_notice(
+        page.session,
+        page.config,
+        page.viewer,
+        int(page.request.path_params["number"]),
+        page.now,
+        reply_room_id=None,
+    )
     page.outgoing.extend(done.outgoing)
     page.flash(done.text)
     return see_other(f"/notices/{page.request.path_params['number']}")
 
 
 def cancel(page: Page) -> Response:
-    page.flash(notices.cancel_scheduled(page.session, page.viewer, int(page.request.path_params["number"])).text)
+    page.flash(
+        notices.cancel_scheduled(page.session, page.viewer, int(page.request.path_params["number"])).text
+    )
     return see_other("/notices")
 
 

@@ -41,10 +41,22 @@ def show_people(page: Page) -> Response:
     rooms = room_rows.by_role(page.session)
     report = (page.web_session.filters or {}).get("roster_report")
     if report is not None:
-        page.web_session.filters = {k: v for k, v in (page.web_session.filters or {}).items() if k != "roster_report"}
-    return page.render("people.html", people=people, total=total, page_number=number,
-                       pages=max(1, -(-total // PAGE_SIZE)), rooms=rooms, role_labels=ROLE_LABEL,
-                       room_labels=ROOM_ROLE_LABEL, mask=mask, sources=SOURCE_LABEL, report=report)
+        page.web_session.filters = {
+            k: v for k, v in (page.web_session.filters or {}).items() if k != "roster_report"
+        }
+    return page.render(
+        "people.html",
+        people=people,
+        total=total,
+        page_number=number,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        rooms=rooms,
+        role_labels=ROLE_LABEL,
+        room_labels=ROOM_ROLE_LABEL,
+        mask=mask,
+        sources=SOURCE_LABEL,
+        report=report,
+    )
 
 
 def import_roster(page: Page) -> Response:
@@ -64,11 +76,19 @@ def import_roster(page: Page) -> Response:
             result = import_roster_file(page.session, path, page.now)
         except RosterFileError as error:
             raise UserError(f"名单没有导入：{error.problem.say(ROSTER_PROBLEMS)}") from None
-    page.web_session.filters = {**(page.web_session.filters or {}),
-                                "roster_report": {"imported": result.imported, "errors": [roster_line(e) for e in result.errors[:200]],
-                                                  "error_count": len(result.errors)}}
-    page.flash(f"已导入 {result.imported} 人" + (f"，{len(result.errors)} 行有问题（见下）" if result.errors else "。"),
-               ok=not result.errors)
+    page.web_session.filters = {
+        **(page.web_session.filters or {}),
+        "roster_report": {
+            "imported": result.imported,
+            "errors": [roster_line(e) for e in result.errors[:200]],
+            "error_count": len(result.errors),
+        },
+    }
+    page.flash(
+        f"已导入 {result.imported} 人"
+        + (f"，{len(result.errors)} 行有问题（见下）" if result.errors else "。"),
+        ok=not result.errors,
+    )
     return see_other("/people")
 
 

@@ -21,11 +21,32 @@ from storage.models import Report, Room
 from storage.repositories import reports as report_rows
 from web.desk import Desk, Page, page, see_other
 
-ACTION_LABEL = {"create": "登记", "complete": "补充", "correct": "更正", "withdraw": "撤回", "expire": "超时未补充",
-                "resolve": "办结", "purge": "清除个人信息", "link": "关联同一问题", "unlink": "移出关联"}
-FIELD_LABEL = {"building": "楼号", "unit": "室号", "people": "人数", "households": "户数", "origin": "来源地",
-               "event_date": "日期", "phone": "电话", "category": "类别", "kind": "类型", "status": "状态",
-               "resolution": "说明", "incident_id": "事件", "area": "片区"}
+ACTION_LABEL = {
+    "create": "登记",
+    "complete": "补充",
+    "correct": "更正",
+    "withdraw": "撤回",
+    "expire": "超时未补充",
+    "resolve": "办结",
+    "purge": "清除个人信息",
+    "link": "关联同一问题",
+    "unlink": "移出关联",
+}
+FIELD_LABEL = {
+    "building": "楼号",
+    "unit": "室号",
+    "people": "人数",
+    "households": "户数",
+    "origin": "来源地",
+    "event_date": "日期",
+    "phone": "电话",
+    "category": "类别",
+    "kind": "类型",
+    "status": "状态",
+    "resolution": "说明",
+    "incident_id": "事件",
+    "area": "片区",
+}
 FILTER_KEYS = ("period", "kind", "category", "building", "status", "text")
 DEFAULT_PERIOD = "近30天"
 COUNT_CAP = 2000
@@ -33,8 +54,11 @@ COUNT_CAP = 2000
 
 def _period(page: Page, text: str) -> Period:
     if not text:
-        return Period(page.now.astimezone(page.config.tzinfo).date() - timedelta(days=29),
-                      page.now.astimezone(page.config.tzinfo).date(), DEFAULT_PERIOD)
+        return Period(
+            page.now.astimezone(page.config.tzinfo).date() - timedelta(days=29),
+            page.now.astimezone(page.config.tzinfo).date(),
+            DEFAULT_PERIOD,
+        )
     return parse_period(text, page.now)
 
 
@@ -48,7 +72,9 @@ def _as_query_arguments(filters: dict[str, str]) -> str:
 
 
 def list_reports(page: Page) -> Response:
-    filters = {key: str(value) for key, value in (page.web_session.filters or {}).items() if key in FILTER_KEYS}
+    filters = {
+        key: str(value) for key, value in (page.web_session.filters or {}).items() if key in FILTER_KEYS
+    }
     problem = ""
     try:
         period = _period(page, filters.get("period", ""))
@@ -83,10 +109,21 @@ def list_reports(page: Page) -> Response:
         pages = number + 1 if len(rows) == size else number
     else:
         pages = max(1, -(-total // size))
-    return page.render("reports.html", rows=rows, total=total, capped=capped, cap=COUNT_CAP,
-                       page_number=number, pages=pages,
-                       filters=filters, period=period, problem=problem, kinds=KIND_LABEL, statuses=STATUS_LABEL,
-                       describe=describe)
+    return page.render(
+        "reports.html",
+        rows=rows,
+        total=total,
+        capped=capped,
+        cap=COUNT_CAP,
+        page_number=number,
+        pages=pages,
+        filters=filters,
+        period=period,
+        problem=problem,
+        kinds=KIND_LABEL,
+        statuses=STATUS_LABEL,
+        describe=describe,
+    )
 
 
 def set_filters(page: Page) -> Response:
@@ -99,8 +136,9 @@ def set_filters(page: Page) -> Response:
             chosen["building"] = building
         if chosen.get("period"):
             parse_period(chosen["period"], page.now)  # a period that cannot be read is said at once
-    page.web_session.filters = {key: value for key, value in (page.web_session.filters or {}).items()
-                                if key not in FILTER_KEYS} | chosen
+    page.web_session.filters = {
+        key: value for key, value in (page.web_session.filters or {}).items() if key not in FILTER_KEYS
+    } | chosen
     return see_other("/reports")
 
 
@@ -109,9 +147,18 @@ def show_report(page: Page) -> Response:
     page.log_query("/查询", f"#{report.id}")
     linked = [r for r in incident_reports(page.session, report.incident_id) if r.id != report.id]
     room = page.session.get(Room, report.room_id) if report.room_id else None
-    return page.render("report.html", report=report, linked=linked, room=room, kinds=KIND_LABEL,
-                       statuses=STATUS_LABEL, describe=describe, events=report.events, actions=ACTION_LABEL,
-                       change_text=_change_text(page))
+    return page.render(
+        "report.html",
+        report=report,
+        linked=linked,
+        room=room,
+        kinds=KIND_LABEL,
+        statuses=STATUS_LABEL,
+        describe=describe,
+        events=report.events,
+        actions=ACTION_LABEL,
+        change_text=_change_text(page),
+    )
 
 
 def _change_text(page: Page) -> Callable[[str, list[object]], str]:
@@ -136,8 +183,15 @@ def _number(page: Page) -> int:
 
 
 def resolve(page: Page) -> Response:
-    done = resolve_report(page.session, page.desk.labels, page.viewer, _number(page), page.field("note")[:1000],
-                          page.now, request_key=f"web-{secrets.token_hex(8)}")
+    done = resolve_report(
+        page.session,
+        page.desk.labels,
+        page.viewer,
+        _number(page),
+        page.field("note")[:1000],
+        page.now,
+        request_key=f"web-{secrets.token_hex(8)}",
+    )
     page.outgoing.extend(done.outgoing)
     page.flash(done.text)
     return see_other(f"/reports/{_number(page)}")
@@ -153,9 +207,13 @@ def correct(page: Page) -> Response:
         typed = page.field(key).removesuffix("号楼").removesuffix("室")
         if typed != (getattr(report, key) or ""):
             if typed and not typed.isdigit():
-                raise UserError(f"{'楼号' if key == 'building' else '室号'}只写数字，例如 {'3' if key == 'building' else '201'}。")
+                raise UserError(
+                    f"{'楼号' if key == 'building' else '室号'}只写数字，例如 {'3' if key == 'building' else '201'}。"
+                )
             values[key] = typed or None
-    done = correct_report(page.session, page.config, page.desk.labels, page.viewer, report.id, values, page.now)
+    done = correct_report(
+        page.session, page.config, page.desk.labels, page.viewer, report.id, values, page.now
+    )
     page.flash(done.text)
     return see_other(f"/reports/{report.id}")
 

@@ -29,15 +29,22 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise PortTaken(f"port {port} on {host} is already in use (another qinlin web?); choose another with --port") from None
+            raise PortTaken(
+                f"port {port} on {host} is already in use (another qinlin web?); choose another with --port"
+            ) from None
         raise PortTaken(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
 
 
-def server_for(config: Config, engine: Engine, clock: Clock, on_queued: Callable[[], None] | None = None,
-               factory: sessionmaker[Session] | None = None) -> uvicorn.Server:
+def server_for(
+    config: Config,
+    engine: Engine,
+    clock: Clock,
+    on_queued: Callable[[], None] | None = None,
+    factory: sessionmaker[Session] | None = None,
+) -> uvicorn.Server:
     from web.app import create_app
 
     app = create_app(config, engine, clock, on_queued=on_queued, factory=factory)

@@ -18,7 +18,17 @@ CJK = r"[\u4e00-\u9fff]"
 ISO_DATE = re.compile(r"(?<!\d)(20\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 MONTH_DAY = re.compile(r"(?<![\d.])(\d{1,2})月(\d{1,2})[日号]?")
 SHORT_DATE = re.compile(r"(?<![\d./-])(\d{1,2})[./](\d{1,2})(?![\d./])")
-RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "大后天": 3, "后天": 2, "明天": 1, "明日": 1}
+RELATIVE_DAYS = {
+    "今天": 0,
+    "今日": 0,
+    "昨天": -1,
+    "昨日": -1,
+    "前天": -2,
+    "大后天": 3,
+    "后天": 2,
+    "明天": 1,
+    "明日": 1,
+}
 # 下周回沪: a date in next week (its Monday), never a place called 下周
 RELATIVE_WEEKS = {"下周": 1, "下星期": 1, "下礼拜": 1, "上周": -1, "上星期": -1, "上礼拜": -1}
 # 3-201, 3号楼201室, 3号201, 3幢201, 三号楼二零一
@@ -31,13 +41,17 @@ UNIT = re.compile(rf"(?<![\d\-])({N})\s*(?:室|号房|房间)")
 BUILDING = re.compile(rf"(?<![\d])({N})\s*(?:号楼|幢|栋|号(?![房室]))")
 # 201弄, 13楼, 2单元, 1200路, 100平方米, 600多吨 …: a lane, a floor, a stairway, a bus line or a
 # quantity is not a room
-BARE_UNIT = re.compile(r"(?<![\d.:/\-])(\d{3,4})(?![\d.:/\-]|\s*[人户位口个岁元块天弄楼路层栋幢单米平多余年届期支线次斤吨度])")
+BARE_UNIT = re.compile(
+    r"(?<![\d.:/\-])(\d{3,4})(?![\d.:/\-]|\s*[人户位口个岁元块天弄楼路层栋幢单米平多余年届期支线次斤吨度])"
+)
 # a room on the other side of a wall is not the reporter's: 隔壁602, 楼下502, 对门
 NEIGHBOUR = r"(?:隔壁|楼下|楼上|对门|对面|邻居家?|邻居的)"
 # …and so is a room the words after it give to someone else: 202那家, 503的住户; a bare number
 # (no building, no 室) also when newcomers move into it (今年601新搬进几个年轻人) — 5号楼302 新搬来租户
 # is the reporter registering their own room
-_OTHERS_ROOM_AFTER = re.compile(r"\s*(?:那家|那户|这家|这户|家的|的住户|住的|的人家|的邻居|邻居|的租客|的租户)")
+_OTHERS_ROOM_AFTER = re.compile(
+    r"\s*(?:那家|那户|这家|这户|家的|的住户|住的|的人家|的邻居|邻居|的租客|的租户)"
+)
 _OTHERS_BARE_ROOM_AFTER = re.compile(r"\s*(?:住户|租客|租户|新搬|搬来|搬进|新来)")
 # a number dialled (or come when called) is a phone number, not a room: 打了110, 拨打12345, 致电120
 _DIALLED = re.compile(r"(?:打|拨|致电|呼叫|被)\s*了?\s*$")  # …and 被120拉走 is an ambulance
@@ -59,9 +73,46 @@ ORIGIN_PATTERNS = [
 # "X返沪" without 来自/从/自: X is an origin only when it is a known place or ends like one —
 # 明天回沪, 今天刚回沪, 全家返沪 are dates and people, not places
 BARE_ORIGIN = re.compile(rf"({CJK}{{2,6}}?)(?:返沪|来沪|回沪|到沪|抵沪)")
-NOT_PLACES = {"外地", "老家", "今天", "昨天", "刚刚", "已经", "本人", "家人", "全家", "我们", "他们", "一家", "老人", "孩子",
-              "儿子", "女儿", "租户", "昨日", "今日", "前天", "刚刚从", "外省", "省外", "市外", "国外", "境外", "海外",
-              "家里", "单位", "医院", "公司", "学校", "那里", "这里", "哪里", "外面", "上海", "本市"}
+NOT_PLACES = {
+    "外地",
+    "老家",
+    "今天",
+    "昨天",
+    "刚刚",
+    "已经",
+    "本人",
+    "家人",
+    "全家",
+    "我们",
+    "他们",
+    "一家",
+    "老人",
+    "孩子",
+    "儿子",
+    "女儿",
+    "租户",
+    "昨日",
+    "今日",
+    "前天",
+    "刚刚从",
+    "外省",
+    "省外",
+    "市外",
+    "国外",
+    "境外",
+    "海外",
+    "家里",
+    "单位",
+    "医院",
+    "公司",
+    "学校",
+    "那里",
+    "这里",
+    "哪里",
+    "外面",
+    "上海",
+    "本市",
+}
 # Time words and adverbs that stand before 返沪/回来 in place of a place: stripped from a candidate
 _NOT_PLACE_PREFIX = re.compile(
     r"^(?:今天|明天|后天|大后天|昨天|前天|今日|明日|昨日|当天|下周|上周|本周|这周|下星期|上星期|下个月|上个月|本月|月底|月初"
@@ -70,7 +121,8 @@ _NOT_PLACE_PREFIX = re.compile(
 )
 # Provinces and cities that count as an origin written without 来自/从 (湖北返沪)
 _PLACE_WORDS = frozenset(
-    line.strip() for line in (DATA / "places.txt").read_text(encoding="utf-8").splitlines()
+    line.strip()
+    for line in (DATA / "places.txt").read_text(encoding="utf-8").splitlines()
     if line.strip() and not line.startswith("#")
 )
 
@@ -91,7 +143,6 @@ def _origin(text: str) -> str | None:
     return None
 
 
-
 @dataclass
 class Fields:
     building: str | None = None
@@ -110,7 +161,6 @@ class Fields:
 def _number(text: str) -> str | None:
     value = to_int(text)
     return str(value) if value is not None and value > 0 else None
-
 
 
 def _building(text: str) -> str | None:
@@ -134,7 +184,9 @@ _NOT_BUILDING_AFTER = re.compile(
     r"|这天|那天|当天|晚上|夜里|早上|上午|下午|中午|凌晨|开始|之前|以前|之后|以后|前|后|起|左右|至|到|[~～]|星期|周)"
 )
 # A day of the month written alone: 3号晚上, 15号之前
-_DAY_OF_MONTH = re.compile(r"(?<![\d月])(\d{1,2})号(?=\s*(?:这天|那天|当天|晚上|夜里|早上|上午|下午|中午|凌晨|开始|之前|以前|之后|以后|起))")
+_DAY_OF_MONTH = re.compile(
+    r"(?<![\d月])(\d{1,2})号(?=\s*(?:这天|那天|当天|晚上|夜里|早上|上午|下午|中午|凌晨|开始|之前|以前|之后|以后|起))"
+)
 _BEFORE_BUILDING_NOT = re.compile(ROAD + r"\s*$")
 _BEFORE_UNIT_NOT = re.compile(NEIGHBOUR + r"\s*$")
 # 5、6、7栋 / 5号楼和6号楼: a number listed just before a building names several buildings
@@ -142,12 +194,14 @@ _LISTED_BEFORE = re.compile(rf"{N}\s*(?:号楼|幢|栋|号)?\s*(?:[、,，/]|和
 # 一位老太太, 一户人家: 一 before a measure word and a noun is an article, not a count; 一个人住 /
 # 老伴一个人清污水 is "alone" (访客1位, 返沪一人, 一个人 返沪, 一户返沪, 一家三口, 两位老人 still count)
 _NOT_A_NOUN = rf"{NUMERAL_CHARS}口返回来到抵新已在均共需要"  # 一家三口, 一户返沪: a count after all
-_ARTICLE = re.compile(rf"一(?:位|户|家)(?=[\u4e00-\u9fff])(?![{_NOT_A_NOUN}])|一个(?=[\u4e00-\u9fff])(?![{_NOT_A_NOUN}人])"
-                      r"|一个人(?=[\u4e00-\u9fff])(?![返回来到抵])")
+_ARTICLE = re.compile(
+    rf"一(?:位|户|家)(?=[\u4e00-\u9fff])(?![{_NOT_A_NOUN}])|一个(?=[\u4e00-\u9fff])(?![{_NOT_A_NOUN}人])"
+    r"|一个人(?=[\u4e00-\u9fff])(?![返回来到抵])"
+)
 
 
 def _cut(text: str, match: re.Match[str]) -> str:
-    return text[: match.start()] + " " + text[match.end():]
+    return text[: match.start()] + " " + text[match.end() :]
 
 
 def _building_match(text: str) -> re.Match[str] | None:
@@ -174,8 +228,11 @@ def _building_match(text: str) -> re.Match[str] | None:
 
 def _not_the_reporters(text: str, match: re.Match[str]) -> bool:
     """A room a neighbour lives in (隔壁602, 202那家) or a number dialled (打了110) is no unit."""
-    return bool(_BEFORE_UNIT_NOT.search(text, 0, match.start()) or _DIALLED.search(text, 0, match.start())
-                or _OTHERS_ROOM_AFTER.match(text, match.end()))
+    return bool(
+        _BEFORE_UNIT_NOT.search(text, 0, match.start())
+        or _DIALLED.search(text, 0, match.start())
+        or _OTHERS_ROOM_AFTER.match(text, match.end())
+    )
 
 
 def extract(text: str, now: datetime) -> Fields:
@@ -185,7 +242,7 @@ def extract(text: str, now: datetime) -> Fields:
     phone = find_phone(rest)  # first: "电话 138 1234 5678" is a phone, not room 138
     if phone:
         found.phone = phone.number
-        rest = rest[: phone.start] + " " + rest[phone.end:]
+        rest = rest[: phone.start] + " " + rest[phone.end :]
 
     for word, offset in RELATIVE_DAYS.items():
         if word in rest:
@@ -242,13 +299,18 @@ def extract(text: str, now: datetime) -> Fields:
     for pattern, fixed in PEOPLE:
         match = pattern.search(counted)
         if match:
-            found.people = (fixed if fixed is not None else to_int(match.group(1))) or None  # 0位 counts nobody
+            found.people = (
+                fixed if fixed is not None else to_int(match.group(1))
+            ) or None  # 0位 counts nobody
             rest = _cut(rest, match)
             break
     if found.unit is None:
         for bare in BARE_UNIT.finditer(rest):
-            if (_not_the_reporters(rest, bare) or _OTHERS_BARE_ROOM_AFTER.match(rest, bare.end())
-                    or _BEFORE_BUILDING_NOT.search(rest, 0, bare.start())):
+            if (
+                _not_the_reporters(rest, bare)
+                or _OTHERS_BARE_ROOM_AFTER.match(rest, bare.end())
+                or _BEFORE_BUILDING_NOT.search(rest, 0, bare.start())
+            ):
                 continue
             found.unit = str(int(bare.group(1)))
             break

@@ -45,7 +45,12 @@ def kind_features(category: str, rule_kind: str, strength: str, word_sets: Itera
     """For the kind, what the message is about counts too: its category (a dog is the estate's, a
     fever a household's), the rules' reading and how sure it is, and which place words it names
     (楼道 and 我家 together are more often a building's than 我家 alone)."""
-    return {"c:" + category, "r:" + rule_kind, f"r:{rule_kind}:{strength}", *("s:" + name for name in word_sets)}
+    return {
+        "c:" + category,
+        "r:" + rule_kind,
+        f"r:{rule_kind}:{strength}",
+        *("s:" + name for name in word_sets),
+    }
 
 
 @dataclass(frozen=True)
@@ -66,20 +71,28 @@ class NaiveBayes:
         # loop over features and classes — parse must stay within twice the cost of segmentation.
         # A lane cannot overflow: a weight is below 2^13 thousandths (log(count/α) < 8) and a
         # message of MAX_PARSE_CHARS has fewer than 2^13 features.
-        rows = {feature: sum(round(weight * 1000) << (_LANE * index) for index, weight in seen)
-                for feature, seen in self.deltas.items()}
+        rows = {
+            feature: sum(round(weight * 1000) << (_LANE * index) for index, weight in seen)
+            for feature, seen in self.deltas.items()
+        }
         object.__setattr__(self, "_rows", rows)
-        object.__setattr__(self, "_known", frozenset(rows))  # set & set walks the smaller one; dict keys & set copies every key
+        object.__setattr__(
+            self, "_known", frozenset(rows)
+        )  # set & set walks the smaller one; dict keys & set copies every key
 
     def scores(self, found: Iterable[str]) -> dict[str, float]:
         rows: dict[str, int] = self._rows  # type: ignore[attr-defined]
         known = self._known.intersection(found)  # type: ignore[attr-defined]
         total = sum(map(rows.__getitem__, known))
-        return {name: prior + len(known) * default + ((total >> (_LANE * index)) & _LANE_MASK) / 1000
-                for index, (name, prior, default) in enumerate(zip(self.classes, self.prior, self.default))}
+        return {
+            name: prior + len(known) * default + ((total >> (_LANE * index)) & _LANE_MASK) / 1000
+            for index, (name, prior, default) in enumerate(zip(self.classes, self.prior, self.default))
+        }
 
     @classmethod
-    def train(cls, documents: list[tuple[set[str], str, float]], classes: list[str], alpha: float = 0.3) -> NaiveBayes:
+    def train(
+        cls, documents: list[tuple[set[str], str, float]], classes: list[str], alpha: float = 0.3
+    ) -> NaiveBayes:
         """``documents``: (features, class, weight) — the weight lets a vocabulary word count as
         more or less than one real message."""
         index = {name: i for i, name in enumerate(classes)}
@@ -97,10 +110,17 @@ class NaiveBayes:
         docs = sum(class_docs) or 1.0
         # a class with no document still gets a small prior, so a new category can be predicted
         # from its vocabulary words alone
-        prior = tuple(round(math.log((class_docs[i] + 1) / (docs + len(classes))), 4) for i in range(len(classes)))
-        default = tuple(round(math.log(alpha / (class_total[i] + alpha * vocabulary_size)), 4) for i in range(len(classes)))
+        prior = tuple(
+            round(math.log((class_docs[i] + 1) / (docs + len(classes))), 4) for i in range(len(classes))
+        )
+        default = tuple(
+            round(math.log(alpha / (class_total[i] + alpha * vocabulary_size)), 4)
+            for i in range(len(classes))
+        )
         deltas = {
-            feature: tuple((i, round(math.log((count + alpha) / alpha), 3)) for i, count in sorted(per_class.items()))
+            feature: tuple(
+                (i, round(math.log((count + alpha) / alpha), 3)) for i, count in sorted(per_class.items())
+            )
             for feature, per_class in sorted(counts.items())
         }
         return cls(tuple(classes), prior, default, deltas)
@@ -133,7 +153,10 @@ class Model:
 
     def save(self, path: Path = MODEL_PATH) -> None:
         data = {"category": self.category.as_json(), "kind": self.kind.as_json()}
-        path.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n",
+            encoding="utf-8",
+        )
 
 
 def load_model(path: Path = MODEL_PATH) -> Model | None:

@@ -31,7 +31,9 @@ MAX_PARSE_CHARS = 2000  # a 50 KB paste is stored whole but a single report is p
 MAX_CHAIN_LINES = 2000
 # A generic trigger must be followed by a separator, a number, a place or a word of the vocabulary:
 # "报告3号楼" and "求助我家断粮了" are reports, "登记表在哪里下载", "报告一下吗" and "反映了" are not.
-_GENERIC_FOLLOWER = re.compile(r"^(?:$|[\s:：,，。!！?？、;；~～…】\]）)#@\d]|[一二三四五六七八九十两]+[号幢栋])")
+_GENERIC_FOLLOWER = re.compile(
+    r"^(?:$|[\s:：,，。!！?？、;；~～…】\]）)#@\d]|[一二三四五六七八九十两]+[号幢栋])"
+)
 _SEPARATORS = re.compile(r"[\s:：,，。!！、;；~～…．.】\]）)#]*")
 # Words that open a report body right after a trigger without punctuation (反映我们小区…)
 _FOLLOWER_WORDS = ("我", "本楼", "有人", "小区", "楼上", "楼下", "隔壁", "家里", "家中")
@@ -52,7 +54,9 @@ _GIST_DROP = re.compile(
     r"|[零〇一二三四五六七八九]{3,4}\s*(?:室|号房)"
 )
 _CHAIN_LINE = re.compile(r"^\s*(\d{1,3})\s*[.、)）．:：]\s*(.+?)\s*$")
-_NAME_IN_LINE = re.compile(r"(?:^|\s)([\u4e00-\u9fff]{1,2}(?:先生|女士|阿姨|师傅|老师|老伯|阿婆|爷爷|奶奶)|[\u4e00-\u9fff]{2,3})(?=\s|$)")
+_NAME_IN_LINE = re.compile(
+    r"(?:^|\s)([\u4e00-\u9fff]{1,2}(?:先生|女士|阿姨|师傅|老师|老伯|阿婆|爷爷|奶奶)|[\u4e00-\u9fff]{2,3})(?=\s|$)"
+)
 
 
 def _posterior(scores: dict[str, float]) -> dict[str, float]:
@@ -136,7 +140,9 @@ def shared_parser(vocabulary: Vocabulary) -> ReportParser:
 # outweighed only when the rest of the message says so e^20 times over (SINGLE_WORD_DECIDES). A place named by the kind word sets (楼道, 车棚, 我家) weighs heavily; the category
 # alone (a fever is a household's) only suggests the kind.
 CATEGORY_RULE_BONUS = 20.0
-SINGLE_WORD_DECIDES = False  # True: one listed word decides without the model (before; CV category 0.854 vs 0.860)
+SINGLE_WORD_DECIDES = (
+    False  # True: one listed word decides without the model (before; CV category 0.854 vs 0.860)
+)
 KIND_RULE_BONUS = 10.0
 KIND_HINT_BONUS = 3.0
 # Categories whose words decide alone, before any model: a fever is a health case whatever else
@@ -165,8 +171,8 @@ class _Words:
         lengths, words = self.lengths, self.words
         for start, char in enumerate(text):
             for size in lengths.get(char, ()):
-                if text[start:start + size] in words:
-                    yield text[start:start + size]
+                if text[start : start + size] in words:
+                    yield text[start : start + size]
                     break
 
 
@@ -184,6 +190,7 @@ class ReportParser:
             self.tokenizer.load_userdict(userdict)
         for word in vocabulary.all_words():
             self.tokenizer.add_word(word, freq=2000)
+
         def alternatives(words: object) -> str:
             return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))  # type: ignore[call-overload]
 
@@ -196,7 +203,9 @@ class ReportParser:
             + rf"[#【\[（(]?\s*({triggers})(?:\s*[】\]）)#])?"
             + (rf"(?:{fillers})?" if fillers else "")
         )
-        self._opening_words = tuple(sorted(vocabulary.all_words() - set(vocabulary.kind_triggers), key=len, reverse=True))
+        self._opening_words = tuple(
+            sorted(vocabulary.all_words() - set(vocabulary.kind_triggers), key=len, reverse=True)
+        )
         self._opening_words += _FOLLOWER_WORDS
         self._word_sets = {
             name: (frozenset(words), re.compile(alternatives([w for w in words if len(w) >= 2]) or "(?!)"))
@@ -237,8 +246,14 @@ class ReportParser:
             hits.add("return")
         return hits
 
-    def categorise(self, text: str, tokens: set[str] | None = None, origin: str | None = None,
-                   use_model: bool = True, found: set[str] | None = None) -> str:
+    def categorise(
+        self,
+        text: str,
+        tokens: set[str] | None = None,
+        origin: str | None = None,
+        use_model: bool = True,
+        found: set[str] | None = None,
+    ) -> str:
         """The category: a decisive word (health) first; then the model's reading of the whole
         message with the explicit words added as evidence; without a model, the first listed
         category whose words appear."""
@@ -247,16 +262,25 @@ class ReportParser:
         decisive = [code for code in DECISIVE_CATEGORIES if code in hits]
         if decisive:
             return decisive[0]
-        if self.model is None or not use_model or not text.strip() or (SINGLE_WORD_DECIDES and len(hits) == 1):
+        if (
+            self.model is None
+            or not use_model
+            or not text.strip()
+            or (SINGLE_WORD_DECIDES and len(hits) == 1)
+        ):
             return min(hits, key=lambda code: self._category_rank[code]) if hits else "other"
-        scores = _posterior(self.model.category.scores(found if found is not None else features(text, tokens)))
+        scores = _posterior(
+            self.model.category.scores(found if found is not None else features(text, tokens))
+        )
         if not hits and math.exp(max(scores.values())) < OTHER_BELOW:
             return "other"  # nothing named and the model unsure: 其他, for a person to read
         floor = min(scores.values())
         best = max(
             self._category_rank,
-            key=lambda code: (scores.get(code, floor) + (CATEGORY_RULE_BONUS if code in hits else 0.0),
-                              -self._category_rank[code]),
+            key=lambda code: (
+                scores.get(code, floor) + (CATEGORY_RULE_BONUS if code in hits else 0.0),
+                -self._category_rank[code],
+            ),
         )
         return best
 
@@ -279,7 +303,12 @@ class ReportParser:
         household = "household" in named
         if fields.building and not household and (fields.households or (fields.people and "count" in named)):
             return "building", "decisive"  # a leader's count for the whole building
-        for name, kind in (("estate_wide", "area"), ("building", "building"), ("area", "area"), ("household", "family")):
+        for name, kind in (
+            ("estate_wide", "area"),
+            ("building", "building"),
+            ("area", "area"),
+            ("household", "family"),
+        ):
             if name in named:
                 return kind, "word"
         if fields.building:
@@ -292,7 +321,9 @@ class ReportParser:
             return "area", "hint"
         return "family", "none"
 
-    def kind_features(self, fields: Fields, category: str, tokens: set[str], text: str, found: set[str]) -> set[str]:
+    def kind_features(
+        self, fields: Fields, category: str, tokens: set[str], text: str, found: set[str]
+    ) -> set[str]:
         """What the kind model reads: the message's features and what the rules make of it."""
         named = self.word_sets(tokens, text)
         return found | kind_features(category, *self._kind_rules(fields, category, named), named)
@@ -316,13 +347,13 @@ class ReportParser:
         if not trigger:
             return None
         word = trigger.group(1)
-        after = clean[trigger.end():]
+        after = clean[trigger.end() :]
         bracketed = trigger.group(0).rstrip().endswith(("】", "]", "）", ")", "#"))  # 【求助】每次下雨…
         if not self.vocabulary.kind_triggers[word] and not (
             bracketed or _GENERIC_FOLLOWER.match(after) or after.startswith(self._opening_words)
         ):
             return None  # 登记表在哪里下载, 反映了: a word that starts with a trigger
-        return word, after[_SEPARATORS.match(after).end():]  # type: ignore[union-attr]
+        return word, after[_SEPARATORS.match(after).end() :]  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ parse
 
@@ -330,7 +361,7 @@ class ReportParser:
         whole = normalise_text(text)
         chain = self._chain.match(whole)
         if chain:
-            return self._parse_chain(whole[chain.end():], now)
+            return self._parse_chain(whole[chain.end() :], now)
         clean = whole[:MAX_PARSE_CHARS]
         triggered = self._trigger_match(clean)
         if triggered is None:
@@ -344,7 +375,9 @@ class ReportParser:
         kind = explicit or self._infer_kind(fields, category, tokens, body, found)
         fields.category = category
         missing = [name for name in required_fields(kind) if getattr(fields, name) is None]
-        return ParseResult(True, kind, category, fields, missing, trigger=word, explicit_kind=bool(explicit), body=body)
+        return ParseResult(
+            True, kind, category, fields, missing, trigger=word, explicit_kind=bool(explicit), body=body
+        )
 
     def _parse_chain(self, rest: str, now: datetime) -> ParseResult:
         title_line, _, remainder = rest.partition("\n")
@@ -370,11 +403,30 @@ class ReportParser:
             fields.category = category
             name = _NAME_IN_LINE.search(re.sub(r"[\d\-号楼室幢栋人户]+", " ", body))
             missing = [n for n in required_fields("family") if getattr(fields, n) is None]
-            lines.append(ParseResult(True, "family", category, fields, missing, body=body,
-                                     contact_name=name.group(1) if name else None))
-        return ParseResult(True, "family", title_category, Fields(category=title_category), [], lines,
-                           is_chain=True, chain_title=title, trigger=self.vocabulary.chain_trigger, body=rest,
-                           unread_lines=unread)
+            lines.append(
+                ParseResult(
+                    True,
+                    "family",
+                    category,
+                    fields,
+                    missing,
+                    body=body,
+                    contact_name=name.group(1) if name else None,
+                )
+            )
+        return ParseResult(
+            True,
+            "family",
+            title_category,
+            Fields(category=title_category),
+            [],
+            lines,
+            is_chain=True,
+            chain_title=title,
+            trigger=self.vocabulary.chain_trigger,
+            body=rest,
+            unread_lines=unread,
+        )
 
     def extract_fields(self, text: str, now: datetime) -> Fields:
         clean = normalise_text(text)[:MAX_PARSE_CHARS]

@@ -51,22 +51,29 @@ def report_features(parser: ReportParser, entry: dict) -> tuple[set[str], set[st
     return found, parser.kind_features(result.fields, entry["category"][0], tokens, body, found)
 
 
-def vocabulary_documents(parser: ReportParser, vocabulary: Vocabulary) -> tuple[list[Document], list[Document]]:
+def vocabulary_documents(
+    parser: ReportParser, vocabulary: Vocabulary
+) -> tuple[list[Document], list[Document]]:
     categories = [
         (features(str(word), parser.tokens(str(word))), category.code, VOCABULARY_WEIGHT)
-        for category in vocabulary.categories for word in sorted(category.words)
+        for category in vocabulary.categories
+        for word in sorted(category.words)
     ]
     kinds = [
         (features(word, parser.tokens(word)) | {"s:" + word_set}, kind, VOCABULARY_WEIGHT)
-        for kind, word_set, words in (("family", "household", vocabulary.household_words),
-                                      ("building", "building", vocabulary.building_part_words),
-                                      ("area", "area", vocabulary.area_words))
+        for kind, word_set, words in (
+            ("family", "household", vocabulary.household_words),
+            ("building", "building", vocabulary.building_part_words),
+            ("area", "area", vocabulary.area_words),
+        )
         for word in sorted(words)
     ]
     return categories, kinds
 
 
-def train(parser: ReportParser, vocabulary: Vocabulary, entries: list[dict], drop: tuple[str, ...] = ()) -> Model:
+def train(
+    parser: ReportParser, vocabulary: Vocabulary, entries: list[dict], drop: tuple[str, ...] = ()
+) -> Model:
     """``drop``: feature prefixes to leave out (for cross-validation: a model that never saw a
     feature ignores it at run time, so this measures the parser without it)."""
     reports = [entry for entry in entries if entry["is_report"] and entry["category"] and entry["kind"]]
@@ -75,8 +82,14 @@ def train(parser: ReportParser, vocabulary: Vocabulary, entries: list[dict], dro
     category_docs += [(category, entry["category"][0], 1.0) for (category, _), entry in zip(found, reports)]
     kind_docs += [(kind, entry["kind"], 1.0) for (_, kind), entry in zip(found, reports)]
     if drop:
-        category_docs = [({f for f in found if not f.startswith(drop)}, label, weight) for found, label, weight in category_docs]
-        kind_docs = [({f for f in found if not f.startswith(drop)}, label, weight) for found, label, weight in kind_docs]
+        category_docs = [
+            ({f for f in found if not f.startswith(drop)}, label, weight)
+            for found, label, weight in category_docs
+        ]
+        kind_docs = [
+            ({f for f in found if not f.startswith(drop)}, label, weight)
+            for found, label, weight in kind_docs
+        ]
     codes = [category.code for category in vocabulary.categories]
     return Model(NaiveBayes.train(category_docs, codes), NaiveBayes.train(kind_docs, KINDS))
 
@@ -99,7 +112,15 @@ SETTINGS: list[tuple[str, tuple[str, ...], float | None, float, float, float, bo
     ("category bonus 30", (), 30.0, 10.0, 0.5, 3.0, False),
     ("without the trigger (g:)", ("g:",), 20.0, 10.0, 0.5, 3.0, False),
     ("without the rules' kind and word sets (r:, s:)", ("r:", "s:"), 20.0, 10.0, 0.5, 3.0, False),
-    ("words and bigrams only, a single word decides (before)", ("g:", "r:", "s:"), 20.0, 10.0, 0.5, 3.0, True),
+    (
+        "words and bigrams only, a single word decides (before)",
+        ("g:", "r:", "s:"),
+        20.0,
+        10.0,
+        0.5,
+        3.0,
+        True,
+    ),
     ("kind bonus 6, hint 3", (), 20.0, 6.0, 0.5, 3.0, False),
     ("kind bonus 20, hint 3", (), 20.0, 20.0, 0.5, 3.0, False),
     ("kind bonus 10, hint 1", (), 20.0, 10.0, 0.5, 1.0, False),
@@ -115,14 +136,21 @@ def cross_validate(vocabulary: Vocabulary, entries: list[dict], folds: int = 5) 
     the features and the rule bonuses in parser.py were chosen."""
     plain = ReportParser(vocabulary, model=None)
     right = {name: [0, 0] for name, *_ in SETTINGS}
-    chosen = (parser_module.CATEGORY_RULE_BONUS, parser_module.KIND_RULE_BONUS, parser_module.OTHER_BELOW,
-              parser_module.KIND_HINT_BONUS, parser_module.SINGLE_WORD_DECIDES)
+    chosen = (
+        parser_module.CATEGORY_RULE_BONUS,
+        parser_module.KIND_RULE_BONUS,
+        parser_module.OTHER_BELOW,
+        parser_module.KIND_HINT_BONUS,
+        parser_module.SINGLE_WORD_DECIDES,
+    )
     total = 0
     try:
         for fold in range(folds):
             held = [e for e in entries if fold_of(e, folds) == fold and e["is_report"] and e["category"]]
             rest = [e for e in entries if fold_of(e, folds) != fold]
-            models = {drop: train(plain, vocabulary, rest, drop) for drop in {drop for _, drop, *_ in SETTINGS}}
+            models = {
+                drop: train(plain, vocabulary, rest, drop) for drop in {drop for _, drop, *_ in SETTINGS}
+            }
             total += len(held)
             for name, drop, category_bonus, kind_bonus, other_below, hint_bonus, single in SETTINGS:
                 parser = ReportParser.__new__(ReportParser)
@@ -138,8 +166,13 @@ def cross_validate(vocabulary: Vocabulary, entries: list[dict], folds: int = 5) 
                     right[name][0] += result.category in entry["category"]
                     right[name][1] += result.kind == entry["kind"]
     finally:
-        (parser_module.CATEGORY_RULE_BONUS, parser_module.KIND_RULE_BONUS, parser_module.OTHER_BELOW,
-         parser_module.KIND_HINT_BONUS, parser_module.SINGLE_WORD_DECIDES) = chosen
+        (
+            parser_module.CATEGORY_RULE_BONUS,
+            parser_module.KIND_RULE_BONUS,
+            parser_module.OTHER_BELOW,
+            parser_module.KIND_HINT_BONUS,
+            parser_module.SINGLE_WORD_DECIDES,
+        ) = chosen
     print(f"{folds}-fold cross-validation on the train split, folds by source")
     for name, (category, kind) in right.items():
         print(f"{name:56} category {category / total:.3f}  kind {kind / total:.3f}  (n={total})")
@@ -147,7 +180,9 @@ def cross_validate(vocabulary: Vocabulary, entries: list[dict], folds: int = 5) 
 
 def main(argv: list[str] | None = None) -> int:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--cv", action="store_true", help="cross-validate on the train split instead of writing the model")
+    options.add_argument(
+        "--cv", action="store_true", help="cross-validate on the train split instead of writing the model"
+    )
     options.add_argument("--out", type=Path, default=MODEL_PATH)
     args = options.parse_args(argv)
     vocabulary = load_vocabulary()
@@ -158,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     model = train(ReportParser(vocabulary, model=None), vocabulary, entries)
     model.save(args.out)
     reports = sum(1 for e in entries if e["is_report"])
-    print(f"trained on {reports} reports of the train split (+ vocabulary words): "
-          f"{len(model.category.deltas)} features → {args.out}")
+    print(
+        f"trained on {reports} reports of the train split (+ vocabulary words): "
+        f"{len(model.category.deltas)} features → {args.out}"
+    )
     return 0
 
 

@@ -78,7 +78,9 @@ def load_vocabulary(path: str | Path | None = None, overrides: dict[str, Any] | 
         household_categories=frozenset(data["household_categories"]),
         building_part_words=frozenset(data["building_part_words"]),
         area_words=frozenset(data["area_words"]),
-        categories=tuple(Category(c["code"], c["label"], tuple(str(w) for w in c.get("words") or ())) for c in categories),
+        categories=tuple(
+            Category(c["code"], c["label"], tuple(str(w) for w in c.get("words") or ())) for c in categories
+        ),
         weak_area_words=frozenset(data.get("weak_area_words") or ()),
         estate_wide_words=frozenset(data.get("estate_wide_words") or ()),
         area_categories=frozenset(data.get("area_categories") or ()),

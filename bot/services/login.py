@@ -34,7 +34,9 @@ def _hash(wechat_id: str, code: str) -> str:
     return hashlib.sha256(f"{wechat_id}\n{code}".encode()).hexdigest()
 
 
-def issue_login_code(session: Session, config: Config, actor: Identity, private: bool, now: datetime) -> Outcome:
+def issue_login_code(
+    session: Session, config: Config, actor: Identity, private: bool, now: datetime
+) -> Outcome:
     """/登录: a fresh six-digit code for this person; earlier unused codes stop working."""
     if actor.role not in WEB_ROLES:
         raise UserError("抱歉，工作台只供社工、管理员和楼组长登录。")
@@ -43,10 +45,19 @@ def issue_login_code(session: Session, config: Config, actor: Identity, private:
     login_rows.use_up_codes(session, actor.wechat_id, now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     minutes = config.web.code_minutes
-    session.add(WebLoginCode(wechat_id=actor.wechat_id, code_hash=_hash(actor.wechat_id, code), created_at=now,
-                             expires_at=now + timedelta(minutes=minutes)))
-    return Outcome(f"工作台登录码：{code}（{minutes} 分钟内有效，只能用一次）。请在登录页输入您的名字“{actor.name}”和这个码。"
-                   "不是您本人在登录，请忽略并告诉管理员。", notes={"code": code})
+    session.add(
+        WebLoginCode(
+            wechat_id=actor.wechat_id,
+            code_hash=_hash(actor.wechat_id, code),
+            created_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+    )
+    return Outcome(
+        f"工作台登录码：{code}（{minutes} 分钟内有效，只能用一次）。请在登录页输入您的名字“{actor.name}”和这个码。"
+        "不是您本人在登录，请忽略并告诉管理员。",
+        notes={"code": code},
+    )
 
 
 def _lock(session: Session, subject: str) -> WebLoginLock | None:
@@ -84,7 +95,11 @@ def check_login(session: Session, name: str, code: str, now: datetime) -> Identi
 
 def _count_failure(session: Session, subject: str, now: datetime) -> None:
     lock = _lock(session, subject)
-    if lock is None or (lock.locked_until is not None and lock.locked_until <= now) or now - lock.last_failure_at > LOCK:
+    if (
+        lock is None
+        or (lock.locked_until is not None and lock.locked_until <= now)
+        or now - lock.last_failure_at > LOCK
+    ):
         if lock is None:
             lock = WebLoginLock(subject=subject)
             session.add(lock)
@@ -106,9 +121,15 @@ def token_hash(token: str) -> str:
 
 def start_session(session: Session, config: Config, who: Identity, now: datetime) -> tuple[str, WebSession]:
     token = secrets.token_urlsafe(32)
-    row = WebSession(token_hash=token_hash(token), wechat_id=who.wechat_id, name=who.name,
-                     csrf_token=secrets.token_urlsafe(24), filters={}, created_at=now,
-                     expires_at=next_midnight(config, now))
+    row = WebSession(
+        token_hash=token_hash(token),
+        wechat_id=who.wechat_id,
+        name=who.name,
+        csrf_token=secrets.token_urlsafe(24),
+        filters={},
+        created_at=now,
+        expires_at=next_midnight(config, now),
+    )
     session.add(row)
     session.flush()
     return token, row

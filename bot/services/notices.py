@@ -56,18 +56,31 @@ def _needs_confirmation(config: Config, actor: Identity, rooms: int) -> bool:
 
 def _held(config: Config, notice: Notice, rooms: int, label: str) -> Outcome:
     minutes = f"{config.limits.relay_confirm_minutes:g}"
-    return Outcome(f"N{notice.id} 将发往 {rooms} 个{_room_word(label)}（{label}），超过 "
-                   f"{config.limits.relay_confirm_above_rooms} 个群需要确认：请在 {minutes} 分钟内回复“确认 N{notice.id}”，"
-                   f"否则不发送；不发了请回复“/取消 N{notice.id}”。", notes={"notice_id": notice.id})
+    return Outcome(
+        f"N{notice.id} 将发往 {rooms} 个{_room_word(label)}（{label}），超过 "
+        f"{config.limits.relay_confirm_above_rooms} 个群需要确认：请在 {minutes} 分钟内回复“确认 N{notice.id}”，"
+        f"否则不发送；不发了请回复“/取消 N{notice.id}”。",
+        notes={"notice_id": notice.id},
+    )
 
 
-def _target_rooms(session: Session, config: Config, targets: str, source_room_id: str | None) -> tuple[int, str]:
+def _target_rooms(
+    session: Session, config: Config, targets: str, source_room_id: str | None
+) -> tuple[int, str]:
     found, _ = resolve_targets(session, config, targets)
     return len([room for room in found.rooms if room.id != source_room_id]), found.label
 
 
-def post_notice(session: Session, config: Config, actor: Identity, arguments: str, urgent: bool, now: datetime,
-                origin: Origin, signed: str | None = None) -> Outcome:
+def post_notice(
+    session: Session,
+    config: Config,
+    actor: Identity,
+    arguments: str,
+    urgent: bool,
+    now: datetime,
+    origin: Origin,
+    signed: str | None = None,
+) -> Outcome:
     """#通知 [targets] text: a notice relayed to every target room through the outbox (after the
     sender's 确认 when it goes to many rooms and the sender is not staff). ``signed``: the header's
     sender when the caller knows it better than this area's roster (the street office's)."""
@@ -95,20 +108,31 @@ def post_notice(session: Session, config: Config, actor: Identity, arguments: st
     return _relayed(session, config, notice, now, signed=signed)
 
 
-def _relayed(session: Session, config: Config, notice: Notice, now: datetime, prefix: str = "",
-             signed: str | None = None) -> Outcome:
+def _relayed(
+    session: Session,
+    config: Config,
+    notice: Notice,
+    now: datetime,
+    prefix: str = "",
+    signed: str | None = None,
+) -> Outcome:
     outgoing, label, count = fan_out(session, config, notice, now, signed)
     if count == 0:
         raise UserError(f"没有找到{label}对应的群（机器人需要先在群里）。")
     held = "" if notice.urgent else quiet_hours_clause(config, now)
     if outgoing and outgoing[0].not_before is not None:
         start = config.outbox.quiet_hours.split("-")[0] if config.outbox.quiet_hours else ""
-        held = (f"（{start} 前发不完，为免一半群今晚收到、一半明早收到，"
-                f"将于 {outgoing[0].not_before.astimezone(config.tzinfo):%H:%M} 起统一发出）")
+        held = (
+            f"（{start} 前发不完，为免一半群今晚收到、一半明早收到，"
+            f"将于 {outgoing[0].not_before.astimezone(config.tzinfo):%H:%M} 起统一发出）"
+        )
     if has_number(notice.text):
         held += "（群里的手机号会隐去中间四位，请留座机或到居委会联系）"
-    return Outcome(f"{prefix}已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。",
-                   outgoing, notes={"notice_id": notice.id})
+    return Outcome(
+        f"{prefix}已排队发送 N{notice.id} 至 {count} 个{_room_word(label)}（{label}）{held}。用 /回执 N{notice.id} 查看确认情况。",
+        outgoing,
+        notes={"notice_id": notice.id},
+    )
 
 
 def confirm_relay(session: Session, config: Config, actor: Identity, number: int, now: datetime) -> Outcome:
@@ -117,13 +141,17 @@ def confirm_relay(session: Session, config: Config, actor: Identity, number: int
     if notice is None or notice.status not in ("held", "lapsed") or notice.sender_id != actor.wechat_id:
         raise UserError(f"N{number} 不是您待确认的通知。")
     if notice.status == "lapsed" or now > confirm_deadline(config, notice):
-        raise UserError(f"N{number} 已超过 {config.limits.relay_confirm_minutes:g} 分钟未确认，已作废、没有发出；如仍需发送，请重新发布。")
+        raise UserError(
+            f"N{number} 已超过 {config.limits.relay_confirm_minutes:g} 分钟未确认，已作废、没有发出；如仍需发送，请重新发布。"
+        )
     if notice.scheduled_for is not None:
         notice.status = "scheduled"
         local = notice.scheduled_for.astimezone(config.tzinfo)
         repeat = "每天" if notice.recurrence else ""
-        return Outcome(f"已确认 N{notice.id}：{repeat}{local:%m月%d日 %H:%M}发送。取消请回复 /取消 N{notice.id}",
-                       notes={"notice_id": notice.id})
+        return Outcome(
+            f"已确认 N{notice.id}：{repeat}{local:%m月%d日 %H:%M}发送。取消请回复 /取消 N{notice.id}",
+            notes={"notice_id": notice.id},
+        )
     return _relayed(session, config, notice, now, prefix="已确认。")
 
 
@@ -138,11 +166,16 @@ def lapse_held_relays(session: Session, config: Config, now: datetime) -> list[O
         if confirm_deadline(config, notice) > now:
             continue
         notice.status = "lapsed"
-        outgoing.append(Outgoing(
-            text=f"N{notice.id} 没有在 {config.limits.relay_confirm_minutes:g} 分钟内确认，已作废、没有发出；如仍需发送，请重新发布。",
-            room_id=notice.source_room_id, person_id=None if notice.source_room_id else notice.sender_id,
-            mention_ids=[notice.sender_id] if notice.source_room_id else [], urgent=True,
-            dedupe_key=f"lapsed:{notice.id}"))
+        outgoing.append(
+            Outgoing(
+                text=f"N{notice.id} 没有在 {config.limits.relay_confirm_minutes:g} 分钟内确认，已作废、没有发出；如仍需发送，请重新发布。",
+                room_id=notice.source_room_id,
+                person_id=None if notice.source_room_id else notice.sender_id,
+                mention_ids=[notice.sender_id] if notice.source_room_id else [],
+                urgent=True,
+                dedupe_key=f"lapsed:{notice.id}",
+            )
+        )
     return outgoing
 
 
@@ -152,8 +185,9 @@ def held_relays(session: Session, config: Config) -> list[tuple[Notice, int, str
     return [(row, *_target_rooms(session, config, row.targets, row.source_room_id)) for row in rows]
 
 
-def schedule_notice(session: Session, config: Config, actor: Identity, arguments: str, now: datetime,
-                    origin: Origin) -> Outcome:
+def schedule_notice(
+    session: Session, config: Config, actor: Identity, arguments: str, now: datetime, origin: Origin
+) -> Outcome:
     """#定时通知 明天 8:00 [targets] text (also 每天 7:00): kept in the database until due."""
     when, rest = parse_when(arguments, now)
     targets, text = resolve_targets(session, config, rest)
@@ -161,10 +195,17 @@ def schedule_notice(session: Session, config: Config, actor: Identity, arguments
         raise UserError(f"通知内容是空的。{EXAMPLE}")
     text = origin.as_typed(text)
     row = Notice(
-        text=text[:2000], targets=rest[: len(rest) - len(text)].strip() or "全体", urgent=False,
-        sender_id=actor.wechat_id, sender_name=actor.name,
-        source_room_id=origin.room_id, source_message_id=origin.request_id,
-        status="scheduled", scheduled_for=when.first, recurrence=when.recurrence, created_at=now,
+        text=text[:2000],
+        targets=rest[: len(rest) - len(text)].strip() or "全体",
+        urgent=False,
+        sender_id=actor.wechat_id,
+        sender_name=actor.name,
+        source_room_id=origin.room_id,
+        source_message_id=origin.request_id,
+        status="scheduled",
+        scheduled_for=when.first,
+        recurrence=when.recurrence,
+        created_at=now,
     )
     session.add(row)
     session.flush()
@@ -174,8 +215,10 @@ def schedule_notice(session: Session, config: Config, actor: Identity, arguments
         return _held(config, row, rooms, label)
     local = when.first.astimezone(config.tzinfo)
     repeat = "每天" if when.recurrence else ""
-    return Outcome(f"已定时 N{row.id}：{repeat}{local:%m月%d日 %H:%M}发送至{targets.label}。取消请回复 /取消 N{row.id}",
-                   notes={"notice_id": row.id})
+    return Outcome(
+        f"已定时 N{row.id}：{repeat}{local:%m月%d日 %H:%M}发送至{targets.label}。取消请回复 /取消 N{row.id}",
+        notes={"notice_id": row.id},
+    )
 
 
 def cancel_scheduled(session: Session, actor: Identity, number: int) -> Outcome:
@@ -189,16 +232,22 @@ def cancel_scheduled(session: Session, actor: Identity, number: int) -> Outcome:
     held, row.status = row.status == "held", "cancelled"
     outgoing = []
     if held and row.sender_id != actor.wechat_id:
-        outgoing.append(Outgoing(
-            text=f"N{row.id} 已由{actor.name}取消，没有发出。", room_id=row.source_room_id,
-            person_id=None if row.source_room_id else row.sender_id,
-            mention_ids=[row.sender_id] if row.source_room_id else [], urgent=True,
-            dedupe_key=f"cancelled:{row.id}"))
+        outgoing.append(
+            Outgoing(
+                text=f"N{row.id} 已由{actor.name}取消，没有发出。",
+                room_id=row.source_room_id,
+                person_id=None if row.source_room_id else row.sender_id,
+                mention_ids=[row.sender_id] if row.source_room_id else [],
+                urgent=True,
+                dedupe_key=f"cancelled:{row.id}",
+            )
+        )
     return Outcome(f"已取消 N{row.id}。", outgoing)
 
 
-def recall_notice(session: Session, config: Config, actor: Identity, number: int, now: datetime,
-                  reply_room_id: str | None) -> Outcome:
+def recall_notice(
+    session: Session, config: Config, actor: Identity, number: int, now: datetime, reply_room_id: str | None
+) -> Outcome:
     """/撤回通知: take the notice back from every room still inside WeChat's window; what is still
     queued never leaves. The result report goes to ``reply_room_id`` (None: the actor privately)."""
     notice = session.get(Notice, number)
@@ -224,9 +273,16 @@ def recall_notice(session: Session, config: Config, actor: Identity, number: int
             delivery.recall_state = "too_late"
         else:  # sent within the window, or being sent right now: recall it as soon as it has gone
             delivery.recall_state = "requested"
-            outgoing.append(Outgoing(text="", room_id=delivery.room_id, urgent=True, notice_id=notice.id,
-                                     recall_message_id=relay.transport_message_id or f"outbox:{relay.id}",
-                                     dedupe_key=f"recall:{notice.id}:{delivery.room_id}"))
+            outgoing.append(
+                Outgoing(
+                    text="",
+                    room_id=delivery.room_id,
+                    urgent=True,
+                    notice_id=notice.id,
+                    recall_message_id=relay.transport_message_id or f"outbox:{relay.id}",
+                    dedupe_key=f"recall:{notice.id}:{delivery.room_id}",
+                )
+            )
         counts[delivery.recall_state] = counts.get(delivery.recall_state, 0) + 1
     parts = []
     if counts.get("requested"):
@@ -239,4 +295,6 @@ def recall_notice(session: Session, config: Config, actor: Identity, number: int
     follow = "，结果稍后告知" if counts.get("requested") else ""
     if not counts.get("requested"):
         notice.recall_reported_at = now  # nothing is left to try: this reply is the report
-    return Outcome(f"N{notice.id} 撤回：" + "；".join(parts or ["没有需要撤回的群"]) + follow + "。", outgoing)
+    return Outcome(
+        f"N{notice.id} 撤回：" + "；".join(parts or ["没有需要撤回的群"]) + follow + "。", outgoing
+    )

@@ -38,8 +38,9 @@ def find_report(session: Session, number: int) -> Report:
     return report
 
 
-def resolve_report(session: Session, labels: Labels, actor: Identity, number: int, note: str, now: datetime,
-                   request_key: str) -> Outcome:
+def resolve_report(
+    session: Session, labels: Labels, actor: Identity, number: int, note: str, now: datetime, request_key: str
+) -> Outcome:
     """办结: the report (and the open reports of its incident) resolved; every reporter is told in
     the room they reported from. ``request_key`` (the chat message id, or the web request's) makes
     a repeated request queue nothing twice."""
@@ -50,8 +51,12 @@ def resolve_report(session: Session, labels: Labels, actor: Identity, number: in
     old = report.status
     report.status, report.resolution, report.resolved_at = "resolved", note, now
     report.resolved_by, report.updated_at = actor.name, now
-    record_event(session, report, "resolve", actor, now, {"status": (old, "resolved"), "resolution": (None, note)})
-    linked = [r for r in incident_reports(session, report.incident_id) if r.id != report.id and r.status == "open"]
+    record_event(
+        session, report, "resolve", actor, now, {"status": (old, "resolved"), "resolution": (None, note)}
+    )
+    linked = [
+        r for r in incident_reports(session, report.incident_id) if r.id != report.id and r.status == "open"
+    ]
     for other in linked:  # one incident, many reporters: every one of them hears back
         other.status, other.resolution, other.resolved_at = "resolved", note, now
         other.resolved_by, other.updated_at = actor.name, now
@@ -64,17 +69,32 @@ def resolve_report(session: Session, labels: Labels, actor: Identity, number: in
         shown = staff_note_for_residents(session, note, closed.reporter_name)
         masked = masked or shown != note
         if closed.room_id is not None:
-            outgoing.append(Outgoing(text=f"@{closed.reporter_name} 您反映的{what}已处理：{shown}", room_id=closed.room_id,
-                                     mention_ids=[closed.reporter_id], dedupe_key=key))
+            outgoing.append(
+                Outgoing(
+                    text=f"@{closed.reporter_name} 您反映的{what}已处理：{shown}",
+                    room_id=closed.room_id,
+                    mention_ids=[closed.reporter_id],
+                    dedupe_key=key,
+                )
+            )
         else:
-            outgoing.append(Outgoing(text=f"您反映的{what}已处理：{shown}", person_id=closed.reporter_id, dedupe_key=key))
+            outgoing.append(
+                Outgoing(text=f"您反映的{what}已处理：{shown}", person_id=closed.reporter_id, dedupe_key=key)
+            )
     together = f"（同一问题的 {len(linked) + 1} 条报告一并办结）" if linked else ""
     hidden = "（说明里的电话、室号和其他居民姓名在群里已隐去）" if masked else ""
     return Outcome(f"已办结 #{report.id}{together}，已告知报告人{hidden}。", outgoing)
 
 
-def correct_report(session: Session, config: Config, labels: Labels, actor: Identity, number: int,
-                   values: dict[str, Any], now: datetime) -> Outcome:
+def correct_report(
+    session: Session,
+    config: Config,
+    labels: Labels,
+    actor: Identity,
+    number: int,
+    values: dict[str, Any],
+    now: datetime,
+) -> Outcome:
     """更正: set fields (building, unit, people, category, kind …) of a report, audited."""
     report = find_report(session, number)
     if not may_change(report, actor):
@@ -104,8 +124,9 @@ def link_reports(session: Session, actor: Identity, number: int, other_number: i
         raise UserError("不能把报告和自己关联。")
     incident_id = other.incident_id or report.incident_id
     if incident_id is None:
-        incident = Incident(kind=other.kind, category=other.category, building=other.building, area=other.area,
-                            created_at=now)
+        incident = Incident(
+            kind=other.kind, category=other.category, building=other.building, area=other.area, created_at=now
+        )
         session.add(incident)
         session.flush()
         incident_id = incident.id

@@ -44,8 +44,9 @@ def street_tally(session: Session, conditions: list[ColumnElement[bool]]) -> Str
     return StreetTally([(name, counted.get(name, Tally())) for name in names], total)
 
 
-def street_notice(session: Session, config: Config, actor: Identity, text: str, urgent: bool, now: datetime,
-                  origin: Origin) -> Outcome:
+def street_notice(
+    session: Session, config: Config, actor: Identity, text: str, urgent: bool, now: datetime, origin: Origin
+) -> Outcome:
     """#通知 全街道 text: one notice per area, to every building room of that area. The sender's
     own area's relays are returned for the caller to queue; every other area's are queued here,
     in that area's rows, on the same transaction (all areas get it, or none)."""
@@ -76,5 +77,8 @@ def street_notice(session: Session, config: Config, actor: Identity, text: str, 
         parts.append(f"{area} N{done.notes['notice_id']} {len(done.outgoing)} 个群")
     if not rooms:
         raise UserError("还没有任何居民区的楼组群可以发（各居民区的机器人需要先在群里）。")
-    return Outcome(f"已排队发送全街道通知至 {len(areas)} 个居民区共 {rooms} 个楼组群，各居民区的账号发自己的群：\n"
-                   + "\n".join(parts), outgoing)
+    return Outcome(
+        f"已排队发送全街道通知至 {len(areas)} 个居民区共 {rooms} 个楼组群，各居民区的账号发自己的群：\n"
+        + "\n".join(parts),
+        outgoing,
+    )

@@ -65,7 +65,11 @@ def run_console(config: Config, engine: Engine, source: IO[str], sink: IO[str]) 
             elif command == "as":
                 speaker = argument or speaker
                 known = any(person.name == speaker for person in config.people)
-                sink.write(f"→ 以 {speaker} 的身份发言" + ("" if known else "（config.yaml 里没有此人：按普通居民）") + "\n")
+                sink.write(
+                    f"→ 以 {speaker} 的身份发言"
+                    + ("" if known else "（config.yaml 里没有此人：按普通居民）")
+                    + "\n"
+                )
             elif command == "wait":
                 found = _WAIT.match(argument)
                 if not found:

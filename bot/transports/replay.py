@@ -28,8 +28,10 @@ MAX_GAP = timedelta(days=400)
 
 def _check_gap(now: datetime, moment: datetime, what: str) -> None:
     if moment - now > MAX_GAP:
-        raise ReplayError(f"{what} is {(moment - now).days} days after the previous message (at most "
-                          f"{MAX_GAP.days}): replay would run every daily job in between; split the recording")
+        raise ReplayError(
+            f"{what} is {(moment - now).days} days after the previous message (at most "
+            f"{MAX_GAP.days}): replay would run every daily job in between; split the recording"
+        )
 
 
 @dataclass
@@ -52,7 +54,9 @@ def message_from_record(record: dict, line_number: int, config: Config) -> Incom
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.tzinfo)
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise ReplayError(f"line {line_number}: timestamp {record['ts']!r} is outside {FIRST_YEAR}-{LAST_YEAR}")
+        raise ReplayError(
+            f"line {line_number}: timestamp {record['ts']!r} is outside {FIRST_YEAR}-{LAST_YEAR}"
+        )
     room = record.get("room")
     sender = str(record["from"])
     try:
@@ -100,7 +104,9 @@ def run_replay(
         if simulation is None:  # the clock starts at the first recorded message
             clock = VirtualClock(message.sent_at, config.tzinfo)
             simulation = Simulation(build_application(config, engine, clock), clock)
-        _check_gap(simulation.clock.now(), message.sent_at, f"line {line_number} ({message.sent_at:%Y-%m-%d})")
+        _check_gap(
+            simulation.clock.now(), message.sent_at, f"line {line_number} ({message.sent_at:%Y-%m-%d})"
+        )
         simulation.feed(message)
         stats.read += 1
         flush()

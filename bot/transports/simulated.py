@@ -205,13 +205,24 @@ class Simulation:
     def _recall(self, row: OutboxMessage) -> None:
         """WeChat's rule: a sender may take a message back within two minutes of sending it."""
         target_id = row.recall_message_id
-        index = next((i for i, d in enumerate(self.delivered) if d.transport_id == target_id and not d.recalled), None)
+        index = next(
+            (i for i, d in enumerate(self.delivered) if d.transport_id == target_id and not d.recalled), None
+        )
         if index is None:
             raise TransportError(f"no such message: {target_id}", retry_after=None)
         original = self.delivered[index]
         if self.clock.now() - original.at > RECALL_WINDOW:
             raise TransportError("sent more than 2 minutes ago", retry_after=None)
         self.delivered[index] = replace(original, recalled=True)
-        self.delivered.append(Delivered(at=self.clock.now(), text="", room_id=row.room_id, room_topic=original.room_topic,
-                                      person_id=row.person_id, person_name=original.person_name,
-                                      outbox_id=row.id, recalls=original.outbox_id))
+        self.delivered.append(
+            Delivered(
+                at=self.clock.now(),
+                text="",
+                room_id=row.room_id,
+                room_topic=original.room_topic,
+                person_id=row.person_id,
+                person_name=original.person_name,
+                outbox_id=row.id,
+                recalls=original.outbox_id,
+            )
+        )

@@ -40,7 +40,13 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-RISK_CONTROL_WORDS = ("频繁", "frequent", "risk", "风控", "RESOURCE_EXHAUSTED")  # the service's own rate limit too
+RISK_CONTROL_WORDS = (
+    "频繁",
+    "frequent",
+    "risk",
+    "风控",
+    "RESOURCE_EXHAUSTED",
+)  # the service's own rate limit too
 WATCHDOG_SECONDS = 2.0
 # Another process (qinlin web, the CLI) may queue a message at any moment and cannot set our
 # wake event: an idle pump looks at the outbox this often, so such a message goes out within it.
@@ -53,10 +59,17 @@ class StartupFailure(Exception):
 
 def message_type(sdk_type: object) -> MessageType:
     name = getattr(sdk_type, "name", str(sdk_type)).upper()
-    for key, value in (("TEXT", MessageType.TEXT), ("IMAGE", MessageType.IMAGE), ("AUDIO", MessageType.VOICE),
-                       ("VOICE", MessageType.VOICE), ("VIDEO", MessageType.VIDEO), ("ATTACHMENT", MessageType.FILE),
-                       ("URL", MessageType.LINK), ("MINI_PROGRAM", MessageType.MINI_PROGRAM),
-                       ("EMOTICON", MessageType.EMOTICON)):
+    for key, value in (
+        ("TEXT", MessageType.TEXT),
+        ("IMAGE", MessageType.IMAGE),
+        ("AUDIO", MessageType.VOICE),
+        ("VOICE", MessageType.VOICE),
+        ("VIDEO", MessageType.VIDEO),
+        ("ATTACHMENT", MessageType.FILE),
+        ("URL", MessageType.LINK),
+        ("MINI_PROGRAM", MessageType.MINI_PROGRAM),
+        ("EMOTICON", MessageType.EMOTICON),
+    ):
         if key in name:
             return value
     return MessageType.OTHER
@@ -143,8 +156,10 @@ class WechatyTransport:
 
         # The endpoint and token go in the options; the SDK reads the environment only when they
         # are missing, so the process environment is left as the operator set it.
-        options = WechatyOptions(puppet="wechaty-puppet-service",
-                                 puppet_options=PuppetOptions(end_point=self.endpoint, token=self.token))
+        options = WechatyOptions(
+            puppet="wechaty-puppet-service",
+            puppet_options=PuppetOptions(end_point=self.endpoint, token=self.token),
+        )
         return QinlinWechaty(options)
 
     async def _see_rooms(self, sdk) -> None:
@@ -171,7 +186,9 @@ class WechatyTransport:
                 now = services.clock.now()
                 sighting = see_room(session, services.config, room.room_id, topic, now)
                 if sighting.looks_like is not None:
-                    for note in confirm_notes(session, sighting.room, sighting.looks_like, f"seen:{room.room_id}"):
+                    for note in confirm_notes(
+                        session, sighting.room, sighting.looks_like, f"seen:{room.room_id}"
+                    ):
                         enqueue(session, note, now)
 
         try:
@@ -219,9 +236,13 @@ class WechatyTransport:
         listener = msg.to() if room is None and hasattr(msg, "to") else None
         try:
             await asyncio.to_thread(
-                self.bot.outbox.note_echo, room.room_id if room is not None else None,
-                getattr(listener, "contact_id", None), clean_text(msg.text() or ""), str(msg.message_id),
-                self.bot.services.clock.now())
+                self.bot.outbox.note_echo,
+                room.room_id if room is not None else None,
+                getattr(listener, "contact_id", None),
+                clean_text(msg.text() or ""),
+                str(msg.message_id),
+                self.bot.services.clock.now(),
+            )
         except Exception as error:
             self.bot.outages.failed("outbox", error)
 
@@ -244,7 +265,11 @@ class WechatyTransport:
             if row.room_id:
                 room = sdk.Room.load(row.room_id)
                 await room.ready()
-                sent = await room.say(payload, row.mention_ids or None) if isinstance(payload, str) else await room.say(payload)
+                sent = (
+                    await room.say(payload, row.mention_ids or None)
+                    if isinstance(payload, str)
+                    else await room.say(payload)
+                )
             else:
                 contact = sdk.Contact.load(row.person_id)
                 await contact.ready()
@@ -253,7 +278,9 @@ class WechatyTransport:
             text = str(error)
             if row.file_path and "RESOURCE_EXHAUSTED" in text:
                 # the file is larger than the service takes (~3 MiB): no retry makes it smaller
-                raise TransportError(f"file too large for the puppet service: {text}", retry_after=None) from None
+                raise TransportError(
+                    f"file too large for the puppet service: {text}", retry_after=None
+                ) from None
             if any(word in text for word in RISK_CONTROL_WORDS):
                 raise RateLimited(text, retry_after=60) from None
             raise TransportError(text or type(error).__name__, retry_after=30) from None
@@ -353,7 +380,9 @@ class WechatyTransport:
         while not self.stopping.is_set():
             if not await endpoint_reachable(self.endpoint):
                 if not self.ever_logged_in:
-                    raise StartupFailure(f"nothing is listening at {self.endpoint}: is the puppet service running?")
+                    raise StartupFailure(
+                        f"nothing is listening at {self.endpoint}: is the puppet service running?"
+                    )
                 log.warning("puppet service at %s unreachable; retrying in %.0f s", self.endpoint, backoff)
                 await self._wait(self.stopping, backoff)
                 backoff = min(backoff * 2, 60)
@@ -373,8 +402,12 @@ class WechatyTransport:
                     ) from None
                 continue
             backoff = 1.0
-            while (not self.stopping.is_set() and not self.stream_ended.is_set() and not started.done()
-                   and await endpoint_reachable(self.endpoint)):
+            while (
+                not self.stopping.is_set()
+                and not self.stream_ended.is_set()
+                and not started.done()
+                and await endpoint_reachable(self.endpoint)
+            ):
                 await self._wait(self.stream_ended, WATCHDOG_SECONDS)
             self.logged_in.clear()  # hold the outbox: sends while disconnected would be lost
             if not started.done():
@@ -393,8 +426,12 @@ class WechatyTransport:
         if await asyncio.to_thread(self.lease.try_acquire):
             return True
         holder = await asyncio.to_thread(self.lease.holder)
-        print(f"qinlin: {self.config.community} is served by another process ({holder or 'unknown'}); "
-              "standing by to take over", file=sys.stderr, flush=True)
+        print(
+            f"qinlin: {self.config.community} is served by another process ({holder or 'unknown'}); "
+            "standing by to take over",
+            file=sys.stderr,
+            flush=True,
+        )
         while not self.stopping.is_set():
             await self._wait(self.stopping, POLL_SECONDS)
             try:
@@ -469,8 +506,13 @@ def run(config: Config, config_path: str, web_socket: socket.socket | None = Non
     return asyncio.run(_serve_with_web(transport, config, engine, clock, web_socket))
 
 
-async def _serve_with_web(transport: WechatyTransport, config: Config, engine: Engine, clock: SystemClock,
-                          web_socket: socket.socket | None) -> int:
+async def _serve_with_web(
+    transport: WechatyTransport,
+    config: Config,
+    engine: Engine,
+    clock: SystemClock,
+    web_socket: socket.socket | None,
+) -> int:
     if web_socket is None:
         return await transport.serve()
     from web.serve import serve_in_thread, server_for

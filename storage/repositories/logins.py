@@ -25,8 +25,12 @@ def drop_unused_codes(session: Session, person_id: int | None = None, code_hash:
 
 def failures_since(session: Session, wechat_id: str, since: datetime, limit: int) -> Sequence[datetime]:
     """When the account's last ``limit`` failed codes since ``since`` were typed, newest first."""
-    return session.scalars(select(BindFailure.at).where(BindFailure.wechat_id == wechat_id, BindFailure.at > since)
-                           .order_by(BindFailure.at.desc()).limit(limit)).all()
+    return session.scalars(
+        select(BindFailure.at)
+        .where(BindFailure.wechat_id == wechat_id, BindFailure.at > since)
+        .order_by(BindFailure.at.desc())
+        .limit(limit)
+    ).all()
 
 
 # ------------------------------------------------------------------ the workbench's login
@@ -38,15 +42,25 @@ def lock_of(session: Session, subject: str) -> WebLoginLock | None:
 
 def use_up_codes(session: Session, wechat_id: str, now: datetime) -> None:
     """The account's unused login codes count as used: only the newest one works."""
-    session.execute(update(WebLoginCode).where(WebLoginCode.wechat_id == wechat_id, WebLoginCode.used_at.is_(None))
-                    .values(used_at=now))
+    session.execute(
+        update(WebLoginCode)
+        .where(WebLoginCode.wechat_id == wechat_id, WebLoginCode.used_at.is_(None))
+        .values(used_at=now)
+    )
 
 
 def newest_live_code(session: Session, wechat_id: str, now: datetime) -> WebLoginCode | None:
     """The account's newest login code not used and not expired at ``now``."""
-    return session.scalar(select(WebLoginCode).where(
-        WebLoginCode.wechat_id == wechat_id, WebLoginCode.used_at.is_(None), WebLoginCode.expires_at > now,
-    ).order_by(WebLoginCode.id.desc()).limit(1))
+    return session.scalar(
+        select(WebLoginCode)
+        .where(
+            WebLoginCode.wechat_id == wechat_id,
+            WebLoginCode.used_at.is_(None),
+            WebLoginCode.expires_at > now,
+        )
+        .order_by(WebLoginCode.id.desc())
+        .limit(1)
+    )
 
 
 def session_by_hash(session: Session, token_hash: str) -> WebSession | None:
@@ -55,5 +69,8 @@ def session_by_hash(session: Session, token_hash: str) -> WebSession | None:
 
 def live_sessions_of(session: Session, wechat_id: str, now: datetime) -> Sequence[WebSession]:
     """The account's browser sessions not ended and not expired at ``now``."""
-    return session.scalars(select(WebSession).where(
-        WebSession.wechat_id == wechat_id, WebSession.ended_at.is_(None), WebSession.expires_at > now)).all()
+    return session.scalars(
+        select(WebSession).where(
+            WebSession.wechat_id == wechat_id, WebSession.ended_at.is_(None), WebSession.expires_at > now
+        )
+    ).all()

@@ -16,23 +16,32 @@ from storage.models import PendingQuestion, Report, Room
 
 def open_question(session: Session, room_key: str, person_id: str, now: datetime) -> PendingQuestion | None:
     """The question open to this person in this room (not yet expired), if any."""
-    return session.scalar(select(PendingQuestion).where(
-        PendingQuestion.room_key == room_key, PendingQuestion.person_id == person_id, PendingQuestion.expires_at > now))
+    return session.scalar(
+        select(PendingQuestion).where(
+            PendingQuestion.room_key == room_key,
+            PendingQuestion.person_id == person_id,
+            PendingQuestion.expires_at > now,
+        )
+    )
 
 
 def question_lapses(session: Session) -> dict[tuple[str, str], datetime]:
     """When each open question (room, person) lapses: the latest, if there are several."""
     lapses: dict[tuple[str, str], datetime] = {}
     for room_key, person_id, expires_at in session.execute(
-            select(PendingQuestion.room_key, PendingQuestion.person_id, PendingQuestion.expires_at)):
+        select(PendingQuestion.room_key, PendingQuestion.person_id, PendingQuestion.expires_at)
+    ):
         lapses[(room_key, person_id)] = max(expires_at, lapses.get((room_key, person_id), expires_at))
     return lapses
 
 
 def questions_to(session: Session, room_key: str, person_id: str) -> Sequence[PendingQuestion]:
     """Every question to this person in this room, expired or not."""
-    return session.scalars(select(PendingQuestion).where(
-        PendingQuestion.room_key == room_key, PendingQuestion.person_id == person_id)).all()
+    return session.scalars(
+        select(PendingQuestion).where(
+            PendingQuestion.room_key == room_key, PendingQuestion.person_id == person_id
+        )
+    ).all()
 
 
 def questions_about(session: Session, report_id: int) -> Sequence[PendingQuestion]:
@@ -43,14 +52,21 @@ def drop_questions_about(session: Session, report_id: int) -> None:
     session.execute(delete(PendingQuestion).where(PendingQuestion.report_id == report_id))
 
 
-def latest_unfinished(session: Session, reporter_id: str, room_id: str | None, since: datetime) -> Report | None:
+def latest_unfinished(
+    session: Session, reporter_id: str, room_id: str | None, since: datetime
+) -> Report | None:
     """The reporter's latest report in this room (None: private chat) since ``since`` that still
     misses a field a follow-up asked for (a 接龙 line is never asked)."""
     return session.scalar(
         select(Report)
-        .where(Report.reporter_id == reporter_id, Report.room_id.is_(None) if room_id is None else Report.room_id == room_id,
-               Report.status.in_(("pending", "incomplete")), Report.missing.is_not(None), Report.dedupe_key.is_(None),
-               Report.created_at >= since)
+        .where(
+            Report.reporter_id == reporter_id,
+            Report.room_id.is_(None) if room_id is None else Report.room_id == room_id,
+            Report.status.in_(("pending", "incomplete")),
+            Report.missing.is_not(None),
+            Report.dedupe_key.is_(None),
+            Report.created_at >= since,
+        )
         .order_by(Report.created_at.desc(), Report.id.desc())
         .limit(1)
     )
@@ -63,8 +79,12 @@ def chain_reports(session: Session, key_prefix: str, since: datetime) -> Sequenc
     """The reports made from 接龙 lines whose key starts with ``key_prefix`` since ``since``, oldest
     first, withdrawn ones left out."""
     return session.scalars(
-        select(Report).where(Report.dedupe_key.like(f"{key_prefix}%"), Report.status != "withdrawn",
-                             Report.created_at >= since).order_by(Report.id)).all()
+        select(Report)
+        .where(
+            Report.dedupe_key.like(f"{key_prefix}%"), Report.status != "withdrawn", Report.created_at >= since
+        )
+        .order_by(Report.id)
+    ).all()
 
 
 def key_taken(session: Session, dedupe_key: str) -> bool:
@@ -112,16 +132,26 @@ def in_scope(buildings: Sequence[str], area: str | None, branch: int | None) -> 
 
 def newest(session: Session, wanted: ReportFilter, limit: int) -> Sequence[Report]:
     """The newest ``limit`` reports ``wanted`` names, newest first."""
-    return session.scalars(select(Report).where(*wanted.conditions())
-                           .order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)).all()
+    return session.scalars(
+        select(Report)
+        .where(*wanted.conditions())
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def oldest_in(session: Session, statuses: Sequence[str], limit: int) -> tuple[Sequence[Report], int]:
     """The oldest ``limit`` reports in ``statuses``, oldest first, and how many there are in all."""
-    rows = session.scalars(select(Report).where(Report.status.in_(statuses))
-                           .order_by(Report.created_at, Report.id).limit(limit)).all()
-    total = len(rows) if len(rows) < limit else (
-        session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(statuses))) or 0)
+    rows = session.scalars(
+        select(Report).where(Report.status.in_(statuses)).order_by(Report.created_at, Report.id).limit(limit)
+    ).all()
+    total = (
+        len(rows)
+        if len(rows) < limit
+        else (
+            session.scalar(select(func.count()).select_from(Report).where(Report.status.in_(statuses))) or 0
+        )
+    )
     return rows, total
 
 
@@ -133,7 +163,9 @@ def open_by_building(session: Session, statuses: Sequence[str]) -> list[tuple[st
     scan (index on status, created_at)."""
     rows = session.execute(
         select(Report.building, func.count(), func.min(Report.created_at))
-        .where(Report.status.in_(statuses), Report.building.is_not(None)).group_by(Report.building)).all()
+        .where(Report.status.in_(statuses), Report.building.is_not(None))
+        .group_by(Report.building)
+    ).all()
     return [(building, count, oldest) for building, count, oldest in rows]
 
 
@@ -143,38 +175,63 @@ def _among(buildings: Sequence[str] | None) -> list[ColumnElement[bool]]:
 
 def count_since(session: Session, since: datetime, buildings: Sequence[str] | None = None) -> int:
     """Reports made since ``since`` (of these buildings, or everywhere with None)."""
-    return session.scalar(select(func.count()).select_from(Report).where(
-        Report.created_at >= since, *_among(buildings))) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(Report).where(Report.created_at >= since, *_among(buildings))
+        )
+        or 0
+    )
 
 
-def count_in_before(session: Session, statuses: Sequence[str], before: datetime,
-                    buildings: Sequence[str] | None = None) -> int:
+def count_in_before(
+    session: Session, statuses: Sequence[str], before: datetime, buildings: Sequence[str] | None = None
+) -> int:
     """Reports in ``statuses`` made before ``before`` (overdue ones)."""
-    return session.scalar(select(func.count()).select_from(Report).where(
-        Report.status.in_(statuses), Report.created_at < before, *_among(buildings))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Report)
+            .where(Report.status.in_(statuses), Report.created_at < before, *_among(buildings))
+        )
+        or 0
+    )
 
 
 def made_since(session: Session, since: datetime, limit: int) -> Sequence[Report]:
     """The newest ``limit`` reports made since ``since``, newest first."""
-    return session.scalars(select(Report).where(Report.created_at >= since)
-                           .order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)).all()
+    return session.scalars(
+        select(Report)
+        .where(Report.created_at >= since)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def in_before(session: Session, statuses: Sequence[str], before: datetime, limit: int) -> Sequence[Report]:
     """The oldest ``limit`` reports in ``statuses`` made before ``before``, oldest first."""
-    return session.scalars(select(Report).where(Report.status.in_(statuses), Report.created_at < before)
-                           .order_by(Report.created_at, Report.id).limit(limit)).all()
+    return session.scalars(
+        select(Report)
+        .where(Report.status.in_(statuses), Report.created_at < before)
+        .order_by(Report.created_at, Report.id)
+        .limit(limit)
+    ).all()
 
 
-def page_of(session: Session, conditions: Sequence[ColumnElement[bool]], cap: int, size: int,
-            offset: int) -> tuple[int, Sequence[Report]]:
+def page_of(
+    session: Session, conditions: Sequence[ColumnElement[bool]], cap: int, size: int, offset: int
+) -> tuple[int, Sequence[Report]]:
     """How many reports match (counted up to ``cap`` + 1 only: a free-text search over a busy
     month would otherwise read every row of the period just to print its total) and one page of
     them, newest first."""
     matching = select(Report.id).where(*conditions).limit(cap + 1).subquery()
     total = session.scalar(select(func.count()).select_from(matching)) or 0
-    rows = session.scalars(select(Report).where(*conditions).order_by(Report.created_at.desc(), Report.id.desc())
-                           .limit(size).offset(offset)).all()
+    rows = session.scalars(
+        select(Report)
+        .where(*conditions)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(size)
+        .offset(offset)
+    ).all()
     return total, rows
 
 
@@ -188,9 +245,17 @@ def open_alike(session: Session, report: Report, since: datetime) -> Sequence[Re
     one, its area) made since ``since``, oldest first: the candidates of one incident."""
     place = Report.building == report.building if report.building else Report.area == report.area
     return session.scalars(
-        select(Report).where(Report.id != report.id, Report.kind == report.kind, Report.category == report.category,
-                             Report.status == "open", Report.created_at >= since, place)
-        .order_by(Report.id)).all()
+        select(Report)
+        .where(
+            Report.id != report.id,
+            Report.kind == report.kind,
+            Report.category == report.category,
+            Report.status == "open",
+            Report.created_at >= since,
+            place,
+        )
+        .order_by(Report.id)
+    ).all()
 
 
 def of_incident(session: Session, incident_id: int) -> list[Report]:
@@ -199,11 +264,22 @@ def of_incident(session: Session, incident_id: int) -> list[Report]:
 
 def contact_names(session: Session) -> set[str]:
     """Every name 接龙 lines gave, of two characters or more (kept by bot/privacy.py)."""
-    return {name for name in session.scalars(
-        select(Report.contact_name).where(func.length(Report.contact_name) >= 2).distinct()) if name}
+    return {
+        name
+        for name in session.scalars(
+            select(Report.contact_name).where(func.length(Report.contact_name) >= 2).distinct()
+        )
+        if name
+    }
 
 
 def contact_names_in(session: Session, text: str) -> set[str]:
     """The names 接龙 lines gave (two characters or more) that ``text`` contains."""
-    return set(session.scalars(select(Report.contact_name).where(func.length(Report.contact_name) >= 2)
-                               .where(literal(text).contains(Report.contact_name)).distinct()))
+    return set(
+        session.scalars(
+            select(Report.contact_name)
+            .where(func.length(Report.contact_name) >= 2)
+            .where(literal(text).contains(Report.contact_name))
+            .distinct()
+        )
+    )

@@ -31,8 +31,9 @@ def with_role(session: Session, roles: Sequence[str]) -> list[Room]:
 
 def bound_not_by_admin(session: Session, roles: Sequence[str]) -> Sequence[Room]:
     """Rooms bound to one of ``roles`` by anything but an admin's word (a topic, config.yaml)."""
-    return session.scalars(select(Room).where(
-        Room.role.in_(roles), or_(Room.bound_by.is_(None), Room.bound_by != "admin"))).all()
+    return session.scalars(
+        select(Room).where(Room.role.in_(roles), or_(Room.bound_by.is_(None), Room.bound_by != "admin"))
+    ).all()
 
 
 def role_of(session: Session, room_id: str) -> str | None:

@@ -57,8 +57,14 @@ class Gateway:
         # QINLIN_E2E_GATEWAY_LOG=FILE keeps the service's own log (WECHATY_LOG=verbose for more)
         self.stderr = open(os.environ.get("QINLIN_E2E_GATEWAY_LOG", os.devnull), "a", encoding="utf-8")
         self.process = subprocess.Popen(
-            ["node", "gateway.mjs", str(port), TOKEN], cwd=GATEWAY, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.stderr, text=True, encoding="utf-8", bufsize=1,
+            ["node", "gateway.mjs", str(port), TOKEN],
+            cwd=GATEWAY,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
         )
         threading.Thread(target=self._read, daemon=True).start()
         self.expect("ready", timeout=30)
@@ -101,7 +107,9 @@ class Gateway:
                 if predicate(event):
                     return event
             time.sleep(0.05)
-        raise AssertionError(f"the bot did not say it within {timeout} s; it said: {[e['text'][:40] for e in self.said]}")
+        raise AssertionError(
+            f"the bot did not say it within {timeout} s; it said: {[e['text'][:40] for e in self.said]}"
+        )
 
     def sync(self) -> None:
         """Every event the gateway emitted before this call has been read: what the bot sent so far
@@ -124,12 +132,18 @@ PROVEN_ROOMS = {"居委工作群": "staff", "第2党支部": "branch, branch: 2"
 def bound_by_id(config: str, ids: dict[str, str], people: tuple[str, ...]) -> str:
     """The shipped config.yaml as a site that knows its WeChat ids writes it: the staff and party
     rooms by id (a topic never makes one), and ``people`` bound to their contact ids."""
-    rules = "".join(f'  - {{id: "{ids[topic]}", role: {role}}}\n' for topic, role in PROVEN_ROOMS.items() if topic in ids)
+    rules = "".join(
+        f'  - {{id: "{ids[topic]}", role: {role}}}\n' for topic, role in PROVEN_ROOMS.items() if topic in ids
+    )
     config = re.sub(r"^rooms:.*\n", lambda found: found.group(0) + rules, config, count=1, flags=re.M)
     for name in people:
         if name in ids:
-            config = re.sub(rf"(- \{{name: {name}, [^}}]*)\}}", lambda found, wechat_id=ids[name]: f'{found.group(1)}, wechat_id: "{wechat_id}"}}',
-                            config, count=1)
+            config = re.sub(
+                rf"(- \{{name: {name}, [^}}]*)\}}",
+                lambda found, wechat_id=ids[name]: f'{found.group(1)}, wechat_id: "{wechat_id}"}}',
+                config,
+                count=1,
+            )
     return config
 
 
@@ -138,14 +152,26 @@ class BotProcess:
     migrated one's URL: several areas' processes on one PostgreSQL), with ``edit`` making the
     shipped config another area's (community) or adding to it."""
 
-    def __init__(self, port: int, workdir: Path, log_name: str = "bot.log", claim_seconds: float = 60,
-                 ids: dict[str, str] | None = None, bind: tuple[str, ...] = ("王社工", "赵党员"),
-                 database: str | None = None, edit: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        workdir: Path,
+        log_name: str = "bot.log",
+        claim_seconds: float = 60,
+        ids: dict[str, str] | None = None,
+        bind: tuple[str, ...] = ("王社工", "赵党员"),
+        database: str | None = None,
+        edit: Callable[[str], str] | None = None,
+    ) -> None:
         config = bound_by_id((ROOT / "config.yaml").read_text(encoding="utf-8"), ids or {}, bind)
-        config = config.replace('database: {url: "sqlite:///data/qinlin.db"}',
-                                f'database: {{url: "{database or f"sqlite:///{workdir}/qinlin.db"}"}}')
-        config = config.replace("outbox: {min_interval_seconds: 2,",
-                                f"outbox: {{min_interval_seconds: 1, jitter_seconds: 0.2, claim_seconds: {claim_seconds},")
+        config = config.replace(
+            'database: {url: "sqlite:///data/qinlin.db"}',
+            f'database: {{url: "{database or f"sqlite:///{workdir}/qinlin.db"}"}}',
+        )
+        config = config.replace(
+            "outbox: {min_interval_seconds: 2,",
+            f"outbox: {{min_interval_seconds: 1, jitter_seconds: 0.2, claim_seconds: {claim_seconds},",
+        )
         config = config.replace('quiet_hours: "22:00-07:00"', "quiet_hours: null")
         config += f"\nexports_dir: {workdir}/exports\n"
         (workdir / "config.yaml").write_text(edit(config) if edit else config, encoding="utf-8")
@@ -153,12 +179,22 @@ class BotProcess:
         if database is None:
             migrated_sqlite(workdir / "qinlin.db")
         self.log = (workdir / log_name).open("w", encoding="utf-8")
-        env = {**os.environ, "WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}",
-               "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+        env = {
+            **os.environ,
+            "WECHATY_PUPPET_SERVICE_ENDPOINT": f"127.0.0.1:{port}",
+            "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONWARNINGS": "ignore",
+        }
         self.logfile = workdir / log_name
         self.logins = 0
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(workdir / "config.yaml")],
-                                        cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(workdir / "config.yaml")],
+            cwd=workdir,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def output(self) -> str:
         return self.logfile.read_text(encoding="utf-8")
@@ -196,7 +232,9 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 
 # an area's notice relays whose send is written down as done
-RELAYS_SENT = "SELECT count(*) FROM outbox WHERE notice_id IS NOT NULL AND state = 'sent' AND community = :area"
+RELAYS_SENT = (
+    "SELECT count(*) FROM outbox WHERE notice_id IS NOT NULL AND state = 'sent' AND community = :area"
+)
 
 
 def kill_between_sends(bot: BotProcess, sent: int, area: str = "江南新村居民区", timeout: float = 30) -> None:
@@ -205,13 +243,18 @@ def kill_between_sends(bot: BotProcess, sent: int, area: str = "江南新村居�
     as a relay leaves, before its outcome is written, has it sent again — notices err that way
     (docs/faults.md) — and a test of resuming must not depend on how fast a loaded machine
     writes it down."""
-    wait_until(lambda: bot.count(RELAYS_SENT, area=area) >= sent, timeout,
-               f"{sent} relays not written as sent within {timeout} s: {bot.output()[-2000:]}")
+    wait_until(
+        lambda: bot.count(RELAYS_SENT, area=area) >= sent,
+        timeout,
+        f"{sent} relays not written as sent within {timeout} s: {bot.output()[-2000:]}",
+    )
     bot.kill_hard()
 
 
 # a notice's relays still to go out, or out with their outcome not yet written
-RELAYS_UNSETTLED = "SELECT count(*) FROM outbox WHERE notice_id IS NOT NULL AND state IN ('queued', 'sending')"
+RELAYS_UNSETTLED = (
+    "SELECT count(*) FROM outbox WHERE notice_id IS NOT NULL AND state IN ('queued', 'sending')"
+)
 
 
 def settled(bot: BotProcess, *gateways: Gateway, timeout: float = 60) -> None:
@@ -219,8 +262,11 @@ def settled(bot: BotProcess, *gateways: Gateway, timeout: float = 60) -> None:
     the gateways' events up to now are read. After that the bot sends no relay again unless asked anew, so a
     relay sent twice is in ``gateway.said`` — sooner and surer than waiting a fixed time (a
     claim left by a killed process holds its row for ``claim_seconds``, then it is settled)."""
-    wait_until(lambda: bot.count(RELAYS_UNSETTLED) == 0, timeout,
-               f"relays still unsettled after {timeout} s: {bot.output()[-2000:]}")
+    wait_until(
+        lambda: bot.count(RELAYS_UNSETTLED) == 0,
+        timeout,
+        f"relays still unsettled after {timeout} s: {bot.output()[-2000:]}",
+    )
     for gateway in gateways:
         gateway.sync()
 

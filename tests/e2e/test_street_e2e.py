@@ -29,12 +29,17 @@ def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, t
     login(gateway, first)
     standby = BotProcess(gateway.port, tmp_path, "standby.log", ids=ids)
     try:
-        wait_until(lambda: "standing by to take over" in standby.output(), 60, "the second process did not stand by")
+        wait_until(
+            lambda: "standing by to take over" in standby.output(), 60, "the second process did not stand by"
+        )
         lines = [line for line in standby.output().splitlines() if "standing by" in line]
         assert len(lines) == 1 and "江南新村居民区 is served by another process" in lines[0], standby.output()
         assert "logged in as" not in standby.output()
 
-        gateway.send(cmd="say", **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 全体 明早7点起全楼核酸检测"})
+        gateway.send(
+            cmd="say",
+            **{"from": "王社工", "room": "居委工作群", "text": "#紧急通知 全体 明早7点起全楼核酸检测"},
+        )
         relays = lambda: [e for e in gateway.said if e["text"].startswith("【紧急通知】")]  # noqa: E731
         wait_until(lambda: len(relays()) >= 3, 30, first.output()[-2000:])
         kill_between_sends(first, 3)
@@ -49,8 +54,10 @@ def test_a_standby_for_the_same_area_takes_over_after_kill_9(gateway: Gateway, t
         rooms = [e["room"] for e in relays()]
         assert sorted(rooms) == sorted(buildings), rooms
         gaps = [later["at"] - earlier["at"] for earlier, later in pairwise(relays())]
-        print(f"killed after {killed_after} of {len(buildings)}; standby logged in {took_over:.1f} s later; "
-              "gaps: " + ", ".join(f"{gap:.2f}" for gap in gaps))
+        print(
+            f"killed after {killed_after} of {len(buildings)}; standby logged in {took_over:.1f} s later; "
+            "gaps: " + ", ".join(f"{gap:.2f}" for gap in gaps)
+        )
         assert took_over < TAKEOVER_LIMIT
         assert min(gaps) >= 0.9
     finally:

@@ -43,7 +43,8 @@ def relays(gateway: Gateway, words: str) -> list[dict]:
 
 
 def test_street_notices_reach_every_room_once_from_its_own_account_across_a_kill_9(
-        gateway: Gateway, street_database: str, tmp_path: Path) -> None:
+    gateway: Gateway, street_database: str, tmp_path: Path
+) -> None:
     dongfeng_gateway = Gateway(free_port())
     ids: dict[str, str] = {}
     for name in (STREET_PERSON, "王社工", "张阿姨"):
@@ -60,8 +61,10 @@ def test_street_notices_reach_every_room_once_from_its_own_account_across_a_kill
 
     def jiangnan(config: str) -> str:  # the street office's person is in 江南新村's config
         street_person = f'  - {{name: {STREET_PERSON}, role: street, wechat_id: "{ids[STREET_PERSON]}"}}\n'
-        return re.sub(r"^people:\n", lambda found: found.group(0) + street_person, config, count=1, flags=re.M) \
+        return (
+            re.sub(r"^people:\n", lambda found: found.group(0) + street_person, config, count=1, flags=re.M)
             + "street: 斜土街道\n"
+        )
 
     def dongfeng(config: str) -> str:
         return config.replace("community: 江南新村居民区", "community: 东风新村居民区", 1)
@@ -69,18 +72,25 @@ def test_street_notices_reach_every_room_once_from_its_own_account_across_a_kill
     (tmp_path / "dongfeng").mkdir()
     processes: list[BotProcess] = []
     try:
-        first = BotProcess(gateway.port, tmp_path, "first.log", ids=ids, database=street_database, edit=jiangnan)
+        first = BotProcess(
+            gateway.port, tmp_path, "first.log", ids=ids, database=street_database, edit=jiangnan
+        )
         processes.append(first)
         login(gateway, first)
-        standby = BotProcess(gateway.port, tmp_path, "standby.log", ids=ids, database=street_database, edit=jiangnan)
+        standby = BotProcess(
+            gateway.port, tmp_path, "standby.log", ids=ids, database=street_database, edit=jiangnan
+        )
         processes.append(standby)
-        other = BotProcess(dongfeng_gateway.port, tmp_path / "dongfeng", bind=(), database=street_database,
-                           edit=dongfeng)
+        other = BotProcess(
+            dongfeng_gateway.port, tmp_path / "dongfeng", bind=(), database=street_database, edit=dongfeng
+        )
         processes.append(other)
         login(dongfeng_gateway, other)
         wait_for(lambda: "standing by to take over" in standby.output(), 60, standby.output()[-2000:])
 
-        gateway.send(cmd="say", **{"from": STREET_PERSON, "room": None, "text": "#通知 全街道 今晚全街道消防检查"})
+        gateway.send(
+            cmd="say", **{"from": STREET_PERSON, "room": None, "text": "#通知 全街道 今晚全街道消防检查"}
+        )
         wait_for(lambda: len(relays(gateway, "消防检查")) >= 2, 60, first.output()[-2000:])
         kill_between_sends(first, 2)
         killed_at = time.monotonic()
@@ -89,12 +99,19 @@ def test_street_notices_reach_every_room_once_from_its_own_account_across_a_kill
         took_over = time.monotonic() - killed_at
         wait_for(lambda: len(relays(gateway, "消防检查")) >= ROOMS, 60, standby.output()[-2000:])
         # a second notice, from the process that took over
-        gateway.send(cmd="say", **{"from": STREET_PERSON, "room": None, "text": "#通知 全街道 周六上午垃圾分类宣传"})
+        gateway.send(
+            cmd="say", **{"from": STREET_PERSON, "room": None, "text": "#通知 全街道 周六上午垃圾分类宣传"}
+        )
         for account in (gateway, dongfeng_gateway):
             for words in ("消防检查", "垃圾分类宣传"):
-                wait_for(lambda account=account, words=words: len(relays(account, words)) >= ROOMS, 60,
-                         f"{words}: {standby.output()[-1500:]}\n{other.output()[-1500:]}")
-        settled(standby, gateway, dongfeng_gateway)  # both areas, one database: a relay sent twice has arrived
+                wait_for(
+                    lambda account=account, words=words: len(relays(account, words)) >= ROOMS,
+                    60,
+                    f"{words}: {standby.output()[-1500:]}\n{other.output()[-1500:]}",
+                )
+        settled(
+            standby, gateway, dongfeng_gateway
+        )  # both areas, one database: a relay sent twice has arrived
 
         for account, own_rooms in ((gateway, A_ROOMS), (dongfeng_gateway, B_ROOMS)):
             for words in ("消防检查", "垃圾分类宣传"):
@@ -103,7 +120,9 @@ def test_street_notices_reach_every_room_once_from_its_own_account_across_a_kill
             sent = [e for e in account.said if e["text"].startswith("【通知】")]
             assert all(e["text"].startswith("【通知】斜土街道 N") for e in sent)
             gaps = [later["at"] - earlier["at"] for earlier, later in pairwise(sent)]
-            print(f"{'江南' if account is gateway else '东风'}: gaps " + ", ".join(f"{gap:.2f}" for gap in gaps))
+            print(
+                f"{'江南' if account is gateway else '东风'}: gaps " + ", ".join(f"{gap:.2f}" for gap in gaps)
+            )
             assert min(gaps) >= 0.9  # the configured 1 s, less the transport's jitter in timing it
         print(f"killed after {killed_after} of {ROOMS}; standby logged in {took_over:.1f} s later")
         assert took_over < TAKEOVER_LIMIT

@@ -14,8 +14,19 @@ from bot.parsing.numerals import to_int
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)
 CASES = yaml.safe_load((Path(__file__).parent / "cases.yaml").read_text(encoding="utf-8"))
-SPEC_KEYS = {"is_report", "kind", "category", "building", "unit", "people", "households", "origin", "date",
-             "missing", "lines"}
+SPEC_KEYS = {
+    "is_report",
+    "kind",
+    "category",
+    "building",
+    "unit",
+    "people",
+    "households",
+    "origin",
+    "date",
+    "missing",
+    "lines",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +47,9 @@ def test_case(parser: ReportParser, case: dict) -> None:
     parsed = result.to_json()
     assert set(parsed) == SPEC_KEYS
     if case.get("report") is False:
-        assert parsed == {key: ([] if key == "missing" else False if key == "is_report" else None) for key in SPEC_KEYS}
+        assert parsed == {
+            key: ([] if key == "missing" else False if key == "is_report" else None) for key in SPEC_KEYS
+        }
         return
     assert parsed["is_report"] is True, case["text"]
     if "phone" in case:
@@ -58,13 +71,28 @@ def test_table_is_big_and_covers_the_grammar() -> None:
     vocabulary = load_vocabulary()
     for trigger in vocabulary.kind_triggers:
         assert trigger in texts, trigger
-    categories = {c.get("category") for c in CASES} | {line.get("category") for c in CASES for line in c.get("chain", [])}
+    categories = {c.get("category") for c in CASES} | {
+        line.get("category") for c in CASES for line in c.get("chain", [])
+    }
     assert {c.code for c in vocabulary.categories} <= categories
     assert {c.get("kind") for c in CASES} >= {"family", "building", "area"}
 
 
-@pytest.mark.parametrize(("text", "value"), [("3", 3), ("三", 3), ("十一", 11), ("三十六", 36), ("二十", 20),
-                                             ("两", 2), ("二零一", 201), ("二〇一", 201), ("一百零二", 102), ("x", None)])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3", 3),
+        ("三", 3),
+        ("十一", 11),
+        ("三十六", 36),
+        ("二十", 20),
+        ("两", 2),
+        ("二零一", 201),
+        ("二〇一", 201),
+        ("一百零二", 102),
+        ("x", None),
+    ],
+)
 def test_numerals(text: str, value: int | None) -> None:
     assert to_int(text) == value
 

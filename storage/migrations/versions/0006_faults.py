@@ -16,8 +16,12 @@ down_revision = "0005_outbox_claims"
 branch_labels = None
 depends_on = None
 
-WIDENED = [("rooms", "topic", 256), ("rooms", "buildings", 512), ("people", "buildings", 512),
-           ("notices", "targets", 256)]
+WIDENED = [
+    ("rooms", "topic", 256),
+    ("rooms", "buildings", 512),
+    ("people", "buildings", 512),
+    ("notices", "targets", 256),
+]
 
 
 def upgrade() -> None:

@@ -16,7 +16,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("reports", schema=None) as batch_op:
         # the period's rows and every column /汇总 groups and sums, without touching the table
-        batch_op.create_index("ix_reports_created_counts", ["created_at", "kind", "category", "status", "people"])
+        batch_op.create_index(
+            "ix_reports_created_counts", ["created_at", "kind", "category", "status", "people"]
+        )
         batch_op.drop_index("ix_reports_created")  # a prefix of the one above
         batch_op.create_index("ix_reports_category_created", ["category", "created_at"])
         batch_op.create_index("ix_reports_building_created", ["building", "created_at"])

@@ -40,8 +40,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("used_by", sa.String(length=128), nullable=True),
-        sa.ForeignKeyConstraint(["person_id"], ["people.id"], name=op.f("fk_bind_codes_person_id_people"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name=op.f("fk_bind_codes_person_id_people"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bind_codes")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_bind_codes_code_hash")),
     )

@@ -15,20 +15,40 @@ down_revision = "0009_roles"
 branch_labels = None
 depends_on = None
 
-TABLES = ["rooms", "people", "delegations", "incoming_messages", "incidents", "reports", "report_events",
-          "pending_questions", "notices", "notice_deliveries", "notice_acks", "outbox", "query_log",
-          "web_login_codes", "web_sessions"]
+TABLES = [
+    "rooms",
+    "people",
+    "delegations",
+    "incoming_messages",
+    "incidents",
+    "reports",
+    "report_events",
+    "pending_questions",
+    "notices",
+    "notice_deliveries",
+    "notice_acks",
+    "outbox",
+    "query_log",
+    "web_login_codes",
+    "web_sessions",
+]
 
 # keys that were unique in the one area's database and are unique per area now (WeChat ids of
 # messages and people come from different accounts; reply and 接龙 keys are built from them)
-PER_AREA_KEYS = [("people", "wechat_id"), ("incoming_messages", "message_id"), ("reports", "dedupe_key"),
-                 ("outbox", "dedupe_key")]
+PER_AREA_KEYS = [
+    ("people", "wechat_id"),
+    ("incoming_messages", "message_id"),
+    ("reports", "dedupe_key"),
+    ("outbox", "dedupe_key"),
+]
 
 
 def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column("community", sa.String(length=64), nullable=False, server_default=""))
+            batch_op.add_column(
+                sa.Column("community", sa.String(length=64), nullable=False, server_default="")
+            )
             batch_op.create_index(f"ix_{table}_community", ["community"], unique=False)
     for table, column in PER_AREA_KEYS:
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -36,7 +56,9 @@ def upgrade() -> None:
             batch_op.create_unique_constraint(f"uq_{table}_community_{column}", ["community", column])
     with op.batch_alter_table("pending_questions", schema=None) as batch_op:
         batch_op.drop_constraint("uq_pending_questions_room_person", type_="unique")
-        batch_op.create_unique_constraint("uq_pending_questions_room_person", ["community", "room_key", "person_id"])
+        batch_op.create_unique_constraint(
+            "uq_pending_questions_room_person", ["community", "room_key", "person_id"]
+        )
     with op.batch_alter_table("job_runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("community", sa.String(length=64), nullable=False, server_default=""))
         batch_op.drop_constraint("pk_job_runs", type_="primary")

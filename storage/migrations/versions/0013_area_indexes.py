@@ -18,7 +18,11 @@ depends_on = None
 INDEXES = [
     ("ix_outbox_community_sent_at", "outbox", ["community", "sent_at"]),
     ("ix_outbox_community_state_due", "outbox", ["community", "state", "next_attempt_at"]),
-    ("ix_reports_community_created_counts", "reports", ["community", "created_at", "kind", "category", "status", "people"]),
+    (
+        "ix_reports_community_created_counts",
+        "reports",
+        ["community", "created_at", "kind", "category", "status", "people"],
+    ),
 ]
 
 

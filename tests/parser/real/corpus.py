@@ -14,8 +14,20 @@ from typing import Literal
 
 CORPUS_PATH = Path(__file__).with_name("corpus.jsonl")
 
-FIELDS = ("text", "original", "trigger_added", "source", "is_report", "kind", "category",
-          "building", "unit", "people", "households", "origin")
+FIELDS = (
+    "text",
+    "original",
+    "trigger_added",
+    "source",
+    "is_report",
+    "kind",
+    "category",
+    "building",
+    "unit",
+    "people",
+    "households",
+    "origin",
+)
 
 
 def load_corpus() -> list[dict]:

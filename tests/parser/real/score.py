@@ -51,7 +51,13 @@ def score(parser: ReportParser, split: str) -> Score:
             continue
         parsed = parser.parse(entry["text"], NOW).to_json()
         text = entry["text"]
-        result.add("is_report", parsed["is_report"] == entry["is_report"], text, parsed["is_report"], entry["is_report"])
+        result.add(
+            "is_report",
+            parsed["is_report"] == entry["is_report"],
+            text,
+            parsed["is_report"],
+            entry["is_report"],
+        )
         if not entry["is_report"]:
             continue
         for name in REPORT_FIELDS:
@@ -68,11 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     options.add_argument("--errors", action="store_true", help="list the messages each field got wrong")
     args = options.parse_args(argv)
     result = score(ReportParser(load_vocabulary()), args.split)
-    print(f"split: {args.split}  messages: {result.total['is_report']}  reports: {result.total.get('kind', 0)}")
+    print(
+        f"split: {args.split}  messages: {result.total['is_report']}  reports: {result.total.get('kind', 0)}"
+    )
     for name in ("is_report", *REPORT_FIELDS):
         target = TARGETS.get(name)
-        mark = "" if target is None else f"  (target {target:.2f}{'' if result.accuracy(name) >= target else ', BELOW'})"
-        print(f"{name:10} {result.accuracy(name):.3f}  {result.right.get(name, 0)}/{result.total.get(name, 0)}{mark}")
+        mark = (
+            ""
+            if target is None
+            else f"  (target {target:.2f}{'' if result.accuracy(name) >= target else ', BELOW'})"
+        )
+        print(
+            f"{name:10} {result.accuracy(name):.3f}  {result.right.get(name, 0)}/{result.total.get(name, 0)}{mark}"
+        )
     if args.errors:
         for name, text, got, expected in result.errors:
             print(f"[{name}] got {got!r} expected {expected!r}: {text[:90]}")

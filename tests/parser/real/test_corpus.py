@@ -41,7 +41,9 @@ def test_every_entry_has_every_field_with_its_type(corpus: list[dict]) -> None:
         for key in optional_count:
             value = entry[key]
             assert value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0), (
-                entry["text"], key)
+                entry["text"],
+                key,
+            )
 
 
 def test_labels_use_known_kinds_and_category_codes(corpus: list[dict], category_codes: set[str]) -> None:
