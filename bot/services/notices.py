@@ -159,6 +159,18 @@ def confirm_deadline(config: Config, notice: Notice) -> datetime:
     return notice.created_at + timedelta(minutes=config.limits.relay_confirm_minutes)
 
 
+def _to_sender(notice: Notice, text: str, dedupe_key: str) -> Outgoing:
+    """A word to a notice's sender where they posted it: @-mentioned in that room, or privately."""
+    return Outgoing(
+        text=text,
+        room_id=notice.source_room_id,
+        person_id=None if notice.source_room_id else notice.sender_id,
+        mention_ids=[notice.sender_id] if notice.source_room_id else [],
+        urgent=True,
+        dedupe_key=dedupe_key,
+    )
+
+
 def lapse_held_relays(session: Session, config: Config, now: datetime) -> list[Outgoing]:
     """Held relays whose sender did not confirm in time: void, and the sender is told where they asked."""
     outgoing = []
@@ -167,12 +179,9 @@ def lapse_held_relays(session: Session, config: Config, now: datetime) -> list[O
             continue
         notice.status = "lapsed"
         outgoing.append(
-            Outgoing(
-                text=f"N{notice.id} 没有在 {config.limits.relay_confirm_minutes:g} 分钟内确认，已作废、没有发出；如仍需发送，请重新发布。",
-                room_id=notice.source_room_id,
-                person_id=None if notice.source_room_id else notice.sender_id,
-                mention_ids=[notice.sender_id] if notice.source_room_id else [],
-                urgent=True,
+            _to_sender(
+                notice,
+                f"N{notice.id} 没有在 {config.limits.relay_confirm_minutes:g} 分钟内确认，已作废、没有发出；如仍需发送，请重新发布。",
                 dedupe_key=f"lapsed:{notice.id}",
             )
         )
@@ -233,14 +242,7 @@ def cancel_scheduled(session: Session, actor: Identity, number: int) -> Outcome:
     outgoing = []
     if held and row.sender_id != actor.wechat_id:
         outgoing.append(
-            Outgoing(
-                text=f"N{row.id} 已由{actor.name}取消，没有发出。",
-                room_id=row.source_room_id,
-                person_id=None if row.source_room_id else row.sender_id,
-                mention_ids=[row.sender_id] if row.source_room_id else [],
-                urgent=True,
-                dedupe_key=f"cancelled:{row.id}",
-            )
+            _to_sender(row, f"N{row.id} 已由{actor.name}取消，没有发出。", dedupe_key=f"cancelled:{row.id}")
         )
     return Outcome(f"已取消 N{row.id}。", outgoing)
 
