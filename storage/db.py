@@ -71,6 +71,16 @@ class _SQLiteTurns:
             self.lock.release()
 
 
+def driver_url(url: str) -> str:
+    """``url`` with its driver named: PostgreSQL through psycopg 3, which the postgres extra
+    installs. A bare postgresql:// means psycopg2 to SQLAlchemy 2.0 (what Python 3.10 gets)
+    and psycopg to 2.1."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -89,9 +99,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "commit", turns.end)
         event.listen(engine, "rollback", turns.end)
         return engine
-    if parsed.drivername == "postgresql":  # prefer psycopg 3, which the postgres extra installs
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(driver_url(url), pool_pre_ping=True)
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from storage.db import make_engine, upgrade
+from storage.db import driver_url, make_engine, upgrade
 
 GATEWAY = Path(__file__).parent / "gateway"
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,7 +201,7 @@ class BotProcess:
 
     def count(self, query: str, **params: object) -> int:
         """A count from the bot's database, read as it runs (a reader blocks no writer there)."""
-        reader = create_engine(self.database_url, poolclass=NullPool)
+        reader = create_engine(driver_url(self.database_url), poolclass=NullPool)
         try:
             with reader.connect() as connection:
                 return int(connection.execute(text(query), params).scalar_one())
