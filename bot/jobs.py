@@ -244,21 +244,20 @@ class SilentRoomReminders:
     ) -> list[tuple[NoticeDelivery, Notice, str | None, datetime]]:
         window = timedelta(hours=services.config.notices.ack_window_hours)
         delivered = delivered_relays()
-        return list(
-            session.execute(
-                select(NoticeDelivery, Notice, Room.role, delivered.c.delivered_at)
-                .join(
-                    delivered,
-                    and_(
-                        delivered.c.notice_id == NoticeDelivery.notice_id,
-                        delivered.c.room_id == NoticeDelivery.room_id,
-                    ),
-                )
-                .join(Notice, Notice.id == NoticeDelivery.notice_id)
-                .outerjoin(Room, Room.id == NoticeDelivery.room_id)
-                .where(NoticeDelivery.reminded_at.is_(None), delivered.c.delivered_at >= now - window)
-            ).all()
+        rows = session.execute(
+            select(NoticeDelivery, Notice, Room.role, delivered.c.delivered_at)
+            .join(
+                delivered,
+                and_(
+                    delivered.c.notice_id == NoticeDelivery.notice_id,
+                    delivered.c.room_id == NoticeDelivery.room_id,
+                ),
+            )
+            .join(Notice, Notice.id == NoticeDelivery.notice_id)
+            .outerjoin(Room, Room.id == NoticeDelivery.room_id)
+            .where(NoticeDelivery.reminded_at.is_(None), delivered.c.delivered_at >= now - window)
         )
+        return [(delivery, notice, role, at) for delivery, notice, role, at in rows]
 
     def next_due(self, session: Session, services: Services, now: datetime) -> datetime | None:
         after = timedelta(hours=services.config.notices.remind_after_hours)
@@ -358,13 +357,14 @@ class DailyDigest:
             row.last_run_at = now
         start, end = Period(day, day, "今天").bounds(tz)
         labels = services.parser.category_labels()
-        by_kind = dict(
-            session.execute(
+        by_kind = {
+            kind: count
+            for kind, count in session.execute(
                 select(Report.kind, func.count())
                 .where(Report.created_at >= start, Report.created_at < end)
                 .group_by(Report.kind)
-            ).all()
-        )
+            )
+        }
         by_category = session.execute(
             select(Report.category, func.count())
             .where(Report.created_at >= start, Report.created_at < end)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, Subquery, func, select
+from sqlalchemy import Executable, Subquery, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Notice, NoticeAck, NoticeDelivery, OutboxMessage, Room
@@ -157,7 +157,7 @@ def counts_per_notice(
 ) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
     """For each of these notices: rooms delivered to, 收到 in all, rooms with a 收到."""
 
-    def per_notice(query: Select[int, int]) -> dict[int, int]:
+    def per_notice(query: Executable) -> dict[int, int]:
         return {notice_id: count for notice_id, count in session.execute(query)}
 
     rooms = per_notice(
