@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
@@ -166,7 +167,12 @@ def see_room(
             apply_binding(room, by_id, "config", now)
         else:
             looks_like = _bind_by_topic(room, config, now)
-        session.add(room)
+        try:
+            with session.begin_nested():  # another worker may be seeing this new room at the same moment
+                session.add(room)
+        except IntegrityError:
+            # it stored the room first: this message goes on with that row, as for any known room
+            return see_room(session, config, room_id, topic, now)
         return RoomSighting(room, None, True, looks_like)
     if by_id is not None and not _same(room, by_id):  # config.yaml wins, as it does for people
         apply_binding(room, by_id, "config", now)

@@ -39,6 +39,7 @@ def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
 
 
 def test_a_message_delivered_twice_is_acted_on_once(chat: Simulation) -> None:
