@@ -51,6 +51,24 @@ COLUMNS: list[tuple[str, int, str]] = [
 ]
 
 
+def _summary_sheet(workbook: Workbook, name: str, title: str, period: Period, widths: dict[str, int]):
+    """A ledger's first sheet: its column widths (set before any row, as write-only sheets need)
+    and the title row naming the period."""
+    summary = workbook.create_sheet(name)
+    for column, width in widths.items():
+        summary.column_dimensions[column].width = width
+    summary.append(
+        [
+            _styled(
+                summary,
+                f"{title} · {period.label}（{period.start} 至 {period.end}）",
+                font=Font(bold=True, size=13),
+            )
+        ]
+    )
+    return summary
+
+
 def _styled(sheet, value, **style) -> WriteOnlyCell:  # openpyxl sheet and cell value
     cell = WriteOnlyCell(sheet, value=value)
     for name, setting in style.items():
@@ -134,18 +152,7 @@ def write_ledger(session: Session, config: Config, period: Period, out_path: str
         counts["building"][f"{building}号楼" if building else "（未填楼号）"] += count
         counts["status"][STATUS_LABEL.get(status, status)] += count
     workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet("汇总")
-    summary.column_dimensions["A"].width = 24
-    summary.column_dimensions["B"].width = 10
-    summary.append(
-        [
-            _styled(
-                summary,
-                f"{config.community} 台帐 · {period.label}（{period.start} 至 {period.end}）",
-                font=Font(bold=True, size=13),
-            )
-        ]
-    )
+    summary = _summary_sheet(workbook, "汇总", f"{config.community} 台帐", period, {"A": 24, "B": 10})
     summary.append([f"报告共 {sum(counts['kind'].values())} 条"])
     row_groups = [
         ("按报告类型", counts["kind"]),
@@ -256,17 +263,7 @@ def write_street_ledger(session: Session, config: Config, period: Period, out_pa
     for part in counted.values():
         total.add(part)
     workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet("街道汇总")
-    summary.column_dimensions["A"].width = 24
-    summary.append(
-        [
-            _styled(
-                summary,
-                f"{config.street} 街道台帐 · {period.label}（{period.start} 至 {period.end}）",
-                font=Font(bold=True, size=13),
-            )
-        ]
-    )
+    summary = _summary_sheet(workbook, "街道汇总", f"{config.street} 街道台帐", period, {"A": 24})
     summary.append([f"{len(areas)} 个居民区，报告共 {total.total} 条"])
     summary.append([])
     summary.append([_styled(summary, text, font=HEADER_FONT, fill=HEADER_FILL) for text in SUMMARY_HEADERS])
